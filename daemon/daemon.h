@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's one context: config, segment, jobs, pool and the event loop that drives them. */
+#ifndef PARD_DAEMON_H
+#define PARD_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "jobs.h"
+#include "pard/segment.h"
+#include "pool.h"
+
+struct client;
+struct daemon;
+
+/* Something the event loop watches; epoll's data points at one. */
+struct watch {
+	int fd;
+	void (*handle)(struct daemon *d, struct watch *w, uint32_t events);
+};
+
+struct daemon {
+	struct pard_config cfg;
+	char config_path[4096];
+	bool config_explicit;
+	struct pard_segment seg;
+	struct jobs jobs;
+	struct pool pool;
+	int epfd;
+	struct watch listener;
+	bool listener_from_systemd;
+	bool socket_owned; /* we bound it: unlink on exit */
+	struct watch signals;
+	struct watch done;  /* eventfd the workers write */
+	struct watch timer; /* one-shot timerfd for the next deadline */
+	struct client *clients;
+	uint32_t nclients;
+	bool stopping;
+	bool progress_pending; /* some client waits with progress lines: tick the timer */
+	uint64_t start_ns;
+};
+
+/* Registers w for events. Returns 0 or -errno. */
+int daemon_watch(struct daemon *d, struct watch *w, uint32_t events);
+/* Re-arms the timer for the earliest pending deadline. */
+void daemon_schedule(struct daemon *d);
+
+#endif

@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/* Job admission, settling and retention; the segment holds what workers need, this the rest. */
+#include "jobs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pard/log.h"
+#include "pard/util.h"
+#include "worker.h"
+
+static const char *const state_names[] = {
+	[JOB_FREE] = "free", [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",
+	[JOB_DONE] = "done", [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
+};
+
+const char *job_state_name(enum job_state s)
+{
+	return state_names[s];
+}
+
+bool job_is_terminal(const struct job *job)
+{
+	return job->settled;
+}
+
+int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg)
+{
+	memset(js, 0, sizeof(*js));
+	js->seg = seg;
+	js->cfg = cfg;
+	js->nslots = seg->hdr->max_jobs;
+	js->table = calloc(js->nslots, sizeof(*js->table));
+	if (!js->table)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < js->nslots; i++)
+		js->table[i].slot = i;
+	js->next_id = 1;
+	js->next_seq = 1;
+	return 0;
+}
+
+void jobs_fini(struct jobs *js)
+{
+	for (uint32_t i = 0; i < js->nslots; i++)
+		free(js->table[i].result);
+	free(js->table);
+	js->table = NULL;
+}
+
+int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
+		struct job **out, char *err, size_t errlen)
+{
+	if (js->active >= js->cfg->queue_depth) {
+		snprintf(err, errlen, "queue full: %u jobs queued or running (queue_depth %u)", js->active,
+			 js->cfg->queue_depth);
+		return -EBUSY;
+	}
+	struct job *job = NULL;
+	for (uint32_t i = 0; i < js->nslots && !job; i++)
+		if (js->table[i].state == JOB_FREE)
+			job = &js->table[i];
+	if (!job) {
+		snprintf(err, errlen, "job table full: %u jobs hold results awaiting retention (max_jobs %u)",
+			 js->nslots, js->nslots);
+		return -EBUSY;
+	}
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	uint32_t pos = 0;
+	while (pos < js->seg->hdr->runq_len && atomic_load(&runq[pos]))
+		pos++;
+	if (pos == js->seg->hdr->runq_len) {
+		snprintf(err, errlen, "run queue full (%u entries)", js->seg->hdr->runq_len);
+		return -EBUSY;
+	}
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	uint32_t n = k->chunk_count(params);
+	/* Parameters first, chunk states next, the slot state last (release): a worker that sees
+	 * ACTIVE sees the whole job. */
+	s->kind = k->kind;
+	s->nchunks = n;
+	s->owner_uid = (uint32_t)owner;
+	s->id = js->next_id;
+	s->seq = js->next_seq++;
+	s->params = *params;
+	s->result_off = 0;
+	s->result_bytes = 0;
+	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++) {
+		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_relaxed);
+		s->chunk_result[i] = 0;
+	}
+	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
+	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
+
+	job->id = js->next_id++;
+	job->state = JOB_QUEUED;
+	job->kernel = k;
+	job->owner = owner;
+	job->submit_ns = pard_now_ns();
+	job->finish_ns = job->expire_ns = 0;
+	job->fetched = false;
+	job->settled = false;
+	job->error[0] = '\0';
+	job->runq_pos = pos;
+	memset(job->attempts, 0, sizeof(job->attempts));
+	js->active++;
+	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
+
+	/* Wake as many sleeping workers as there are chunks to take. */
+	struct pard_segment_header *h = js->seg->hdr;
+	atomic_fetch_add(&h->work_seq, 1);
+	pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
+	*out = job;
+	return 0;
+}
+
+struct job *jobs_find(struct jobs *js, uint64_t id)
+{
+	for (uint32_t i = 0; i < js->nslots; i++)
+		if (js->table[i].state != JOB_FREE && js->table[i].id == id)
+			return &js->table[i];
+	return NULL;
+}
+
+void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total)
+{
+	const struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	uint32_t d = 0;
+	for (uint32_t i = 0; i < s->nchunks; i++)
+		if (PARD_CHUNK_STATE(atomic_load_explicit(&s->chunk_state[i], memory_order_relaxed)) ==
+		    PARD_CHUNK_DONE)
+			d++;
+	*done = d;
+	*total = s->nchunks;
+}
+
+void jobs_refresh_state(const struct jobs *js, struct job *job)
+{
+	if (job->state == JOB_QUEUED && atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns))
+		job->state = JOB_RUNNING;
+}
+
+/* Turns an active job whose chunks all settled into a terminal one. */
+static void job_finish(struct jobs *js, struct job *job)
+{
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	atomic_store(&runq[job->runq_pos], 0);
+	atomic_store(&s->state, PARD_SLOT_SETTLED);
+	job->settled = true;
+	js->active--;
+	uint64_t now = pard_now_ns();
+	job->finish_ns = now;
+	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
+	if (job->state == JOB_QUEUED || job->state == JOB_RUNNING) {
+		bool complete = true;
+		for (uint32_t i = 0; i < s->nchunks; i++)
+			if (atomic_load(&s->chunk_state[i]) != PARD_CHUNK_DONE)
+				complete = false;
+		if (complete) {
+			char buf[1024];
+			int n = job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf));
+			if (n < 0) {
+				job->state = JOB_FAILED;
+				snprintf(job->error, sizeof(job->error), "result does not fit the reply");
+			} else {
+				job->state = JOB_DONE;
+				free(job->result);
+				job->result = strdup(buf);
+			}
+		} else if (job->state != JOB_FAILED) {
+			job->state = JOB_FAILED;
+			if (!job->error[0])
+				snprintf(job->error, sizeof(job->error), "chunks were dropped");
+		}
+	}
+	atomic_fetch_add_explicit(&js->seg->hdr->jobs_completed, 1, memory_order_relaxed);
+	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job->state));
+	if (js->on_finished)
+		js->on_finished(js->ctx, job);
+}
+
+/* Drops every still-queued chunk; returns true when the job is now settled. */
+static bool drop_queued(struct jobs *js, struct job *job)
+{
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	for (uint32_t i = 0; i < s->nchunks; i++) {
+		uint32_t v = PARD_CHUNK_QUEUED;
+		atomic_compare_exchange_strong(&s->chunk_state[i], &v, PARD_CHUNK_DROPPED);
+	}
+	return worker_job_settled(s);
+}
+
+int jobs_cancel(struct jobs *js, struct job *job)
+{
+	if (job_is_terminal(job))
+		return -EALREADY;
+	if (job->state == JOB_CANCELLED)
+		return 0;
+	job->state = JOB_CANCELLED;
+	/* Chunks already claimed run to the end; the worker that finishes the last one wakes us. */
+	if (drop_queued(js, job))
+		job_finish(js, job);
+	return 0;
+}
+
+void jobs_collect(struct jobs *js)
+{
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	for (uint32_t q = 0; q < js->seg->hdr->runq_len; q++) {
+		uint32_t e = atomic_load(&runq[q]);
+		if (!e)
+			continue;
+		struct job *job = &js->table[e - 1];
+		if (worker_job_settled(pard_segment_job(js->seg, job->slot)))
+			job_finish(js, job);
+	}
+}
+
+void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
+{
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	bool requeued = false;
+	for (uint32_t q = 0; q < js->seg->hdr->runq_len; q++) {
+		uint32_t e = atomic_load(&runq[q]);
+		if (!e)
+			continue;
+		struct job *job = &js->table[e - 1];
+		struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+		for (uint32_t i = 0; i < s->nchunks; i++) {
+			uint32_t v = PARD_CHUNK_CLAIMED_BY(w);
+			if (atomic_load(&s->chunk_state[i]) != v)
+				continue;
+			bool give_up = job->state == JOB_CANCELLED || job->state == JOB_FAILED;
+			if (!give_up && ++job->attempts[i] > js->cfg->chunk_retries) {
+				log_error("job %llu failed: chunk %u lost %u times, last %s", (unsigned long long)job->id,
+					  i, (unsigned)job->attempts[i], why);
+				job->state = JOB_FAILED;
+				snprintf(job->error, sizeof(job->error), "chunk %u lost %u times to dying workers (last %s)",
+					 i, (unsigned)job->attempts[i], why);
+				give_up = true;
+			}
+			atomic_store(&s->chunk_state[i], give_up ? PARD_CHUNK_DROPPED : PARD_CHUNK_QUEUED);
+			if (!give_up) {
+				uint32_t hint = atomic_load(&s->claim_hint);
+				if (i < hint)
+					atomic_store(&s->claim_hint, i);
+				atomic_fetch_add_explicit(&js->seg->hdr->chunks_requeued, 1, memory_order_relaxed);
+				log_notice("job %llu: chunk %u requeued (worker %u %s)", (unsigned long long)job->id, i, w,
+					   why);
+				requeued = true;
+			} else if (job->state == JOB_FAILED) {
+				drop_queued(js, job);
+			}
+		}
+	}
+	if (requeued) {
+		atomic_fetch_add(&js->seg->hdr->work_seq, 1);
+		pard_futex_wake(&js->seg->hdr->work_seq, INT32_MAX);
+	}
+	/* The dead worker may have finished a job's last chunk without getting to announce it. */
+	jobs_collect(js);
+}
+
+uint64_t jobs_expire(struct jobs *js, uint64_t now)
+{
+	uint64_t next = 0;
+	for (uint32_t i = 0; i < js->nslots; i++) {
+		struct job *job = &js->table[i];
+		if (job->state == JOB_FREE || !job_is_terminal(job))
+			continue;
+		if (job->expire_ns <= now) {
+			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+			for (uint32_t c = 0; c < s->nchunks; c++)
+				atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
+			atomic_store(&s->state, PARD_SLOT_FREE);
+			free(job->result);
+			job->result = NULL;
+			job->state = JOB_FREE;
+			job->settled = false;
+			job->id = 0;
+		} else if (!next || job->expire_ns < next) {
+			next = job->expire_ns;
+		}
+	}
+	return next;
+}
+
+void jobs_fetched(struct jobs *js, struct job *job)
+{
+	job->fetched = true;
+	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
+}

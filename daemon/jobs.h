@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's side of jobs: admission, the run queue in the segment, settling, retention. */
+#ifndef PARD_JOBS_H
+#define PARD_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "pard/kernel.h"
+#include "pard/segment.h"
+
+enum job_state {
+	JOB_FREE = 0,
+	JOB_QUEUED,  /* admitted, no chunk started yet */
+	JOB_RUNNING, /* some chunk started */
+	JOB_DONE,
+	JOB_FAILED,
+	JOB_CANCELLED,
+};
+
+struct job {
+	uint64_t id;
+	uint32_t slot;
+	enum job_state state;
+	const struct pard_kernel *kernel;
+	uid_t owner;
+	uint64_t submit_ns;
+	uint64_t finish_ns;
+	uint64_t expire_ns; /* when a finished job's slot is freed */
+	bool fetched;
+	bool settled;      /* no chunk queued or running: the job is terminal */
+	char *result;      /* key=value text of a done job */
+	char error[192];   /* why a failed job failed */
+	uint32_t runq_pos; /* its entry in the segment run queue while active */
+	uint8_t attempts[PARD_MAX_CHUNKS]; /* times each chunk was lost to a dying worker */
+};
+
+struct jobs {
+	struct pard_segment *seg;
+	const struct pard_config *cfg;
+	struct job *table; /* cfg->max_jobs entries, index = segment slot */
+	uint32_t nslots;
+	uint64_t next_id;
+	uint64_t next_seq;
+	uint32_t active; /* queued + running */
+	/* Called for every job that reached a terminal state. */
+	void (*on_finished)(void *ctx, struct job *job);
+	void *ctx;
+};
+
+/* Returns 0 or -ENOMEM. */
+int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg);
+void jobs_fini(struct jobs *js);
+/* Admits a job. Returns 0 with *out set, or -EBUSY (queue or table full, reason in err). */
+int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
+		struct job **out, char *err, size_t errlen);
+/* Returns the job with this id, or NULL when unknown or expired. */
+struct job *jobs_find(struct jobs *js, uint64_t id);
+/* Drops the job's queued chunks; chunks already running finish and are discarded.
+ * Returns 0, or -EALREADY when the job is already terminal. */
+int jobs_cancel(struct jobs *js, struct job *job);
+/* Finds jobs whose chunks all settled and finishes them (calls on_finished). */
+void jobs_collect(struct jobs *js);
+/* Puts back the chunks worker w held when it died; fails jobs whose chunks ran out of retries.
+ * why describes the death for error messages ("killed by SIGKILL"). */
+void jobs_worker_died(struct jobs *js, uint32_t w, const char *why);
+/* Chunks done and total of a job, read from the segment. */
+void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total);
+/* Refreshes QUEUED -> RUNNING from the segment. */
+void jobs_refresh_state(const struct jobs *js, struct job *job);
+/* Frees finished jobs whose retention passed. Returns the next expiry (0 if none). */
+uint64_t jobs_expire(struct jobs *js, uint64_t now);
+/* Marks a result as fetched: its retention restarts now. */
+void jobs_fetched(struct jobs *js, struct job *job);
+const char *job_state_name(enum job_state s);
+bool job_is_terminal(const struct job *job);
+
+#endif

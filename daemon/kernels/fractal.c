@@ -1,0 +1,663 @@
+/* SPDX-License-Identifier: MIT */
+/* The fractal job kind: the tutorial's escape-time image, pixel-exact, with runtime-dispatched SIMD paths. */
+
+/*
+ * Exactness
+ * ---------
+ * The image must equal the numpy reference bit for bit, so every path performs the same IEEE
+ * operations in the same order as numpy does, each rounded on its own:
+ *
+ *   step  = (max - min) / (n - 1)                  (0 when n == 1, so the coordinate is min)
+ *   coord = (double)k * step + min                 multiply rounded, then add rounded
+ *   re    = (zr*zr - zi*zi) + cr                   numpy's complex square, then + c
+ *   im    = (zr*zi + zi*zr) + ci                   zr*zi + zi*zr == t + t with t = zr*zi
+ *   diverged = !(re*re + im*im <= 4)
+ *
+ * A multiply feeding an add must never become one fused multiply-add, which rounds once where
+ * numpy rounds twice. The build passes -ffp-contract=off; the pragma below keeps that true even
+ * for a build that forgets it, which matters for the AVX-512 path, where GCC's intrinsics are
+ * plain vector arithmetic and avx512f carries FMA instructions the compiler may contract into.
+ *
+ * The test !(m <= 4) rather than m > 4: the two differ only when m is NaN. With finite c (parse
+ * guarantees every grid coordinate is finite) z is finite before each step, so m is NaN only when
+ * zr*zr and zi*zi both overflow: then re = inf - inf = NaN but im = +-inf, and numpy's
+ * abs(z) = hypot(NaN, inf) = inf > 2 says diverged, as !(m <= 4) does.
+ *
+ * Early exit
+ * ----------
+ * A diverged pixel is clamped to z = 2, so the next step computes exactly re4 = 4 + cr and
+ * im4 = 0 + ci (2*2 - 0*0 = 4 and 2*0 + 0*2 = 0 are exact). If that point diverges too ("sticky"),
+ * the pixel is clamped to 2 again and repeats the same step forever, so its value is final the
+ * first time it diverges. Stickiness is decided with the very expression the loop would evaluate,
+ * so the shortcut never changes a value. Where it is not sticky (|4 + c| <= 2, only for regions
+ * reaching Re(c) <= -2), the pixel keeps iterating from z = 2 like numpy does and may come back.
+ */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#include "kernels/fractal.h"
+
+#include "pard/kernel.h"
+#include "pard/parse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FRACTAL_HAVE_X86 1
+#include <immintrin.h>
+#else
+#define FRACTAL_HAVE_X86 0
+#endif
+
+#define FRACTAL_DEFAULT_ITERATIONS 20
+#define FRACTAL_USAGE "usage: fractal WIDTHxHEIGHT [iterations=N] [region=XMIN,XMAX,YMIN,YMAX]"
+/* More chunks than 2 workers need, so a band of slow rows (the set's interior) cannot leave one
+ * worker idle for long, and few enough that per-chunk overhead stays negligible. */
+#define FRACTAL_TARGET_CHUNKS 256u
+/* A chunk should hold at least this many pixel-iterations (an upper bound on its work), so tiny
+ * jobs are not cut into slivers that cost more to hand out than to compute. */
+#define FRACTAL_MIN_CHUNK_WORK (UINT64_C(1) << 18)
+/* Padding lanes past the row's end get this c: it diverges at step 1 and is sticky, so it never
+ * keeps a vector block iterating. */
+#define FRACTAL_PAD_C 10.0
+/* Values are int32 and loop counters are compared as doubles, so this bounds iterations. */
+#define FRACTAL_MAX_ITERATIONS_CAP ((uint64_t)INT32_MAX)
+
+/* Grid of one image, computed once per call so every path uses the identical coordinates. */
+struct fractal_grid {
+	double xstep, xmin, ystep, ymin;
+	uint32_t width, height, iterations;
+};
+
+static double axis_step(double lo, double hi, uint32_t n)
+{
+	/* One point: step 0 makes coordinate 0 * 0 + lo == lo, as numpy's ogrid gives. */
+	return n > 1 ? (hi - lo) / (double)(n - 1) : 0.0;
+}
+
+static double axis_coord(double step, double lo, uint32_t k)
+{
+	double t = (double)k * step;
+	return t + lo;
+}
+
+static void grid_init(struct fractal_grid *g, const struct pard_fractal_params *p)
+{
+	g->width = p->width;
+	g->height = p->height;
+	g->iterations = p->iterations;
+	g->xmin = p->xmin;
+	g->ymin = p->ymin;
+	g->xstep = axis_step(p->xmin, p->xmax, p->width);
+	g->ystep = axis_step(p->ymin, p->ymax, p->height);
+}
+
+/* Whether every coordinate of the axis is finite; the largest is the last one, as rounding is
+ * monotonic, so checking the two ends suffices. */
+static bool axis_finite(double lo, double hi, uint32_t n)
+{
+	double step = axis_step(lo, hi, n);
+	return isfinite(step) && isfinite(axis_coord(step, lo, n - 1));
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Scalar path: the reference definition, one pixel at a time.
+ */
+
+static int32_t pixel_scalar(double cr, double ci, uint32_t iterations)
+{
+	double re4 = 4.0 + cr, im4 = 0.0 + ci;
+	bool sticky = !(re4 * re4 + im4 * im4 <= 4.0);
+	double zr = cr, zi = ci;
+	int32_t value = 0;
+
+	for (uint32_t i = 1; i <= iterations; i++) {
+		double zr2 = zr * zr, zi2 = zi * zi, zri = zr * zi;
+		double re = (zr2 - zi2) + cr;
+		double im = (zri + zri) + ci;
+		if (!(re * re + im * im <= 4.0)) {
+			if (sticky)
+				break;
+			zr = 2.0;
+			zi = 0.0;
+		} else {
+			value = (int32_t)i;
+			zr = re;
+			zi = im;
+		}
+	}
+	return value;
+}
+
+static void row_scalar(const struct fractal_grid *g, double ci, int32_t *out)
+{
+	for (uint32_t j = 0; j < g->width; j++)
+		out[j] = pixel_scalar(axis_coord(g->xstep, g->xmin, j), ci, g->iterations);
+}
+
+#if FRACTAL_HAVE_X86
+
+/* ---------------------------------------------------------------------------------------------
+ * AVX2 path: blocks of AVX2_NV vectors of 4 pixels iterate together, several independent
+ * dependency chains so the multiply/add latency is hidden. A block stops once every lane has
+ * diverged with a sticky c.
+ */
+#define AVX2_NV 3
+#define AVX2_BLOCK (AVX2_NV * 4)
+
+__attribute__((target("avx2"))) static void row_avx2(const struct fractal_grid *g, double ci, int32_t *out)
+{
+	const __m256d two = _mm256_set1_pd(2.0), four = _mm256_set1_pd(4.0), one = _mm256_set1_pd(1.0);
+	const __m256d xstep = _mm256_set1_pd(g->xstep), xmin = _mm256_set1_pd(g->xmin);
+	const __m256d civ = _mm256_set1_pd(ci), pad = _mm256_set1_pd(FRACTAL_PAD_C);
+	const __m256d widthv = _mm256_set1_pd((double)g->width);
+	const __m256d lane = _mm256_set_pd(3.0, 2.0, 1.0, 0.0);
+	/* im4 = 0 + ci is the same for the whole row. */
+	double im4 = 0.0 + ci;
+	const __m256d im4sq = _mm256_set1_pd(im4 * im4);
+	const uint32_t iterations = g->iterations;
+
+	for (uint32_t x0 = 0; x0 < g->width; x0 += AVX2_BLOCK) {
+		__m256d cr[AVX2_NV], zr[AVX2_NV], zi[AVX2_NV], val[AVX2_NV], sticky[AVX2_NV];
+
+#pragma GCC unroll 8
+		for (int k = 0; k < AVX2_NV; k++) {
+			/* Lane indices are small integers, exact as doubles. */
+			__m256d jv = _mm256_add_pd(_mm256_set1_pd((double)x0 + 4.0 * k), lane);
+			__m256d c = _mm256_add_pd(_mm256_mul_pd(jv, xstep), xmin);
+			__m256d valid = _mm256_cmp_pd(jv, widthv, _CMP_LT_OQ);
+			cr[k] = _mm256_blendv_pd(pad, c, valid);
+			__m256d re4 = _mm256_add_pd(four, cr[k]);
+			__m256d m4 = _mm256_add_pd(_mm256_mul_pd(re4, re4), im4sq);
+			sticky[k] = _mm256_cmp_pd(m4, four, _CMP_NLE_UQ);
+			zr[k] = cr[k];
+			zi[k] = civ;
+			val[k] = _mm256_setzero_pd();
+		}
+
+		__m256d iv = _mm256_setzero_pd();
+		for (uint32_t i = 1; i <= iterations; i++) {
+			iv = _mm256_add_pd(iv, one);
+			int done = 0xF;
+#pragma GCC unroll 8
+			for (int k = 0; k < AVX2_NV; k++) {
+				__m256d zr2 = _mm256_mul_pd(zr[k], zr[k]);
+				__m256d zi2 = _mm256_mul_pd(zi[k], zi[k]);
+				__m256d zri = _mm256_mul_pd(zr[k], zi[k]);
+				__m256d re = _mm256_add_pd(_mm256_sub_pd(zr2, zi2), cr[k]);
+				__m256d im = _mm256_add_pd(_mm256_add_pd(zri, zri), civ);
+				__m256d m = _mm256_add_pd(_mm256_mul_pd(re, re), _mm256_mul_pd(im, im));
+				__m256d div = _mm256_cmp_pd(m, four, _CMP_NLE_UQ);
+				val[k] = _mm256_blendv_pd(iv, val[k], div);
+				zr[k] = _mm256_blendv_pd(re, two, div);
+				zi[k] = _mm256_andnot_pd(div, im);
+				done &= _mm256_movemask_pd(_mm256_and_pd(div, sticky[k]));
+			}
+			if (done == 0xF)
+				break;
+		}
+
+#pragma GCC unroll 8
+		for (int k = 0; k < AVX2_NV; k++) {
+			uint32_t x = x0 + 4u * (uint32_t)k;
+			if (x >= g->width)
+				break;
+			__m128i v = _mm256_cvttpd_epi32(val[k]);
+			if (g->width - x >= 4) {
+				_mm_storeu_si128((__m128i *)(out + x), v);
+			} else {
+				int32_t tmp[4];
+				_mm_storeu_si128((__m128i *)tmp, v);
+				memcpy(out + x, tmp, (size_t)(g->width - x) * sizeof(int32_t));
+			}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * AVX-512 path: the same algorithm with 8 lanes and mask registers for the selects.
+ */
+#define AVX512_NV 3
+#define AVX512_BLOCK (AVX512_NV * 8)
+
+__attribute__((target("avx512f"))) static void row_avx512(const struct fractal_grid *g, double ci, int32_t *out)
+{
+	const __m512d two = _mm512_set1_pd(2.0), four = _mm512_set1_pd(4.0), one = _mm512_set1_pd(1.0);
+	const __m512d xstep = _mm512_set1_pd(g->xstep), xmin = _mm512_set1_pd(g->xmin);
+	const __m512d civ = _mm512_set1_pd(ci), pad = _mm512_set1_pd(FRACTAL_PAD_C);
+	const __m512d widthv = _mm512_set1_pd((double)g->width);
+	const __m512d lane = _mm512_set_pd(7.0, 6.0, 5.0, 4.0, 3.0, 2.0, 1.0, 0.0);
+	double im4 = 0.0 + ci;
+	const __m512d im4sq = _mm512_set1_pd(im4 * im4);
+	const uint32_t iterations = g->iterations;
+
+	for (uint32_t x0 = 0; x0 < g->width; x0 += AVX512_BLOCK) {
+		__m512d cr[AVX512_NV], zr[AVX512_NV], zi[AVX512_NV], val[AVX512_NV];
+		__mmask8 sticky[AVX512_NV];
+
+#pragma GCC unroll 8
+		for (int k = 0; k < AVX512_NV; k++) {
+			__m512d jv = _mm512_add_pd(_mm512_set1_pd((double)x0 + 8.0 * k), lane);
+			__m512d c = _mm512_add_pd(_mm512_mul_pd(jv, xstep), xmin);
+			__mmask8 valid = _mm512_cmp_pd_mask(jv, widthv, _CMP_LT_OQ);
+			cr[k] = _mm512_mask_mov_pd(pad, valid, c);
+			__m512d re4 = _mm512_add_pd(four, cr[k]);
+			__m512d m4 = _mm512_add_pd(_mm512_mul_pd(re4, re4), im4sq);
+			sticky[k] = _mm512_cmp_pd_mask(m4, four, _CMP_NLE_UQ);
+			zr[k] = cr[k];
+			zi[k] = civ;
+			val[k] = _mm512_setzero_pd();
+		}
+
+		__m512d iv = _mm512_setzero_pd();
+		for (uint32_t i = 1; i <= iterations; i++) {
+			iv = _mm512_add_pd(iv, one);
+			unsigned done = 0xFF;
+#pragma GCC unroll 8
+			for (int k = 0; k < AVX512_NV; k++) {
+				__m512d zr2 = _mm512_mul_pd(zr[k], zr[k]);
+				__m512d zi2 = _mm512_mul_pd(zi[k], zi[k]);
+				__m512d zri = _mm512_mul_pd(zr[k], zi[k]);
+				__m512d re = _mm512_add_pd(_mm512_sub_pd(zr2, zi2), cr[k]);
+				__m512d im = _mm512_add_pd(_mm512_add_pd(zri, zri), civ);
+				__m512d m = _mm512_add_pd(_mm512_mul_pd(re, re), _mm512_mul_pd(im, im));
+				__mmask8 div = _mm512_cmp_pd_mask(m, four, _CMP_NLE_UQ);
+				__mmask8 keep = (__mmask8)~div;
+				val[k] = _mm512_mask_mov_pd(val[k], keep, iv);
+				zr[k] = _mm512_mask_mov_pd(re, div, two);
+				zi[k] = _mm512_maskz_mov_pd(keep, im);
+				done &= (unsigned)(div & sticky[k]);
+			}
+			if (done == 0xFF)
+				break;
+		}
+
+#pragma GCC unroll 8
+		for (int k = 0; k < AVX512_NV; k++) {
+			uint32_t x = x0 + 8u * (uint32_t)k;
+			if (x >= g->width)
+				break;
+			__m256i v = _mm512_cvttpd_epi32(val[k]);
+			if (g->width - x >= 8) {
+				_mm256_storeu_si256((__m256i *)(out + x), v);
+			} else {
+				int32_t tmp[8];
+				_mm256_storeu_si256((__m256i *)tmp, v);
+				memcpy(out + x, tmp, (size_t)(g->width - x) * sizeof(int32_t));
+			}
+		}
+	}
+}
+
+#endif /* FRACTAL_HAVE_X86 */
+
+/* ---------------------------------------------------------------------------------------------
+ * Dispatch.
+ */
+
+const char *fractal_impl_name(enum fractal_impl impl)
+{
+	switch (impl) {
+	case FRACTAL_IMPL_SCALAR:
+		return "scalar";
+	case FRACTAL_IMPL_AVX2:
+		return "avx2";
+	case FRACTAL_IMPL_AVX512:
+		return "avx512";
+	default:
+		return "?";
+	}
+}
+
+bool fractal_impl_supported(enum fractal_impl impl)
+{
+	switch (impl) {
+	case FRACTAL_IMPL_SCALAR:
+		return true;
+#if FRACTAL_HAVE_X86
+	/* libgcc's checks include the OS having enabled the register state (XCR0), not just CPUID. */
+	case FRACTAL_IMPL_AVX2:
+		return __builtin_cpu_supports("avx2");
+	case FRACTAL_IMPL_AVX512:
+		return __builtin_cpu_supports("avx512f");
+#endif
+	default:
+		return false;
+	}
+}
+
+enum fractal_impl fractal_best_impl(void)
+{
+	if (fractal_impl_supported(FRACTAL_IMPL_AVX512))
+		return FRACTAL_IMPL_AVX512;
+	if (fractal_impl_supported(FRACTAL_IMPL_AVX2))
+		return FRACTAL_IMPL_AVX2;
+	return FRACTAL_IMPL_SCALAR;
+}
+
+void fractal_rows(const struct pard_fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
+		  enum fractal_impl impl)
+{
+	if (!p || !image || p->width == 0 || row0 >= p->height)
+		return;
+	uint32_t row_end = nrows > p->height - row0 ? p->height : row0 + nrows;
+	struct fractal_grid g;
+	grid_init(&g, p);
+	if (!fractal_impl_supported(impl))
+		impl = FRACTAL_IMPL_SCALAR;
+
+	for (uint32_t r = row0; r < row_end; r++) {
+		double ci = axis_coord(g.ystep, g.ymin, r);
+		int32_t *out = image + (size_t)r * g.width;
+		switch (impl) {
+#if FRACTAL_HAVE_X86
+		case FRACTAL_IMPL_AVX2:
+			row_avx2(&g, ci, out);
+			break;
+		case FRACTAL_IMPL_AVX512:
+			row_avx512(&g, ci, out);
+			break;
+#endif
+		default:
+			row_scalar(&g, ci, out);
+			break;
+		}
+	}
+}
+
+uint32_t fractal_rows_per_chunk(uint32_t width, uint32_t height, uint32_t iterations)
+{
+	if (height == 0)
+		return 1;
+	uint32_t rows = height / FRACTAL_TARGET_CHUNKS + (height % FRACTAL_TARGET_CHUNKS != 0);
+	uint64_t row_work = (uint64_t)(width ? width : 1) * (iterations ? iterations : 1);
+	uint64_t min_rows = FRACTAL_MIN_CHUNK_WORK / row_work + (FRACTAL_MIN_CHUNK_WORK % row_work != 0);
+	if (min_rows > rows)
+		rows = (uint32_t)(min_rows < height ? min_rows : height);
+	return rows;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The kernel table entry.
+ */
+
+static uint32_t fractal_chunk_rows(const struct pard_fractal_params *f)
+{
+	/* A corrupt 0 in shared memory must not divide by zero; fall back to the parse-time choice. */
+	return f->rows_per_chunk ? f->rows_per_chunk : fractal_rows_per_chunk(f->width, f->height, f->iterations);
+}
+
+static uint32_t fractal_chunk_count(const union pard_params *p)
+{
+	const struct pard_fractal_params *f = &p->fractal;
+	uint32_t rows = fractal_chunk_rows(f);
+	uint32_t n = f->height / rows + (f->height % rows != 0);
+	/* Clamping keeps a corrupt rows_per_chunk from overrunning the job slot; the last chunk then
+	 * takes the remaining rows, so the chunks still cover the whole image. */
+	if (n < 1)
+		n = 1;
+	if (n > PARD_MAX_CHUNKS)
+		n = PARD_MAX_CHUNKS;
+	return n;
+}
+
+static uint64_t fractal_result_bytes(const union pard_params *p)
+{
+	return (uint64_t)p->fractal.width * p->fractal.height * sizeof(int32_t);
+}
+
+static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
+{
+	const struct pard_fractal_params *f = &p->fractal;
+	uint64_t sum = 0;
+	uint32_t count = fractal_chunk_count(p);
+	if (buf && chunk < count && f->width > 0) {
+		uint32_t rows = fractal_chunk_rows(f);
+		uint64_t first = (uint64_t)chunk * rows;
+		uint64_t end = chunk + 1 == count ? f->height : first + rows;
+		if (end > f->height)
+			end = f->height;
+		if (first < end) {
+			int32_t *image = buf;
+			/* Rows are computed in place and fully overwritten, so a rerun after a crash is harmless. */
+			fractal_rows(f, (uint32_t)first, (uint32_t)(end - first), image, fractal_best_impl());
+			/* The band's pixel sum: a cheap checksum the daemon can log or compare across runs. */
+			const int32_t *px = image + (size_t)first * f->width;
+			size_t n = (size_t)(end - first) * f->width;
+			for (size_t i = 0; i < n; i++)
+				sum += (uint32_t)px[i];
+		}
+	}
+	if (out)
+		*out = sum;
+}
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Parses WIDTHxHEIGHT. Returns 0, -EINVAL (malformed, or a side of 0) or -ERANGE (a side too big
+ * for 64 bits, which is over any cap). */
+static int parse_size(const char *arg, uint64_t *w, uint64_t *h)
+{
+	char copy[64];
+	if (strlen(arg) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, arg);
+	char *x = strchr(copy, 'x');
+	if (!x)
+		x = strchr(copy, 'X');
+	if (!x)
+		return -EINVAL;
+	*x = '\0';
+	int rw = pard_parse_u64(copy, 0, UINT64_MAX, w);
+	int rh = pard_parse_u64(x + 1, 0, UINT64_MAX, h);
+	if (rw == -EINVAL || rh == -EINVAL)
+		return -EINVAL;
+	if (rw || rh)
+		return -ERANGE;
+	if (*w == 0 || *h == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Parses XMIN,XMAX,YMIN,YMAX into v[4]. Returns 0 or -EINVAL. */
+static int parse_region(const char *value, double v[4])
+{
+	char copy[256];
+	if (strlen(value) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, value);
+	char *s = copy;
+	for (int i = 0; i < 4; i++) {
+		char *comma = strchr(s, ',');
+		if ((i < 3) != (comma != NULL))
+			return -EINVAL;
+		if (comma)
+			*comma = '\0';
+		if (pard_parse_double(s, &v[i]) != 0)
+			return -EINVAL;
+		s = comma ? comma + 1 : s;
+	}
+	return 0;
+}
+
+static int fractal_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
+			 char *err, size_t errlen)
+{
+	uint64_t max_pixels = lim ? lim->max_pixels : UINT64_MAX;
+	uint64_t arena_size = lim ? lim->arena_size : UINT64_MAX;
+	uint64_t max_iterations = lim ? lim->max_iterations : FRACTAL_MAX_ITERATIONS_CAP;
+	uint64_t width = 0, height = 0, iterations = FRACTAL_DEFAULT_ITERATIONS;
+	double region[4] = {-1.5, 0.0, -1.0, 0.0};
+	bool have_size = false, have_iterations = false, have_region = false;
+	const char *size_arg = "";
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!arg)
+			continue;
+		if (strchr(arg, '=')) {
+			/* Split a copy: the caller may still want argv intact for its own messages. */
+			char copy[256], *key, *value;
+			if (strlen(arg) >= sizeof(copy) || !pard_split_option(strcpy(copy, arg), &key, &value)) {
+				set_err(err, errlen, "malformed option '%.40s' (%s)", arg, FRACTAL_USAGE);
+				return -EINVAL;
+			}
+			if (strcmp(key, "iterations") == 0) {
+				if (have_iterations) {
+					set_err(err, errlen, "iterations given twice");
+					return -EINVAL;
+				}
+				int rc = pard_parse_u64(value, 0, UINT64_MAX, &iterations);
+				if (rc == -EINVAL || (rc == 0 && iterations == 0)) {
+					set_err(err, errlen, "iterations must be a whole number from 1 to %" PRIu64 ", got '%.40s'",
+						max_iterations, value);
+					return -EINVAL;
+				}
+				if (rc == -ERANGE || iterations > max_iterations) {
+					set_err(err, errlen, "iterations %.40s exceeds max_iterations %" PRIu64, value,
+						max_iterations);
+					return -ERANGE;
+				}
+				if (iterations > FRACTAL_MAX_ITERATIONS_CAP) {
+					/* Pixel values are int32, so a larger count could not be reported. */
+					set_err(err, errlen, "iterations %.40s exceeds the int32 limit %" PRIu64, value,
+						FRACTAL_MAX_ITERATIONS_CAP);
+					return -ERANGE;
+				}
+				have_iterations = true;
+			} else if (strcmp(key, "region") == 0) {
+				if (have_region) {
+					set_err(err, errlen, "region given twice");
+					return -EINVAL;
+				}
+				if (parse_region(value, region) != 0) {
+					set_err(err, errlen,
+						"region must be four finite numbers XMIN,XMAX,YMIN,YMAX, got '%.80s'", value);
+					return -EINVAL;
+				}
+				if (!(region[0] < region[1]) || !(region[2] < region[3])) {
+					set_err(err, errlen, "region needs XMIN < XMAX and YMIN < YMAX, got '%.80s'", value);
+					return -EINVAL;
+				}
+				have_region = true;
+			} else {
+				set_err(err, errlen, "unknown option '%.40s' (%s)", key, FRACTAL_USAGE);
+				return -EINVAL;
+			}
+			continue;
+		}
+		if (have_size) {
+			set_err(err, errlen, "unexpected extra argument '%.40s': size already given (%s)", arg,
+				FRACTAL_USAGE);
+			return -EINVAL;
+		}
+		int rc = parse_size(arg, &width, &height);
+		if (rc == -ERANGE) {
+			set_err(err, errlen, "size %.40s exceeds max_pixels %" PRIu64, arg, max_pixels);
+			return -ERANGE;
+		}
+		if (rc != 0) {
+			set_err(err, errlen, "size must be WIDTHxHEIGHT with whole numbers >= 1, got '%.40s' (%s)", arg,
+				FRACTAL_USAGE);
+			return -EINVAL;
+		}
+		have_size = true;
+		size_arg = arg;
+	}
+	if (!have_size) {
+		set_err(err, errlen, "missing WIDTHxHEIGHT (%s)", FRACTAL_USAGE);
+		return -EINVAL;
+	}
+
+	uint64_t pixels, bytes;
+	if (__builtin_mul_overflow(width, height, &pixels)) {
+		set_err(err, errlen, "%.40s has more pixels than 64 bits count, exceeds max_pixels %" PRIu64,
+			size_arg, max_pixels);
+		return -ERANGE;
+	}
+	if (pixels > max_pixels) {
+		set_err(err, errlen, "%.40s = %" PRIu64 " pixels exceeds max_pixels %" PRIu64, size_arg, pixels,
+			max_pixels);
+		return -ERANGE;
+	}
+	if (__builtin_mul_overflow(pixels, (uint64_t)sizeof(int32_t), &bytes)) {
+		set_err(err, errlen, "%.40s = %" PRIu64 " pixels needs more bytes than 64 bits count, exceeds arena_size %" PRIu64,
+			size_arg, pixels, arena_size);
+		return -ERANGE;
+	}
+	if (bytes > arena_size) {
+		set_err(err, errlen, "%.40s = %" PRIu64 " pixels needs %" PRIu64 " bytes, exceeds arena_size %" PRIu64,
+			size_arg, pixels, bytes, arena_size);
+		return -ERANGE;
+	}
+	if (width > UINT32_MAX || height > UINT32_MAX) {
+		set_err(err, errlen, "%.40s: each side must be at most %" PRIu32, size_arg, UINT32_MAX);
+		return -ERANGE;
+	}
+	/* Coordinates must be finite for the image to be defined (and the exactness argument above to
+	 * hold); only a region spanning nearly the whole double range can fail this. */
+	if (!axis_finite(region[0], region[1], (uint32_t)width) ||
+	    !axis_finite(region[2], region[3], (uint32_t)height)) {
+		set_err(err, errlen, "region is too large: its grid coordinates overflow a double");
+		return -EINVAL;
+	}
+
+	/* Zero the whole union: it is copied into shared memory and compared byte for byte. */
+	memset(out, 0, sizeof(*out));
+	struct pard_fractal_params *f = &out->fractal;
+	f->width = (uint32_t)width;
+	f->height = (uint32_t)height;
+	f->iterations = (uint32_t)iterations;
+	f->rows_per_chunk = fractal_rows_per_chunk(f->width, f->height, f->iterations);
+	f->xmin = region[0];
+	f->xmax = region[1];
+	f->ymin = region[2];
+	f->ymax = region[3];
+	f->image_off = 0;
+	return 0;
+}
+
+static int fractal_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
+				 char *buf, size_t len)
+{
+	(void)chunk_results;
+	(void)nchunks;
+	const struct pard_fractal_params *f = &p->fractal;
+	if (!buf || len == 0)
+		return -ENOSPC;
+	/* %.17g round-trips every double, so the region printed is exactly the one computed. */
+	int n = snprintf(buf, len,
+			 "width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32
+			 " region=%.17g,%.17g,%.17g,%.17g bytes=%" PRIu64 " format=i32le",
+			 f->width, f->height, f->iterations, f->xmin, f->xmax, f->ymin, f->ymax,
+			 fractal_result_bytes(p));
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+const struct pard_kernel pard_kernel_fractal = {
+	.name = "fractal",
+	.kind = PARD_KIND_FRACTAL,
+	.parse = fractal_parse,
+	.chunk_count = fractal_chunk_count,
+	.result_bytes = fractal_result_bytes,
+	.run_chunk = fractal_run_chunk,
+	.format_result = fractal_format_result,
+};

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: MIT */
+/* The Monte Carlo pi job kind: reproducible hit counting with runtime-dispatched SIMD paths. */
+#include "kernels/pi.h"
+
+#include "pard/kernel.h"
+#include "pard/parse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define PI_HAVE_X86 1
+#include <immintrin.h>
+#else
+#define PI_HAVE_X86 0
+#endif
+
+/*
+ * Random streams
+ * --------------
+ * Each chunk has its own generator made of PI_LANES independent xoshiro256+ lanes, seeded by
+ * splitmix64 from a key that depends on (seed, chunk) only. Trial i of a chunk uses lane
+ * i % PI_LANES at step i / PI_LANES. The lane count is fixed at 8 whatever the vector width:
+ * scalar runs 8x1, AVX2 2x4 and AVX-512 1x8, so every path consumes exactly the same draws.
+ * Hits are a plain sum, so the order in which lanes are visited never matters.
+ *
+ * xoshiro256+ rather than ++ or **: it is the cheapest member (no 64-bit multiply, which AVX2
+ * lacks) and its only weakness, the low linear complexity of the lowest few bits, lands in the
+ * least significant bits of x, which decide a hit only for points within ~2^-29 of the circle.
+ *
+ * Fixed point
+ * -----------
+ * One 64-bit draw r gives one trial: x = (int32_t)r and y = (int32_t)(r >> 32), read as
+ * x/2^31 and y/2^31, i.e. a uniform grid over [-1, 1)^2. The point hits when
+ * x*x + y*y <= 2^62, computed exactly with 64-bit squares: each square is at most 2^62, so
+ * the unsigned sum is at most 2^63 and never wraps. The vector paths compute the same
+ * predicate as the sign bit of (sum - (2^62 + 1)) mod 2^64, which is set exactly when
+ * sum <= 2^62 (sum = 2^63 becomes 2^62 - 1, sign clear, a miss as it should be).
+ */
+#define PI_LANES 8
+#define PI_R2 (UINT64_C(1) << 62)
+#define PI_MIN_CHUNK_TRIALS (UINT64_C(1) << 22)
+/* Chunk sizes are multiples of this so every chunk but the last is whole vector steps. */
+#define PI_CHUNK_ALIGN UINT64_C(64)
+
+struct pi_state {
+	uint64_t s[4][PI_LANES]; /* s[word][lane]: one row loads straight into a vector */
+};
+
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void pi_seed(struct pi_state *st, uint64_t seed, uint32_t chunk)
+{
+	/* mix64 is a bijection, so for one seed distinct chunks get distinct keys, and the xor
+	 * keeps seed and chunk from cancelling the way seed + chunk would. */
+	uint64_t sm = mix64(seed ^ mix64((uint64_t)chunk + UINT64_C(0x6a09e667f3bcc909)));
+	for (int lane = 0; lane < PI_LANES; lane++)
+		for (int w = 0; w < 4; w++) {
+			/* Consecutive splitmix64 outputs are distinct, so no lane is all zero. */
+			sm += UINT64_C(0x9e3779b97f4a7c15);
+			st->s[w][lane] = mix64(sm);
+		}
+}
+
+static inline uint64_t rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* One xoshiro256+ step of one lane; returns 1 for a hit. This is the reference definition. */
+static inline uint64_t pi_lane_step(struct pi_state *st, int lane)
+{
+	uint64_t s0 = st->s[0][lane], s1 = st->s[1][lane], s2 = st->s[2][lane], s3 = st->s[3][lane];
+	uint64_t r = s0 + s3;
+	uint64_t t = s1 << 17;
+	s2 ^= s0;
+	s3 ^= s1;
+	s1 ^= s2;
+	s0 ^= s3;
+	s2 ^= t;
+	s3 = rotl64(s3, 45);
+	st->s[0][lane] = s0;
+	st->s[1][lane] = s1;
+	st->s[2][lane] = s2;
+	st->s[3][lane] = s3;
+
+	int64_t x = (int32_t)(uint32_t)r;
+	int64_t y = (int32_t)(uint32_t)(r >> 32);
+	uint64_t d2 = (uint64_t)(x * x) + (uint64_t)(y * y);
+	return d2 <= PI_R2;
+}
+
+static uint64_t pi_steps_scalar(struct pi_state *st, uint64_t steps)
+{
+	uint64_t hits = 0;
+	for (uint64_t k = 0; k < steps; k++)
+		for (int lane = 0; lane < PI_LANES; lane++)
+			hits += pi_lane_step(st, lane);
+	return hits;
+}
+
+#if PI_HAVE_X86
+
+#define PI_AVX2 __attribute__((target("avx2"), always_inline)) static inline
+
+PI_AVX2 __m256i rotl_avx2(__m256i x, int k)
+{
+	return _mm256_or_si256(_mm256_slli_epi64(x, k), _mm256_srli_epi64(x, 64 - k));
+}
+
+PI_AVX2 void step_avx2(__m256i *s0, __m256i *s1, __m256i *s2, __m256i *s3, __m256i *acc, __m256i bias)
+{
+	__m256i r = _mm256_add_epi64(*s0, *s3);
+	__m256i t = _mm256_slli_epi64(*s1, 17);
+	*s2 = _mm256_xor_si256(*s2, *s0);
+	*s3 = _mm256_xor_si256(*s3, *s1);
+	*s1 = _mm256_xor_si256(*s1, *s2);
+	*s0 = _mm256_xor_si256(*s0, *s3);
+	*s2 = _mm256_xor_si256(*s2, t);
+	*s3 = rotl_avx2(*s3, 45);
+
+	/* vpmuldq multiplies the signed low 32 bits of each 64-bit lane: x directly, y after a shift. */
+	__m256i xx = _mm256_mul_epi32(r, r);
+	__m256i y = _mm256_srli_epi64(r, 32);
+	__m256i yy = _mm256_mul_epi32(y, y);
+	__m256i d = _mm256_add_epi64(_mm256_add_epi64(xx, yy), bias);
+	*acc = _mm256_add_epi64(*acc, _mm256_srli_epi64(d, 63));
+}
+
+__attribute__((target("avx2"))) static uint64_t pi_steps_avx2(struct pi_state *st, uint64_t steps)
+{
+	__m256i a0 = _mm256_loadu_si256((const __m256i *)&st->s[0][0]);
+	__m256i a1 = _mm256_loadu_si256((const __m256i *)&st->s[1][0]);
+	__m256i a2 = _mm256_loadu_si256((const __m256i *)&st->s[2][0]);
+	__m256i a3 = _mm256_loadu_si256((const __m256i *)&st->s[3][0]);
+	__m256i b0 = _mm256_loadu_si256((const __m256i *)&st->s[0][4]);
+	__m256i b1 = _mm256_loadu_si256((const __m256i *)&st->s[1][4]);
+	__m256i b2 = _mm256_loadu_si256((const __m256i *)&st->s[2][4]);
+	__m256i b3 = _mm256_loadu_si256((const __m256i *)&st->s[3][4]);
+	const __m256i bias = _mm256_set1_epi64x((long long)(0 - (PI_R2 + 1)));
+	__m256i acc_a = _mm256_setzero_si256(), acc_b = _mm256_setzero_si256();
+
+	for (uint64_t k = 0; k < steps; k++) {
+		step_avx2(&a0, &a1, &a2, &a3, &acc_a, bias);
+		step_avx2(&b0, &b1, &b2, &b3, &acc_b, bias);
+	}
+
+	_mm256_storeu_si256((__m256i *)&st->s[0][0], a0);
+	_mm256_storeu_si256((__m256i *)&st->s[1][0], a1);
+	_mm256_storeu_si256((__m256i *)&st->s[2][0], a2);
+	_mm256_storeu_si256((__m256i *)&st->s[3][0], a3);
+	_mm256_storeu_si256((__m256i *)&st->s[0][4], b0);
+	_mm256_storeu_si256((__m256i *)&st->s[1][4], b1);
+	_mm256_storeu_si256((__m256i *)&st->s[2][4], b2);
+	_mm256_storeu_si256((__m256i *)&st->s[3][4], b3);
+
+	uint64_t lanes[4];
+	_mm256_storeu_si256((__m256i *)lanes, _mm256_add_epi64(acc_a, acc_b));
+	return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+__attribute__((target("avx512f"))) static uint64_t pi_steps_avx512(struct pi_state *st, uint64_t steps)
+{
+	__m512i s0 = _mm512_loadu_si512(&st->s[0][0]);
+	__m512i s1 = _mm512_loadu_si512(&st->s[1][0]);
+	__m512i s2 = _mm512_loadu_si512(&st->s[2][0]);
+	__m512i s3 = _mm512_loadu_si512(&st->s[3][0]);
+	const __m512i bias = _mm512_set1_epi64((long long)(0 - (PI_R2 + 1)));
+	__m512i acc = _mm512_setzero_si512();
+
+	for (uint64_t k = 0; k < steps; k++) {
+		__m512i r = _mm512_add_epi64(s0, s3);
+		__m512i t = _mm512_slli_epi64(s1, 17);
+		s2 = _mm512_xor_si512(s2, s0);
+		s3 = _mm512_xor_si512(s3, s1);
+		s1 = _mm512_xor_si512(s1, s2);
+		s0 = _mm512_xor_si512(s0, s3);
+		s2 = _mm512_xor_si512(s2, t);
+		s3 = _mm512_rol_epi64(s3, 45);
+
+		__m512i xx = _mm512_mul_epi32(r, r);
+		__m512i y = _mm512_srli_epi64(r, 32);
+		__m512i yy = _mm512_mul_epi32(y, y);
+		__m512i d = _mm512_add_epi64(_mm512_add_epi64(xx, yy), bias);
+		acc = _mm512_add_epi64(acc, _mm512_srli_epi64(d, 63));
+	}
+
+	_mm512_storeu_si512(&st->s[0][0], s0);
+	_mm512_storeu_si512(&st->s[1][0], s1);
+	_mm512_storeu_si512(&st->s[2][0], s2);
+	_mm512_storeu_si512(&st->s[3][0], s3);
+
+	uint64_t lanes[8];
+	_mm512_storeu_si512(lanes, acc);
+	uint64_t hits = 0;
+	for (int i = 0; i < 8; i++)
+		hits += lanes[i];
+	return hits;
+}
+
+#endif /* PI_HAVE_X86 */
+
+const char *pi_impl_name(enum pi_impl impl)
+{
+	switch (impl) {
+	case PI_IMPL_SCALAR:
+		return "scalar";
+	case PI_IMPL_AVX2:
+		return "avx2";
+	case PI_IMPL_AVX512:
+		return "avx512";
+	default:
+		return "?";
+	}
+}
+
+bool pi_impl_supported(enum pi_impl impl)
+{
+	switch (impl) {
+	case PI_IMPL_SCALAR:
+		return true;
+#if PI_HAVE_X86
+	/* libgcc's checks include the OS having enabled the register state (XCR0), not just CPUID. */
+	case PI_IMPL_AVX2:
+		return __builtin_cpu_supports("avx2");
+	case PI_IMPL_AVX512:
+		return __builtin_cpu_supports("avx512f");
+#endif
+	default:
+		return false;
+	}
+}
+
+enum pi_impl pi_best_impl(void)
+{
+	if (pi_impl_supported(PI_IMPL_AVX512))
+		return PI_IMPL_AVX512;
+	if (pi_impl_supported(PI_IMPL_AVX2))
+		return PI_IMPL_AVX2;
+	return PI_IMPL_SCALAR;
+}
+
+uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum pi_impl impl)
+{
+	struct pi_state st;
+	pi_seed(&st, seed, chunk);
+
+	uint64_t steps = trials / PI_LANES;
+	uint64_t hits;
+	if (!pi_impl_supported(impl))
+		impl = PI_IMPL_SCALAR;
+	switch (impl) {
+#if PI_HAVE_X86
+	case PI_IMPL_AVX2:
+		hits = pi_steps_avx2(&st, steps);
+		break;
+	case PI_IMPL_AVX512:
+		hits = pi_steps_avx512(&st, steps);
+		break;
+#endif
+	default:
+		hits = pi_steps_scalar(&st, steps);
+		break;
+	}
+	/* The partial last step uses the first lanes, the same draws on every path. */
+	for (int lane = 0; lane < (int)(trials % PI_LANES); lane++)
+		hits += pi_lane_step(&st, lane);
+	return hits;
+}
+
+uint64_t pi_chunk_trials(uint64_t trials)
+{
+	/* Written to avoid overflowing near UINT64_MAX. */
+	uint64_t per = trials / PARD_MAX_CHUNKS + (trials % PARD_MAX_CHUNKS != 0);
+	per = (per + PI_CHUNK_ALIGN - 1) / PI_CHUNK_ALIGN * PI_CHUNK_ALIGN;
+	return per > PI_MIN_CHUNK_TRIALS ? per : PI_MIN_CHUNK_TRIALS;
+}
+
+static uint32_t pi_chunk_count(const union pard_params *p)
+{
+	uint64_t trials = p->pi.trials, per = p->pi.chunk_trials;
+	if (per == 0)
+		per = pi_chunk_trials(trials);
+	uint64_t n = trials / per + (trials % per != 0);
+	/* Clamping keeps a corrupt chunk_trials from overrunning the job slot; the last chunk takes
+	 * the rest, so the chunks still cover exactly trials. */
+	if (n < 1)
+		n = 1;
+	if (n > PARD_MAX_CHUNKS)
+		n = PARD_MAX_CHUNKS;
+	return (uint32_t)n;
+}
+
+static uint64_t pi_result_bytes(const union pard_params *p)
+{
+	(void)p;
+	return 0;
+}
+
+static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
+{
+	(void)buf;
+	uint32_t count = pi_chunk_count(p);
+	uint64_t per = p->pi.chunk_trials ? p->pi.chunk_trials : pi_chunk_trials(p->pi.trials);
+	uint64_t n;
+	if (chunk >= count)
+		n = 0;
+	else if (chunk + 1 < count)
+		n = per;
+	else
+		n = p->pi.trials - (uint64_t)chunk * per;
+	*out = n ? pi_count_hits(p->pi.seed, chunk, n, pi_best_impl()) : 0;
+}
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || errlen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t pi_random_seed(void)
+{
+	uint64_t seed;
+	for (;;) {
+		ssize_t n = getrandom(&seed, sizeof(seed), 0);
+		if (n == (ssize_t)sizeof(seed))
+			return seed;
+		if (n < 0 && errno != EINTR)
+			break;
+	}
+	/* No getrandom (old kernel, seccomp): a seed only has to differ between runs, not be secret. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return mix64((uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec) ^
+	       mix64((uint64_t)getpid());
+}
+
+#define PI_USAGE "usage: pi TRIALS [seed=S]"
+
+static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
+		    char *err, size_t errlen)
+{
+	uint64_t max_trials = lim ? lim->max_trials : UINT64_MAX;
+	uint64_t trials = 0, seed = 0;
+	bool have_trials = false, have_seed = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!arg)
+			continue;
+		if (strchr(arg, '=')) {
+			/* Split a copy: the caller may still want argv intact for its own messages. */
+			char copy[128], *key, *value;
+			if (strlen(arg) >= sizeof(copy) || !pard_split_option(strcpy(copy, arg), &key, &value)) {
+				set_err(err, errlen, "malformed option '%.40s' (%s)", arg, PI_USAGE);
+				return -EINVAL;
+			}
+			if (strcmp(key, "seed") != 0) {
+				set_err(err, errlen, "unknown option '%.40s' (%s)", key, PI_USAGE);
+				return -EINVAL;
+			}
+			if (have_seed) {
+				set_err(err, errlen, "seed given twice");
+				return -EINVAL;
+			}
+			if (pard_parse_u64(value, 0, UINT64_MAX, &seed) != 0) {
+				set_err(err, errlen, "seed must be a whole number from 0 to %" PRIu64 ", got '%.40s'",
+					UINT64_MAX, value);
+				return -EINVAL;
+			}
+			have_seed = true;
+			continue;
+		}
+		if (have_trials) {
+			set_err(err, errlen, "unexpected extra argument '%.40s': TRIALS already given (%s)", arg,
+				PI_USAGE);
+			return -EINVAL;
+		}
+		int rc = pard_parse_u64(arg, 0, UINT64_MAX, &trials);
+		if (rc == -ERANGE) {
+			/* Only a number too big for 64 bits gets here, which is over any cap. */
+			set_err(err, errlen, "TRIALS %.40s exceeds max_trials %" PRIu64, arg, max_trials);
+			return -ERANGE;
+		}
+		if (rc != 0 || trials == 0) {
+			set_err(err, errlen, "TRIALS must be a whole number from 1 to %" PRIu64 ", got '%.40s'",
+				max_trials, arg);
+			return -EINVAL;
+		}
+		if (trials > max_trials) {
+			set_err(err, errlen, "TRIALS %" PRIu64 " exceeds max_trials %" PRIu64, trials, max_trials);
+			return -ERANGE;
+		}
+		have_trials = true;
+	}
+	if (!have_trials) {
+		set_err(err, errlen, "missing TRIALS (%s)", PI_USAGE);
+		return -EINVAL;
+	}
+	if (!have_seed)
+		seed = pi_random_seed();
+
+	/* Zero the whole union: it is copied into shared memory and compared byte for byte. */
+	memset(out, 0, sizeof(*out));
+	out->pi.trials = trials;
+	out->pi.seed = seed;
+	out->pi.chunk_trials = pi_chunk_trials(trials);
+	return 0;
+}
+
+static int pi_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
+			    char *buf, size_t len)
+{
+	uint64_t hits = 0;
+	for (uint32_t i = 0; i < nchunks; i++)
+		hits += chunk_results[i];
+	uint64_t trials = p->pi.trials;
+	double frac = trials ? (double)hits / (double)trials : 0.0;
+	double estimate = 4.0 * frac;
+	double std_err = trials ? 4.0 * sqrt(frac * (1.0 - frac) / (double)trials) : 0.0;
+
+	if (!buf || len == 0)
+		return -ENOSPC;
+	int n = snprintf(buf, len, "trials=%" PRIu64 " hits=%" PRIu64 " estimate=%.10f stderr=%.3e seed=%" PRIu64,
+			 trials, hits, estimate, std_err, p->pi.seed);
+	if (n < 0 || (size_t)n >= len)
+		return -ENOSPC;
+	return n;
+}
+
+const struct pard_kernel pard_kernel_pi = {
+	.name = "pi",
+	.kind = PARD_KIND_PI,
+	.parse = pi_parse,
+	.chunk_count = pi_chunk_count,
+	.result_bytes = pi_result_bytes,
+	.run_chunk = pi_run_chunk,
+	.format_result = pi_format_result,
+};

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/* pard's entry point: options, start-up order, the event loop, reload and shutdown. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "notify.h"
+#include "pard/log.h"
+#include "pard/util.h"
+#include "server.h"
+
+#define STOP_GRACE_MS 5000
+#define PROGRESS_INTERVAL_NS 100000000u
+
+int daemon_watch(struct daemon *d, struct watch *w, uint32_t events)
+{
+	struct epoll_event e = {.events = events, .data.ptr = w};
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &e) < 0) {
+		int err = errno;
+		log_error("epoll_ctl: %s", strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+void daemon_schedule(struct daemon *d)
+{
+	uint64_t now = pard_now_ns();
+	uint64_t next = jobs_expire(&d->jobs, now);
+	uint64_t restart = pool_restart_due(&d->pool, now);
+	if (restart && (!next || restart < next))
+		next = restart;
+	if (d->progress_pending && (!next || now + PROGRESS_INTERVAL_NS < next))
+		next = now + PROGRESS_INTERVAL_NS;
+	struct itimerspec its = {0};
+	if (next) {
+		its.it_value.tv_sec = (time_t)(next / 1000000000u);
+		its.it_value.tv_nsec = (long)(next % 1000000000u);
+	}
+	timerfd_settime(d->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void timer_handle(struct daemon *d, struct watch *w, uint32_t events)
+{
+	(void)events;
+	uint64_t n;
+	ssize_t r = read(w->fd, &n, sizeof(n));
+	(void)r;
+	d->progress_pending = server_progress_tick(d);
+	daemon_schedule(d);
+}
+
+static void done_handle(struct daemon *d, struct watch *w, uint32_t events)
+{
+	(void)events;
+	uint64_t n;
+	ssize_t r = read(w->fd, &n, sizeof(n));
+	(void)r;
+	jobs_collect(&d->jobs);
+}
+
+/* Re-reads the config; applies what can change in place, keeps the old config on any error. */
+static void reload(struct daemon *d)
+{
+	notify_reloading();
+	struct pard_config n;
+	config_defaults(&n);
+	char err[1024];
+	int r = config_load(&n, d->config_path, err, sizeof(err));
+	if (r == -ENOENT && !d->config_explicit) {
+		config_defaults(&n);
+		r = 0;
+	}
+	if (r < 0) {
+		log_error("reload rejected, keeping the running config: %s", err);
+	} else {
+		if (strcmp(n.socket, d->cfg.socket) || strcmp(n.shm_name, d->cfg.shm_name) ||
+		    strcmp(n.strategy, d->cfg.strategy) || n.max_jobs != d->cfg.max_jobs ||
+		    n.limits.arena_size != d->cfg.limits.arena_size)
+			log_warning("reload: socket, shm_name, strategy, max_jobs and arena_size take effect at restart");
+		strcpy(n.socket, d->cfg.socket);
+		strcpy(n.shm_name, d->cfg.shm_name);
+		strcpy(n.strategy, d->cfg.strategy);
+		n.max_jobs = d->cfg.max_jobs;
+		n.limits.arena_size = d->cfg.limits.arena_size;
+		if (n.queue_depth > n.max_jobs)
+			n.queue_depth = n.max_jobs;
+		uint32_t old_workers = d->cfg.workers;
+		d->cfg = n;
+		pard_log_set_level((enum pard_log_level)n.log_level);
+		if (n.workers != old_workers)
+			pool_resize(&d->pool, n.workers);
+		log_info("configuration reloaded from %s", d->config_path);
+	}
+	notify_ready(d);
+}
+
+static void signal_handle(struct daemon *d, struct watch *w, uint32_t events)
+{
+	(void)events;
+	struct signalfd_siginfo si;
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			pool_reap(&d->pool, &d->jobs);
+			daemon_schedule(d);
+			break;
+		case SIGHUP:
+			reload(d);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("received SIG%s; stopping", sigabbrev_np((int)si.ssi_signo));
+			d->stopping = true;
+			break;
+		}
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: pard [OPTIONS]\n"
+		"Parallel-computing daemon: runs pi and fractal jobs on a pool of workers.\n\n"
+		"  -c, --config FILE   configuration file (default " PARD_DEFAULT_CONFIG ")\n"
+		"  -t, --check-config  validate the configuration and exit\n"
+		"  -V, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n");
+}
+
+/* Loads the config: explicit paths must exist; the default one may be missing. */
+static int load_config(struct daemon *d)
+{
+	config_defaults(&d->cfg);
+	char err[1024];
+	int r = config_load(&d->cfg, d->config_path, err, sizeof(err));
+	if (r == -ENOENT && !d->config_explicit) {
+		log_notice("no config file at %s; using built-in defaults", d->config_path);
+		return 0;
+	}
+	if (r < 0) {
+		log_error("%s", err);
+		return r;
+	}
+	return 0;
+}
+
+static int setup(struct daemon *d)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d->signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->signals.handle = signal_handle;
+	d->done.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	d->done.handle = done_handle;
+	d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->timer.handle = timer_handle;
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->signals.fd < 0 || d->done.fd < 0 || d->timer.fd < 0 || d->epfd < 0) {
+		log_error("cannot create event descriptors: %s", strerror(errno));
+		return -errno;
+	}
+	const struct pool_strategy *strategy = pool_strategy_find(d->cfg.strategy);
+	if (!strategy) {
+		log_error("unknown strategy %s", d->cfg.strategy);
+		return -EINVAL;
+	}
+	struct pard_segment_geometry g = {
+		.max_jobs = d->cfg.max_jobs,
+		.max_workers = PARD_MAX_WORKERS,
+		.runq_len = d->cfg.max_jobs,
+		.arena_size = d->cfg.limits.arena_size,
+	};
+	int r = pard_segment_create(&d->seg, d->cfg.shm_name, &g);
+	if (r < 0)
+		return r;
+	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)", d->seg.name, d->seg.size, g.max_jobs,
+		 (unsigned long long)g.arena_size);
+	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
+	if (r < 0)
+		return r;
+	d->jobs.on_finished = server_job_finished;
+	d->jobs.ctx = d;
+	/* Workers start before the listener exists, so a fork child has the least to inherit. */
+	r = pool_start(&d->pool, &d->seg, strategy, d->done.fd, d->cfg.workers);
+	if (r < 0)
+		return r;
+	if ((r = daemon_watch(d, &d->signals, EPOLLIN)) < 0 || (r = daemon_watch(d, &d->done, EPOLLIN)) < 0 ||
+	    (r = daemon_watch(d, &d->timer, EPOLLIN)) < 0)
+		return r;
+	r = server_listen(d);
+	if (r < 0)
+		return r;
+	log_info("pard %s ready: %u workers (%s), socket %s", PARD_VERSION, d->cfg.workers, strategy->name,
+		 d->listener_from_systemd ? "from systemd" : d->cfg.socket);
+	return 0;
+}
+
+static void run(struct daemon *d)
+{
+	struct epoll_event evs[64];
+	while (!d->stopping) {
+		int n = epoll_wait(d->epfd, evs, 64, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+			w->handle(d, w, evs[i].events);
+		}
+		server_after_events(d);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon d;
+	bool check_only = false;
+	snprintf(d.config_path, sizeof(d.config_path), "%s", PARD_DEFAULT_CONFIG);
+	d.listener.fd = -1;
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			snprintf(d.config_path, sizeof(d.config_path), "%s", optarg);
+			d.config_explicit = true;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'V':
+			printf("pard %s\n", PARD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	pard_log_init("pard", PARD_LOG_INFO);
+	if (load_config(&d) < 0)
+		return 1;
+	pard_log_set_level((enum pard_log_level)d.cfg.log_level);
+	if (check_only) {
+		printf("%s: configuration OK (workers=%u strategy=%s socket=%s shm_name=%s)\n", d.config_path,
+		       d.cfg.workers, d.cfg.strategy, d.cfg.socket, d.cfg.shm_name);
+		return 0;
+	}
+	d.start_ns = pard_now_ns();
+	int r = setup(&d);
+	if (r == 0) {
+		notify_ready(&d);
+		run(&d);
+		notify_stopping();
+	}
+	server_fini(&d);
+	if (d.pool.strategy)
+		pool_stop(&d.pool, STOP_GRACE_MS);
+	if (d.jobs.table)
+		jobs_fini(&d.jobs);
+	pard_segment_close(&d.seg);
+	log_info("stopped");
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* Supervising workers whatever strategy started them: reaping, replacing with back-off, resizing. */
+#include "pool.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "pard/log.h"
+#include "pard/util.h"
+
+static const struct pool_strategy *const strategies[] = {
+	&pool_strategy_fork,
+};
+
+const struct pool_strategy *pool_strategy_find(const char *name)
+{
+	for (size_t i = 0; i < PARD_ARRAY_SIZE(strategies); i++)
+		if (strcmp(strategies[i]->name, name) == 0)
+			return strategies[i];
+	return NULL;
+}
+
+static int pool_start_one(struct pool *p, uint32_t w)
+{
+	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+	atomic_store(&row->exit_requested, 0);
+	atomic_store(&row->state, PARD_WORKER_STARTING);
+	atomic_store(&row->pid, 0);
+	pid_t pid = p->strategy->start(p, w);
+	if (pid < 0) {
+		log_error("cannot start worker %u (%s): %s", w, p->strategy->name, strerror((int)-pid));
+		atomic_store(&row->state, PARD_WORKER_EMPTY);
+		return (int)pid;
+	}
+	atomic_store(&row->pid, pid);
+	p->w[w].pid = pid;
+	p->w[w].started_ns = pard_now_ns();
+	p->w[w].restart_at_ns = 0;
+	p->w[w].retiring = false;
+	if (w + 1 > p->rows)
+		p->rows = w + 1;
+	log_debug("worker %u started (pid %d, %s)", w, (int)pid, p->strategy->name);
+	return 0;
+}
+
+int pool_start(struct pool *p, struct pard_segment *seg, const struct pool_strategy *s, int done_fd,
+	       uint32_t workers)
+{
+	memset(p, 0, sizeof(*p));
+	p->seg = seg;
+	p->strategy = s;
+	p->done_fd = done_fd;
+	p->target = workers;
+	for (uint32_t w = 0; w < workers; w++) {
+		int r = pool_start_one(p, w);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+void pool_reap(struct pool *p, struct jobs *js)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		uint32_t w;
+		for (w = 0; w < p->rows; w++)
+			if (p->w[w].pid == pid)
+				break;
+		if (w == p->rows)
+			continue; /* not a worker of ours */
+		struct pool_worker *pw = &p->w[w];
+		struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+		char why[64];
+		describe_exit(status, why, sizeof(why));
+		pw->pid = 0;
+		atomic_store(&row->pid, 0);
+		atomic_store(&row->state, PARD_WORKER_EMPTY);
+		jobs_worker_died(js, w, why);
+		if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
+			log_info("worker %u (pid %d) retired", w, (int)pid);
+			pw->retiring = false;
+			continue;
+		}
+		uint64_t now = pard_now_ns();
+		if (now - pw->started_ns < 1000000000u)
+			pw->quick_deaths++;
+		else
+			pw->quick_deaths = 0;
+		/* Repeated fast deaths back off exponentially (10 ms .. 5 s) instead of spinning. */
+		uint64_t delay = 0;
+		if (pw->quick_deaths > 1) {
+			unsigned shift = pw->quick_deaths - 2 > 9 ? 9 : pw->quick_deaths - 2;
+			delay = (uint64_t)10000000u << shift;
+		}
+		log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, delay ? " after back-off" : "");
+		p->restarts++;
+		pw->restart_at_ns = now + delay;
+		if (!delay)
+			pool_start_one(p, w);
+	}
+}
+
+uint64_t pool_restart_due(struct pool *p, uint64_t now)
+{
+	uint64_t next = 0;
+	for (uint32_t w = 0; w < p->rows; w++) {
+		struct pool_worker *pw = &p->w[w];
+		if (pw->pid || !pw->restart_at_ns || w >= p->target)
+			continue;
+		if (pw->restart_at_ns <= now) {
+			if (pool_start_one(p, w) < 0)
+				pw->restart_at_ns = now + 1000000000u;
+		}
+		if (!pw->pid && (!next || pw->restart_at_ns < next))
+			next = pw->restart_at_ns;
+	}
+	return next;
+}
+
+void pool_resize(struct pool *p, uint32_t n)
+{
+	if (n > PARD_MAX_WORKERS)
+		n = PARD_MAX_WORKERS;
+	uint32_t old = p->target;
+	p->target = n;
+	for (uint32_t w = n; w < p->rows; w++) {
+		if (!p->w[w].pid)
+			continue;
+		p->w[w].retiring = true;
+		atomic_store(&pard_segment_worker(p->seg, w)->exit_requested, 1);
+	}
+	if (n < old) {
+		atomic_fetch_add(&p->seg->hdr->work_seq, 1);
+		pard_futex_wake(&p->seg->hdr->work_seq, INT32_MAX);
+	}
+	for (uint32_t w = 0; w < n; w++)
+		if (!p->w[w].pid && !p->w[w].retiring)
+			pool_start_one(p, w);
+	log_info("pool resized from %u to %u workers", old, n);
+}
+
+void pool_count(const struct pool *p, uint32_t *running, uint32_t *busy)
+{
+	uint32_t r = 0, b = 0;
+	for (uint32_t w = 0; w < p->rows; w++) {
+		if (!p->w[w].pid)
+			continue;
+		r++;
+		if (atomic_load(&pard_segment_worker(p->seg, w)->state) == PARD_WORKER_BUSY)
+			b++;
+	}
+	*running = r;
+	*busy = b;
+}
+
+void pool_stop(struct pool *p, unsigned grace_ms)
+{
+	struct pard_segment_header *h = p->seg->hdr;
+	atomic_store(&h->shutdown, 1);
+	atomic_fetch_add(&h->work_seq, 1);
+	pard_futex_wake(&h->work_seq, INT32_MAX);
+	uint64_t deadline = pard_now_ns() + (uint64_t)grace_ms * 1000000u;
+	bool killed = false;
+	for (;;) {
+		uint32_t left = 0;
+		for (uint32_t w = 0; w < p->rows; w++) {
+			if (!p->w[w].pid)
+				continue;
+			pid_t r = waitpid(p->w[w].pid, NULL, WNOHANG);
+			if (r == p->w[w].pid || (r < 0 && errno == ECHILD))
+				p->w[w].pid = 0;
+			else
+				left++;
+		}
+		if (!left)
+			return;
+		if (!killed && pard_now_ns() >= deadline) {
+			log_warning("%u workers still busy after %u ms; killing them", left, grace_ms);
+			for (uint32_t w = 0; w < p->rows; w++)
+				if (p->w[w].pid)
+					kill(p->w[w].pid, SIGKILL);
+			killed = true;
+		}
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+	}
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker pool: starts workers with the configured strategy, reaps, replaces and resizes. */
+#ifndef PARD_POOL_H
+#define PARD_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "jobs.h"
+#include "pard/segment.h"
+
+struct pool;
+
+/* One way of starting a worker process; each strategy lives in its own pool_<name>.c. */
+struct pool_strategy {
+	const char *name;
+	/* Starts a process that runs worker_main for row w. Returns its pid, or -errno. */
+	pid_t (*start)(struct pool *p, uint32_t w);
+};
+
+extern const struct pool_strategy pool_strategy_fork;
+
+/* Returns the strategy called name, or NULL. */
+const struct pool_strategy *pool_strategy_find(const char *name);
+
+struct pool_worker {
+	pid_t pid;           /* 0 while not running */
+	uint64_t started_ns;
+	uint32_t quick_deaths; /* deaths within a second of starting, in a row */
+	uint64_t restart_at_ns; /* when a backed-off restart is due (0: none pending) */
+	bool retiring;          /* asked to exit: not replaced */
+};
+
+struct pool {
+	struct pard_segment *seg;
+	const struct pool_strategy *strategy;
+	int done_fd;   /* eventfd workers write when a job's last chunk is done */
+	uint32_t target; /* workers wanted */
+	uint32_t rows;   /* rows in use: the highest index ever started + 1 */
+	uint64_t restarts;
+	struct pool_worker w[PARD_MAX_WORKERS];
+};
+
+/* Returns 0, or -errno when the first workers cannot be started. */
+int pool_start(struct pool *p, struct pard_segment *seg, const struct pool_strategy *s, int done_fd,
+	       uint32_t workers);
+/* Reaps every exited child; requeues the dead workers' chunks through js and schedules
+ * replacements. */
+void pool_reap(struct pool *p, struct jobs *js);
+/* Starts replacements whose back-off has passed. Returns the next due time, or 0. */
+uint64_t pool_restart_due(struct pool *p, uint64_t now);
+/* Grows or shrinks to n workers; a shrinking worker finishes its chunk first. */
+void pool_resize(struct pool *p, uint32_t n);
+/* Counts workers that are running, and how many of those are busy. */
+void pool_count(const struct pool *p, uint32_t *running, uint32_t *busy);
+/* Asks every worker to exit, waits up to grace_ms, then kills the rest. */
+void pool_stop(struct pool *p, unsigned grace_ms);
+
+#endif

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker loop: lock-free chunk claiming so a worker may die at any instruction. */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "pard/kernel.h"
+#include "pard/log.h"
+#include "pard/util.h"
+
+/* Tries to claim one queued chunk of job, starting at its hint and wrapping once. */
+static bool claim_in_job(struct pard_job_slot *job, uint32_t w, uint32_t *chunk)
+{
+	uint32_t n = job->nchunks;
+	uint32_t start = atomic_load_explicit(&job->claim_hint, memory_order_relaxed);
+	if (start >= n)
+		start = 0;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t i = start + k;
+		if (i >= n)
+			i -= n;
+		uint32_t v = atomic_load_explicit(&job->chunk_state[i], memory_order_relaxed);
+		if (v != PARD_CHUNK_QUEUED)
+			continue;
+		if (atomic_compare_exchange_strong(&job->chunk_state[i], &v, PARD_CHUNK_CLAIMED_BY(w))) {
+			atomic_store_explicit(&job->claim_hint, i + 1, memory_order_relaxed);
+			*chunk = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
+{
+	const struct pard_segment_header *h = seg->hdr;
+	_Atomic uint32_t *runq = pard_segment_runq(seg);
+	/* Serve jobs oldest first; a job that turns out to have nothing left is skipped. */
+	uint64_t tried_below = 0;
+	for (;;) {
+		uint32_t best = UINT32_MAX;
+		uint64_t best_seq = UINT64_MAX;
+		for (uint32_t q = 0; q < h->runq_len; q++) {
+			uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
+			if (!e)
+				continue;
+			struct pard_job_slot *job = pard_segment_job(seg, e - 1);
+			if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE)
+				continue;
+			if (job->seq < best_seq && job->seq >= tried_below) {
+				best_seq = job->seq;
+				best = e - 1;
+			}
+		}
+		if (best == UINT32_MAX)
+			return false;
+		struct pard_job_slot *job = pard_segment_job(seg, best);
+		if (claim_in_job(job, w, chunk)) {
+			*slot = best;
+			uint64_t zero = 0;
+			atomic_compare_exchange_strong(&job->start_ns, &zero, pard_now_ns());
+			return true;
+		}
+		tried_below = best_seq + 1;
+	}
+}
+
+bool worker_job_settled(const struct pard_job_slot *job)
+{
+	for (uint32_t i = 0; i < job->nchunks; i++) {
+		uint32_t s = PARD_CHUNK_STATE(atomic_load(&job->chunk_state[i]));
+		if (s == PARD_CHUNK_QUEUED || s == PARD_CHUNK_CLAIMED)
+			return false;
+	}
+	return true;
+}
+
+bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result)
+{
+	struct pard_job_slot *job = pard_segment_job(seg, slot);
+	job->chunk_result[chunk] = result;
+	/* seq_cst store then seq_cst scan: of two workers finishing the last two chunks at once, at
+	 * least one sees the other's DONE, so a completed job never goes unannounced. */
+	atomic_store(&job->chunk_state[chunk], PARD_CHUNK_DONE);
+	if (!worker_job_settled(job))
+		return false;
+	uint64_t zero = 0;
+	atomic_compare_exchange_strong(&job->end_ns, &zero, pard_now_ns());
+	return true;
+}
+
+_Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_fd)
+{
+	struct pard_segment_header *h = seg->hdr;
+	struct pard_worker_row *row = pard_segment_worker(seg, w);
+	/* A worker must never outlive its daemon. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (atomic_load(&h->daemon_pid) != getppid() && getppid() == 1)
+		_exit(1);
+	atomic_store(&row->pid, (int32_t)getpid());
+	for (;;) {
+		uint32_t seq = atomic_load(&h->work_seq);
+		if (atomic_load(&h->shutdown) || atomic_load(&row->exit_requested))
+			_exit(0);
+		uint32_t slot, chunk;
+		if (!worker_claim(seg, w, &slot, &chunk)) {
+			atomic_store(&row->state, PARD_WORKER_IDLE);
+			pard_futex_wait(&h->work_seq, seq);
+			continue;
+		}
+		struct pard_job_slot *job = pard_segment_job(seg, slot);
+		atomic_store(&row->job_slot, slot);
+		atomic_store(&row->chunk, chunk);
+		atomic_store(&row->state, PARD_WORKER_BUSY);
+		atomic_store(&row->heartbeat_ns, pard_now_ns());
+		const struct pard_kernel *k = pard_kernel_by_kind(job->kind);
+		uint64_t result = 0;
+		void *buf = job->result_bytes ? pard_segment_arena(seg, job->result_off) : NULL;
+		k->run_chunk(&job->params, chunk, buf, &result);
+		atomic_store(&row->heartbeat_ns, pard_now_ns());
+		atomic_fetch_add(&row->chunks_done, 1);
+		atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
+		if (worker_finish(seg, slot, chunk, result)) {
+			uint64_t one = 1;
+			while (write(done_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+				;
+		}
+	}
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker loop every start strategy ends up running: claim a chunk, run it, report. */
+#ifndef PARD_WORKER_H
+#define PARD_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pard/segment.h"
+
+/* Claims the oldest queued chunk for worker index w. Returns true and sets *slot and *chunk. */
+bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk);
+/* Marks a claimed chunk done; returns true when it was the job's last unsettled chunk. */
+bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result);
+/* True when no chunk of the job is queued or claimed. */
+bool worker_job_settled(const struct pard_job_slot *job);
+/* Runs the worker loop until the daemon asks it to stop; never returns. done_fd is written
+ * (an eventfd increment) whenever a job's last chunk finishes. */
+_Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_fd);
+
+#endif

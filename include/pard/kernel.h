@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* The job-kind interface: everything the daemon and workers need from a kind lives behind it. */
+#ifndef PARD_KERNEL_H
+#define PARD_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A job never has more chunks than this, so per-chunk state fits in a fixed job slot. */
+#define PARD_MAX_CHUNKS 1024
+
+enum pard_kind {
+	PARD_KIND_PI = 1,
+	PARD_KIND_FRACTAL = 2,
+};
+
+/* Caps from the config that a kernel checks requests against. */
+struct pard_limits {
+	uint64_t max_trials;     /* pi: largest TRIALS */
+	uint64_t max_pixels;     /* fractal: largest width*height */
+	uint32_t max_iterations; /* fractal: largest --iterations */
+	uint64_t arena_size;     /* bytes of result arena in the segment */
+};
+
+struct pard_pi_params {
+	uint64_t trials;
+	uint64_t seed;
+	uint64_t chunk_trials; /* trials per chunk (the last chunk takes the rest) */
+};
+
+struct pard_fractal_params {
+	uint32_t width;
+	uint32_t height;
+	uint32_t iterations;
+	uint32_t rows_per_chunk;
+	double xmin, xmax, ymin, ymax;
+	uint64_t image_off; /* offset of the int32 image in the segment, set by the daemon */
+};
+
+/* Parameters as stored in a job slot of the shared segment: plain data, no pointers. */
+union pard_params {
+	struct pard_pi_params pi;
+	struct pard_fractal_params fractal;
+	uint8_t raw[64];
+};
+
+struct pard_kernel {
+	const char *name;
+	uint32_t kind;
+	/* Parses the request's arguments: positionals and key=value options.
+	 * Returns 0, or -EINVAL (malformed) / -ERANGE (over a cap) with a message in err. */
+	int (*parse)(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
+		     char *err, size_t errlen);
+	/* How many chunks the job splits into (1..PARD_MAX_CHUNKS); depends on params only. */
+	uint32_t (*chunk_count)(const union pard_params *p);
+	/* Bytes of arena the result needs (0 when per-chunk result words suffice). */
+	uint64_t (*result_bytes)(const union pard_params *p);
+	/* Runs one chunk. buf is the job's arena buffer (NULL when result_bytes is 0);
+	 * out receives the chunk's result word. Must be safe to run again after a crash. */
+	void (*run_chunk)(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out);
+	/* Writes the result as space-separated key=value pairs. Returns the length, or -ENOSPC. */
+	int (*format_result)(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
+			     char *buf, size_t len);
+};
+
+/* Returns the kernel named name, or NULL for an unknown kind. */
+const struct pard_kernel *pard_kernel_find(const char *name);
+/* Returns the kernel for a kind number, or NULL. */
+const struct pard_kernel *pard_kernel_by_kind(uint32_t kind);
+
+extern const struct pard_kernel pard_kernel_pi;
+extern const struct pard_kernel pard_kernel_fractal;
+
+#endif

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* Layout of the shared segment: plain data at fixed offsets, so every process may map it anywhere. */
+#ifndef PARD_SEGMENT_H
+#define PARD_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pard/kernel.h"
+
+#define PARD_SEGMENT_MAGIC UINT64_C(0x3147455344524150) /* "PARDSEG1" read little-endian */
+/* Bump whenever any struct below changes: a worker from another build must refuse to attach. */
+#define PARD_LAYOUT_VERSION 1
+#define PARD_MAX_WORKERS 1024
+#define PARD_CACHELINE 64
+
+/* A chunk's state word. Claiming stores the claimer's worker index in the same word with one
+ * compare-and-swap, so a worker killed at any instruction leaves either an unclaimed chunk or a
+ * chunk that names it, which the daemon puts back after reaping it. */
+enum pard_chunk_state {
+	PARD_CHUNK_FREE = 0,
+	PARD_CHUNK_QUEUED = 1,
+	PARD_CHUNK_DONE = 2,
+	PARD_CHUNK_DROPPED = 3, /* cancelled or failed before it ran */
+	PARD_CHUNK_CLAIMED = 4, /* | worker index << 8 */
+};
+#define PARD_CHUNK_CLAIMED_BY(w) ((uint32_t)PARD_CHUNK_CLAIMED | ((uint32_t)(w) << 8))
+#define PARD_CHUNK_STATE(v) ((v) & 0xffu)
+#define PARD_CHUNK_OWNER(v) ((v) >> 8)
+
+/* A job slot's state as the workers see it; the daemon keeps the finer life cycle privately. */
+enum pard_slot_state {
+	PARD_SLOT_FREE = 0,
+	PARD_SLOT_ACTIVE = 1,  /* chunks may be queued or claimed */
+	PARD_SLOT_SETTLED = 2, /* no chunk queued or claimed: the daemon owns it again */
+};
+
+struct pard_job_slot {
+	_Atomic uint32_t state;
+	uint32_t kind;
+	uint32_t nchunks;
+	uint32_t owner_uid;
+	uint64_t id;
+	uint64_t seq; /* submission order: workers serve the oldest active job first */
+	union pard_params params;
+	uint64_t result_off;   /* arena offset of the job's result buffer */
+	uint64_t result_bytes; /* 0 when the kind needs no buffer */
+	_Atomic uint32_t claim_hint; /* where workers start looking for a queued chunk */
+	uint32_t pad0;
+	_Atomic uint64_t start_ns; /* CLOCK_MONOTONIC of the first claim */
+	_Atomic uint64_t end_ns;   /* when a worker saw the last chunk finish */
+	_Alignas(PARD_CACHELINE) _Atomic uint32_t chunk_state[PARD_MAX_CHUNKS];
+	uint64_t chunk_result[PARD_MAX_CHUNKS];
+};
+
+enum pard_worker_state {
+	PARD_WORKER_EMPTY = 0,
+	PARD_WORKER_STARTING = 1,
+	PARD_WORKER_IDLE = 2,
+	PARD_WORKER_BUSY = 3,
+};
+
+struct pard_worker_row {
+	_Alignas(PARD_CACHELINE) _Atomic int32_t pid;
+	_Atomic uint32_t state;
+	_Atomic uint32_t job_slot;  /* while busy */
+	_Atomic uint32_t chunk;     /* while busy */
+	_Atomic uint64_t heartbeat_ns;
+	_Atomic uint64_t chunks_done;
+	_Atomic uint32_t exit_requested; /* set by the daemon to retire this one worker */
+};
+
+struct pard_segment_header {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t header_size;
+	uint64_t total_size;
+	_Atomic int32_t daemon_pid;
+	uint32_t owner_uid;
+	uint32_t max_jobs;
+	uint32_t max_workers; /* rows in the worker table */
+	uint32_t runq_len;    /* entries in the run queue */
+	uint32_t pad0;
+	uint64_t jobs_off;
+	uint64_t workers_off;
+	uint64_t runq_off;
+	uint64_t arena_off;
+	uint64_t arena_size;
+	uint64_t daemon_start_ns;
+	/* Workers sleep on this futex word; the daemon bumps it whenever there is new work. */
+	_Alignas(PARD_CACHELINE) _Atomic uint32_t work_seq;
+	_Atomic uint32_t shutdown;
+	/* Statistics, only ever added to. */
+	_Alignas(PARD_CACHELINE) _Atomic uint64_t chunks_run;
+	_Atomic uint64_t chunks_requeued;
+	_Atomic uint64_t jobs_submitted;
+	_Atomic uint64_t jobs_completed;
+};
+
+/* A mapped segment as one process sees it. */
+struct pard_segment {
+	struct pard_segment_header *hdr;
+	size_t size;
+	char name[256];
+	bool owner; /* created it: unlinks on close */
+};
+
+/* Geometry a daemon asks for. */
+struct pard_segment_geometry {
+	uint32_t max_jobs;
+	uint32_t max_workers;
+	uint32_t runq_len;
+	uint64_t arena_size;
+};
+
+/* Total bytes a segment of this geometry needs (page aligned). */
+size_t pard_segment_size(const struct pard_segment_geometry *g);
+/* Creates name exclusively (0600), replacing a stale one whose daemon is gone.
+ * Returns 0, -EBUSY when a live pard owns it, or another -errno. */
+int pard_segment_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g);
+/* Maps an existing segment by name and checks magic, layout version and owner uid.
+ * Returns 0, -EPROTO (not a pard segment of this version), -EPERM (other owner) or -errno. */
+int pard_segment_attach(struct pard_segment *seg, const char *name);
+/* Unmaps; the creator also unlinks the name. */
+void pard_segment_close(struct pard_segment *seg);
+
+static inline struct pard_job_slot *pard_segment_job(const struct pard_segment *seg, uint32_t i)
+{
+	return (struct pard_job_slot *)((char *)seg->hdr + seg->hdr->jobs_off) + i;
+}
+
+static inline struct pard_worker_row *pard_segment_worker(const struct pard_segment *seg, uint32_t i)
+{
+	return (struct pard_worker_row *)((char *)seg->hdr + seg->hdr->workers_off) + i;
+}
+
+/* Run queue entries hold job slot index + 1; 0 is an empty entry. */
+static inline _Atomic uint32_t *pard_segment_runq(const struct pard_segment *seg)
+{
+	return (_Atomic uint32_t *)((char *)seg->hdr + seg->hdr->runq_off);
+}
+
+static inline void *pard_segment_arena(const struct pard_segment *seg, uint64_t off)
+{
+	return (char *)seg->hdr + seg->hdr->arena_off + off;
+}
+
+#endif

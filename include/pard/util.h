@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers every program uses: monotonic time and futex waits on shared words. */
+#ifndef PARD_UTIL_H
+#define PARD_UTIL_H
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PARD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline uint64_t pard_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleeps while *word == expected. Shared (not private) futexes: the word lives in a MAP_SHARED
+ * segment that each process maps at its own address. */
+static inline int pard_futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+	return (int)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected, NULL, NULL, 0);
+}
+
+static inline int pard_futex_wake(_Atomic uint32_t *word, int count)
+{
+	return (int)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, count, NULL, NULL, 0);
+}
+
+#endif
