@@ -18,6 +18,8 @@ int pard_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	if (*end == 'e' || *end == 'E') {
 		/* 1e9 style: only exact integers below 2^64 are accepted. */
 		char *eend;
+		if (!isdigit((unsigned char)end[1]))
+			return -EINVAL;
 		errno = 0;
 		long exp = strtol(end + 1, &eend, 10);
 		if (*eend || eend == end + 1 || exp < 0 || errno)

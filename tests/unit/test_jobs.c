@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for jobs.c with worker.c's claiming: order, completion, cancel, crash recovery. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "jobs.h"
+#include "pard/log.h"
+#include "worker.h"
+
+struct fixture {
+	char name[64];
+	struct pard_segment seg;
+	struct pard_config cfg;
+	struct jobs js;
+	struct job *finished[16];
+	int nfinished;
+};
+
+static void on_finished(void *ctx, struct job *job)
+{
+	struct fixture *f = ctx;
+	if (f->nfinished < 16)
+		f->finished[f->nfinished++] = job;
+}
+
+static int setup(void **state)
+{
+	static struct fixture f;
+	memset(&f, 0, sizeof(f));
+	snprintf(f.name, sizeof(f.name), "/pard-unit-jobs-%d", (int)getpid());
+	shm_unlink(f.name);
+	config_defaults(&f.cfg);
+	f.cfg.max_jobs = 4;
+	f.cfg.queue_depth = 3;
+	f.cfg.chunk_retries = 2;
+	f.cfg.result_retention = 0;
+	struct pard_segment_geometry g = {.max_jobs = 4, .max_workers = 4, .runq_len = 4, .arena_size = 0};
+	assert_int_equal(pard_segment_create(&f.seg, f.name, &g), 0);
+	assert_int_equal(jobs_init(&f.js, &f.seg, &f.cfg), 0);
+	f.js.on_finished = on_finished;
+	f.js.ctx = &f;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	jobs_fini(&f->js);
+	pard_segment_close(&f->seg);
+	return 0;
+}
+
+static struct job *submit_pi(struct fixture *f, const char *trials, const char *seed)
+{
+	union pard_params p;
+	char err[256];
+	char seedarg[64];
+	snprintf(seedarg, sizeof(seedarg), "seed=%s", seed);
+	char *argv[] = {(char *)trials, seedarg};
+	assert_int_equal(pard_kernel_pi.parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	struct job *job = NULL;
+	int r = jobs_submit(&f->js, &pard_kernel_pi, &p, 1000, &job, err, sizeof(err));
+	return r == 0 ? job : NULL;
+}
+
+/* Runs every claimable chunk as worker w, like worker_main without the sleeping. */
+static int run_all(struct fixture *f, uint32_t w)
+{
+	uint32_t slot, chunk;
+	int n = 0;
+	while (worker_claim(&f->seg, w, &slot, &chunk)) {
+		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
+		uint64_t out = 0;
+		pard_kernel_pi.run_chunk(&s->params, chunk, NULL, &out);
+		worker_finish(&f->seg, slot, chunk, out);
+		n++;
+	}
+	return n;
+}
+
+static void test_complete(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "20000000", "7");
+	assert_non_null(job);
+	assert_int_equal(job->state, JOB_QUEUED);
+	uint32_t chunks = pard_segment_job(&f->seg, job->slot)->nchunks;
+	assert_true(chunks > 1);
+	assert_int_equal(run_all(f, 0), (int)chunks);
+	jobs_collect(&f->js);
+	assert_int_equal(f->nfinished, 1);
+	assert_int_equal(job->state, JOB_DONE);
+	assert_true(job_is_terminal(job));
+	assert_non_null(strstr(job->result, "trials=20000000 "));
+	assert_non_null(strstr(job->result, "seed=7"));
+	assert_int_equal(f->js.active, 0);
+	/* Retention 0: the slot is free at the next expiry pass. */
+	uint64_t id = job->id;
+	assert_ptr_equal(jobs_find(&f->js, id), job);
+	jobs_expire(&f->js, UINT64_MAX);
+	assert_null(jobs_find(&f->js, id));
+}
+
+static void test_oldest_first(void **state)
+{
+	struct fixture *f = *state;
+	struct job *a = submit_pi(f, "100", "1");
+	struct job *b = submit_pi(f, "100", "2");
+	uint32_t slot, chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+	assert_int_equal(slot, a->slot);
+	assert_true(worker_claim(&f->seg, 1, &slot, &chunk));
+	assert_int_equal(slot, b->slot);
+	assert_false(worker_claim(&f->seg, 2, &slot, &chunk));
+}
+
+static void test_queue_full(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 3; i++)
+		assert_non_null(submit_pi(f, "100", "1"));
+	union pard_params p = {.pi = {.trials = 100, .seed = 1}};
+	char err[256];
+	struct job *job;
+	assert_int_equal(jobs_submit(&f->js, &pard_kernel_pi, &p, 0, &job, err, sizeof(err)), -EBUSY);
+	assert_non_null(strstr(err, "queue_depth 3"));
+}
+
+static void test_cancel(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "40000000", "3");
+	uint32_t slot, chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+	assert_int_equal(jobs_cancel(&f->js, job), 0);
+	/* The running chunk keeps the job unsettled; nothing else can be claimed. */
+	assert_false(job_is_terminal(job));
+	assert_false(worker_claim(&f->seg, 1, &slot, &chunk));
+	assert_true(worker_finish(&f->seg, job->slot, chunk, 1));
+	jobs_collect(&f->js);
+	assert_true(job_is_terminal(job));
+	assert_int_equal(job->state, JOB_CANCELLED);
+	assert_int_equal(jobs_cancel(&f->js, job), -EALREADY);
+}
+
+static void test_dead_worker_requeued(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "20000000", "11");
+	uint32_t slot, chunk;
+	assert_true(worker_claim(&f->seg, 2, &slot, &chunk));
+	struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
+	assert_int_equal(atomic_load(&s->chunk_state[chunk]), PARD_CHUNK_CLAIMED_BY(2));
+	/* Worker 2 dies holding the chunk: it goes back to the queue. */
+	jobs_worker_died(&f->js, 2, "killed by SIGKILL");
+	assert_int_equal(atomic_load(&s->chunk_state[chunk]), PARD_CHUNK_QUEUED);
+	assert_int_equal(job->attempts[chunk], 1);
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	assert_int_equal(job->state, JOB_DONE);
+	/* Same answer as a job that never saw a crash. */
+	struct job *clean = submit_pi(f, "20000000", "11");
+	run_all(f, 1);
+	jobs_collect(&f->js);
+	assert_string_equal(job->result, clean->result);
+}
+
+static void test_done_but_unannounced(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "100", "5");
+	uint32_t slot, chunk;
+	assert_true(worker_claim(&f->seg, 1, &slot, &chunk));
+	/* The worker marked the chunk done and died before writing the eventfd. */
+	worker_finish(&f->seg, slot, chunk, 80);
+	assert_false(job_is_terminal(job));
+	jobs_worker_died(&f->js, 1, "killed by SIGKILL");
+	assert_true(job_is_terminal(job));
+	assert_int_equal(job->state, JOB_DONE);
+}
+
+static void test_retries_exhausted(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "20000000", "9");
+	struct job *other = submit_pi(f, "100", "9");
+	uint32_t slot, chunk;
+	for (unsigned i = 0; i <= f->cfg.chunk_retries; i++) {
+		assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+		assert_int_equal(slot, job->slot);
+		assert_int_equal(chunk, 0);
+		jobs_worker_died(&f->js, 0, "killed by SIGSEGV");
+	}
+	assert_true(job_is_terminal(job));
+	assert_int_equal(job->state, JOB_FAILED);
+	assert_non_null(strstr(job->error, "SIGSEGV"));
+	/* The other job is untouched and still runs. */
+	assert_false(job_is_terminal(other));
+	run_all(f, 1);
+	jobs_collect(&f->js);
+	assert_int_equal(other->state, JOB_DONE);
+}
+
+int main(void)
+{
+	pard_log_init("test_jobs", PARD_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
