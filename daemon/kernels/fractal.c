@@ -117,21 +117,28 @@ static int32_t pixel_scalar(double cr, double ci, uint32_t iterations)
 	double re4 = 4.0 + cr, im4 = 0.0 + ci;
 	bool sticky = !(re4 * re4 + im4 * im4 <= 4.0);
 	double zr = cr, zi = ci;
+	/* One step's re*re and im*im are the next step's zr*zr and zi*zi (4 and 0 after a clamp). */
+	double zr2 = zr * zr, zi2 = zi * zi;
 	int32_t value = 0;
 
 	for (uint32_t i = 1; i <= iterations; i++) {
-		double zr2 = zr * zr, zi2 = zi * zi, zri = zr * zi;
+		double zri = zr * zi;
 		double re = (zr2 - zi2) + cr;
 		double im = (zri + zri) + ci;
-		if (!(re * re + im * im <= 4.0)) {
+		double rr = re * re, ii = im * im;
+		if (!(rr + ii <= 4.0)) {
 			if (sticky)
 				break;
 			zr = 2.0;
 			zi = 0.0;
+			zr2 = 4.0;
+			zi2 = 0.0;
 		} else {
 			value = (int32_t)i;
 			zr = re;
 			zi = im;
+			zr2 = rr;
+			zi2 = ii;
 		}
 	}
 	return value;
@@ -287,7 +294,7 @@ __attribute__((target("avx2"))) static void row_avx2(const struct fractal_grid *
 }
 
 /* AVX-512: the same two loops with 8 lanes and mask registers for the selects. */
-#define AVX512_NV 3
+#define AVX512_NV 4
 #define AVX512_BLOCK (AVX512_NV * 8)
 
 __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_grid *g, double ci, int32_t *out)
