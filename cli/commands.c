@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "pard/parse.h"
+#include "image.h"
 #include "parctl.h"
 
 static void errorf(const struct parctl *p, const char *code, const char *fmt, const char *a, const char *b)
@@ -89,7 +90,7 @@ int parctl_request(struct parctl *p, const char *request, char *line, size_t len
 	return parctl_read_reply(p, line, len, r);
 }
 
-/* Sends request and prints its OK reply, or the error. */
+/* Sends request and prints its OK reply (with any image that follows), or the error. */
 static int simple(struct parctl *p, const char *request)
 {
 	char line[PARD_MAX_LINE];
@@ -99,7 +100,70 @@ static int simple(struct parctl *p, const char *request)
 		return rc;
 	if (!r.ok)
 		return parctl_error(p, &r);
-	output_reply(p, &r);
+	return parctl_result(p, &r);
+}
+
+/* The word that keeps an image on the daemon when there is nowhere to save it. */
+static const char *data_flag(const struct parctl *p)
+{
+	return p->output ? "" : " nodata";
+}
+
+int parctl_result(struct parctl *p, const struct pard_reply *r)
+{
+	const char *bytes = pard_reply_get(r, "bytes");
+	const char *data = pard_reply_get(r, "data");
+	bool has_data = bytes && !(data && !strcmp(data, "none"));
+	FILE *text = p->output && !strcmp(p->output, "-") ? stderr : stdout;
+	if (has_data) {
+		uint64_t n = 0, w = 0, h = 0, it = 0;
+		if (pard_parse_u64(bytes, 0, SIZE_MAX / 2, &n) < 0 ||
+		    pard_parse_u64(pard_reply_get(r, "width") ?: "", 1, UINT32_MAX, &w) < 0 ||
+		    pard_parse_u64(pard_reply_get(r, "height") ?: "", 1, UINT32_MAX, &h) < 0 ||
+		    pard_parse_u64(pard_reply_get(r, "iterations") ?: "0", 0, INT32_MAX, &it) < 0 || n != w * h * 4) {
+			errorf(p, "protocol", "pard sent an image reply parctl cannot read (bytes=%s)%s", bytes, "");
+			return PARCTL_UNREACHABLE;
+		}
+		int32_t *px = malloc(n ? n : 1);
+		if (!px) {
+			errorf(p, "nomem", "out of memory for a %s-byte image%s", bytes, "");
+			return PARCTL_REFUSED;
+		}
+		int rr = pard_client_read_bytes(&p->conn, px, n);
+		if (rr < 0) {
+			free(px);
+			errorf(p, "unreachable", "connection lost while receiving the image: %s%s", strerror(-rr), "");
+			return PARCTL_UNREACHABLE;
+		}
+		if (p->output) {
+			enum image_format fmt;
+			image_format_pick(p->format, p->output, &fmt); /* checked when the options were read */
+			FILE *f = strcmp(p->output, "-") ? fopen(p->output, "wb") : stdout;
+			char err[256] = "";
+			int wr = f ? image_write(f, fmt, px, (uint32_t)w, (uint32_t)h, (int32_t)it, p->colormap, err,
+						 sizeof(err))
+				   : -errno;
+			if (f && f != stdout && fclose(f) != 0 && wr == 0)
+				wr = -errno;
+			if (f == stdout)
+				fflush(stdout);
+			if (wr < 0) {
+				free(px);
+				errorf(p, "output", "cannot write %s: %s", p->output, err[0] ? err : strerror(-wr));
+				return PARCTL_REFUSED;
+			}
+		}
+		free(px);
+	}
+	if (p->json) {
+		output_json_object(text, r);
+		fputc('\n', text);
+	} else {
+		FILE *saved = stdout;
+		stdout = text;
+		output_reply(p, r);
+		stdout = saved;
+	}
 	return PARCTL_OK;
 }
 
@@ -138,8 +202,7 @@ static int finish_wait(struct parctl *p, bool progress)
 			progress_clear();
 		if (!r.ok)
 			return parctl_error(p, &r);
-		output_reply(p, &r);
-		return PARCTL_OK;
+		return parctl_result(p, &r);
 	}
 }
 
@@ -151,7 +214,7 @@ static bool want_progress(const struct parctl *p)
 static int wait_job(struct parctl *p, const char *id)
 {
 	char req[64];
-	snprintf(req, sizeof(req), "WAIT %s%s", id, want_progress(p) ? " progress" : "");
+	snprintf(req, sizeof(req), "WAIT %s%s%s", id, want_progress(p) ? " progress" : "", data_flag(p));
 	char line[PARD_MAX_LINE];
 	struct pard_reply r;
 	int rc = connect_daemon(p);
@@ -213,15 +276,14 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 	struct pard_reply r;
 	if (wait && !want_progress(p)) {
 		/* Submit and wait in one request: the cheapest round trip for small jobs. */
-		char full[PARD_MAX_LINE + 8];
-		snprintf(full, sizeof(full), "RUN %s", req);
+		char full[PARD_MAX_LINE + 16];
+		snprintf(full, sizeof(full), "RUN %s%s", req, data_flag(p));
 		int rc = parctl_request(p, full, line, sizeof(line), &r);
 		if (rc)
 			return rc;
 		if (!r.ok)
 			return parctl_error(p, &r);
-		output_reply(p, &r);
-		return PARCTL_OK;
+		return parctl_result(p, &r);
 	}
 	char full[PARD_MAX_LINE + 8];
 	snprintf(full, sizeof(full), "SUBMIT %s", req);
@@ -245,7 +307,7 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 	char idbuf[32];
 	snprintf(idbuf, sizeof(idbuf), "%s", id);
 	char req2[64];
-	snprintf(req2, sizeof(req2), "WAIT %s progress\n", idbuf);
+	snprintf(req2, sizeof(req2), "WAIT %s progress%s\n", idbuf, data_flag(p));
 	if (pard_client_send(&p->conn, req2, strlen(req2)) < 0) {
 		errorf(p, "unreachable", "connection to pard lost%s%s", "", "");
 		return PARCTL_UNREACHABLE;
@@ -260,32 +322,32 @@ static int cmd_wait(struct parctl *p, int argc, char **argv)
 	return rc ? rc : wait_job(p, argv[0]);
 }
 
-static int by_id(struct parctl *p, const char *verb, const char *id)
+static int by_id(struct parctl *p, const char *verb, const char *id, const char *suffix)
 {
 	int rc = check_id(p, id);
 	if (rc)
 		return rc;
-	char req[64];
-	snprintf(req, sizeof(req), "%s %s", verb, id);
+	char req[96];
+	snprintf(req, sizeof(req), "%s %s%s", verb, id, suffix);
 	return simple(p, req);
 }
 
 static int cmd_status(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "STATUS", argv[0]);
+	return by_id(p, "STATUS", argv[0], "");
 }
 
 static int cmd_result(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "RESULT", argv[0]);
+	return by_id(p, "RESULT", argv[0], data_flag(p));
 }
 
 static int cmd_cancel(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "CANCEL", argv[0]);
+	return by_id(p, "CANCEL", argv[0], "");
 }
 
 static int cmd_stats(struct parctl *p, int argc, char **argv)
@@ -335,10 +397,11 @@ static int cmd_list(struct parctl *p, int argc, char **argv)
 
 const struct parctl_command parctl_commands[] = {
 	{"submit", 1, -1, cmd_submit, "submit KIND ARGS... [--OPTION VALUE]... [--wait]",
-	 "submit a job (pi TRIALS [--seed S]); prints its id, or its result with --wait"},
+	 "submit a job: pi TRIALS [--seed S], or fractal WxH [--iterations N] [--region X0,X1,Y0,Y1];\n"
+	 "                                                     prints its id, or its result with --wait"},
 	{"status", 1, 1, cmd_status, "status ID", "show a job's state and progress"},
 	{"wait", 1, 1, cmd_wait, "wait ID", "wait for a job and print its result (progress bar on a terminal)"},
-	{"result", 1, 1, cmd_result, "result ID", "print a finished job's result"},
+	{"result", 1, 1, cmd_result, "result ID", "print a finished job's result (-o FILE saves an image)"},
 	{"cancel", 1, 1, cmd_cancel, "cancel ID", "cancel a queued or running job"},
 	{"list", 0, 0, cmd_list, "list", "list jobs the daemon holds"},
 	{"stats", 0, 0, cmd_stats, "stats", "show workers, queue and counters"},
@@ -347,10 +410,13 @@ const unsigned parctl_ncommands = sizeof(parctl_commands) / sizeof(parctl_comman
 
 void parctl_usage(FILE *f)
 {
-	fprintf(f, "Usage: parctl [--socket PATH] [--json] COMMAND [ARGS]\n\nCommands:\n");
+	fprintf(f, "Usage: parctl [--socket PATH] [--json] [-o FILE [--format F] [--colormap M]] COMMAND [ARGS]\n\n"
+		   "Commands:\n");
 	for (unsigned i = 0; i < parctl_ncommands; i++)
 		fprintf(f, "  %-50s %s\n", parctl_commands[i].usage, parctl_commands[i].help);
 	fprintf(f, "\nThe socket is --socket, else $PARD_SOCKET, else " PARD_DEFAULT_SOCKET ".\n"
+		   "-o FILE saves an image result as .npy (int32, numpy), .png, .pgm or .raw (int32 LE);\n"
+		   "-o - writes it to stdout (raw unless --format). --colormap grey|fire|viridis colours a PNG.\n"
 		   "Exit status: 0 ok, 1 job failed or cancelled, 2 usage, 3 daemon unreachable,\n"
 		   "4 request refused, 5 daemon busy.\n");
 }
@@ -373,6 +439,19 @@ int parctl_main(int argc, char **argv)
 			p.socket_path = argv[++i];
 		} else if (!strncmp(argv[i], "--socket=", 9)) {
 			p.socket_path = argv[i] + 9;
+		} else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output") || !strcmp(argv[i], "--format") ||
+			   !strcmp(argv[i], "--colormap")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "parctl: %s needs a value\n", argv[i]);
+				return PARCTL_USAGE;
+			}
+			const char *opt = argv[i++];
+			if (!strcmp(opt, "--format"))
+				p.format = argv[i];
+			else if (!strcmp(opt, "--colormap"))
+				p.colormap = argv[i];
+			else
+				p.output = argv[i];
 		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 			help = true;
 		} else if (!strcmp(argv[i], "--version")) {
@@ -391,6 +470,16 @@ int parctl_main(int argc, char **argv)
 	}
 	if (n == 0) {
 		parctl_usage(stderr);
+		return PARCTL_USAGE;
+	}
+	enum image_format fmt;
+	if ((p.output || p.format) && image_format_pick(p.format, p.output ? p.output : "-", &fmt) < 0) {
+		fprintf(stderr, "parctl: cannot tell the image format of \"%s\": use a .npy, .png, .pgm or .raw name, "
+				"or --format\n", p.format ? p.format : p.output);
+		return PARCTL_USAGE;
+	}
+	if (p.colormap && !image_colormap_valid(p.colormap)) {
+		fprintf(stderr, "parctl: unknown colormap \"%s\" (grey, fire, viridis)\n", p.colormap);
 		return PARCTL_USAGE;
 	}
 	for (unsigned i = 0; i < parctl_ncommands; i++) {

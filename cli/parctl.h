@@ -22,6 +22,9 @@ enum parctl_exit {
 struct parctl {
 	const char *socket_path;
 	bool json;
+	const char *output;   /* -o FILE: where an image result goes ("-": stdout) */
+	const char *format;   /* --format: overrides the output file's extension */
+	const char *colormap; /* --colormap: PNG colours */
 	struct pard_client conn;
 	bool connected;
 };
@@ -50,6 +53,9 @@ int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_repl
 /* Maps an ERR reply to an exit code after printing it (text on stderr, or JSON on stdout). */
 int parctl_error(struct parctl *p, const struct pard_reply *r);
 
+/* Handles a job's final OK reply: reads and saves an image that follows it, then prints the reply.
+ * Returns an exit code. */
+int parctl_result(struct parctl *p, const struct pard_reply *r);
 /* Prints an OK reply's key=value pairs as text lines or one JSON object. */
 void output_reply(const struct parctl *p, const struct pard_reply *r);
 /* Prints one JSON value: a number when v is one, else a string. */

@@ -39,7 +39,7 @@ int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_confi
 		js->table[i].slot = i;
 	js->next_id = 1;
 	js->next_seq = 1;
-	return 0;
+	return arena_init(&js->arena, seg->hdr->arena_size);
 }
 
 void jobs_fini(struct jobs *js)
@@ -48,6 +48,76 @@ void jobs_fini(struct jobs *js)
 		free(js->table[i].result);
 	free(js->table);
 	js->table = NULL;
+	arena_fini(&js->arena);
+}
+
+/* Makes an admitted job visible to the workers and wakes them. */
+static void job_publish(struct jobs *js, struct job *job)
+{
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	uint32_t pos = 0;
+	/* runq_len == max_jobs, so an active job always finds a free entry. */
+	while (atomic_load(&runq[pos]))
+		pos++;
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	const struct pard_kernel *k = job->kernel;
+	uint32_t n = k->chunk_count(&job->params);
+	/* Parameters first, chunk states next, the slot state last (release): a worker that sees
+	 * ACTIVE sees the whole job. */
+	s->kind = k->kind;
+	s->nchunks = n;
+	s->owner_uid = (uint32_t)job->owner;
+	s->id = job->id;
+	s->seq = js->next_seq++;
+	s->params = job->params;
+	s->result_off = job->buffer_off;
+	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
+	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++) {
+		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_relaxed);
+		s->chunk_result[i] = 0;
+	}
+	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
+	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
+	job->runq_pos = pos;
+	job->waiting = false;
+	job->published = true;
+
+	/* Wake as many sleeping workers as there are chunks to take. */
+	struct pard_segment_header *h = js->seg->hdr;
+	atomic_fetch_add(&h->work_seq, 1);
+	pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
+}
+
+/* Gives arena space to waiting jobs, oldest first; a big job is never overtaken by small ones. */
+static void start_waiting(struct jobs *js)
+{
+	while (js->waiting) {
+		struct job *oldest = NULL;
+		for (uint32_t i = 0; i < js->nslots; i++) {
+			struct job *j = &js->table[i];
+			if (j->state != JOB_FREE && j->waiting && (!oldest || j->id < oldest->id))
+				oldest = j;
+		}
+		if (!oldest || arena_alloc(&js->arena, oldest->buffer_bytes, &oldest->buffer_off) < 0)
+			return;
+		oldest->has_buffer = true;
+		js->waiting--;
+		log_debug("job %llu got %llu bytes of arena after waiting", (unsigned long long)oldest->id,
+			  (unsigned long long)oldest->buffer_bytes);
+		job_publish(js, oldest);
+	}
+}
+
+static void release_buffer(struct jobs *js, struct job *job)
+{
+	if (!job->has_buffer)
+		return;
+	arena_free(&js->arena, job->buffer_off);
+	job->has_buffer = false;
+	start_waiting(js);
 }
 
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
@@ -58,6 +128,12 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 js->cfg->queue_depth);
 		return -EBUSY;
 	}
+	uint64_t bytes = k->result_bytes(params);
+	if (bytes > js->arena.size) {
+		snprintf(err, errlen, "result needs %llu bytes but the arena holds %llu (arena_size)",
+			 (unsigned long long)bytes, (unsigned long long)js->arena.size);
+		return -E2BIG;
+	}
 	struct job *job = NULL;
 	for (uint32_t i = 0; i < js->nslots && !job; i++)
 		if (js->table[i].state == JOB_FREE)
@@ -67,55 +143,35 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 js->nslots, js->nslots);
 		return -EBUSY;
 	}
-	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
-	uint32_t pos = 0;
-	while (pos < js->seg->hdr->runq_len && atomic_load(&runq[pos]))
-		pos++;
-	if (pos == js->seg->hdr->runq_len) {
-		snprintf(err, errlen, "run queue full (%u entries)", js->seg->hdr->runq_len);
-		return -EBUSY;
-	}
-	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
-	uint32_t n = k->chunk_count(params);
-	/* Parameters first, chunk states next, the slot state last (release): a worker that sees
-	 * ACTIVE sees the whole job. */
-	s->kind = k->kind;
-	s->nchunks = n;
-	s->owner_uid = (uint32_t)owner;
-	s->id = js->next_id;
-	s->seq = js->next_seq++;
-	s->params = *params;
-	s->result_off = 0;
-	s->result_bytes = 0;
-	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
-	for (uint32_t i = 0; i < n; i++) {
-		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_relaxed);
-		s->chunk_result[i] = 0;
-	}
-	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
-	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
-
 	job->id = js->next_id++;
 	job->state = JOB_QUEUED;
 	job->kernel = k;
 	job->owner = owner;
+	job->params = *params;
 	job->submit_ns = pard_now_ns();
 	job->finish_ns = job->expire_ns = 0;
 	job->fetched = false;
 	job->settled = false;
 	job->error[0] = '\0';
-	job->runq_pos = pos;
+	job->has_buffer = false;
+	job->published = false;
+	job->buffer_off = 0;
+	job->buffer_bytes = bytes;
+	job->readers = 0;
 	memset(job->attempts, 0, sizeof(job->attempts));
 	js->active++;
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
-
-	/* Wake as many sleeping workers as there are chunks to take. */
-	struct pard_segment_header *h = js->seg->hdr;
-	atomic_fetch_add(&h->work_seq, 1);
-	pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
 	*out = job;
+	if (bytes && (js->waiting || arena_alloc(&js->arena, bytes, &job->buffer_off) < 0)) {
+		job->waiting = true;
+		js->waiting++;
+		log_info("job %llu waits for %llu bytes of arena (%llu of %llu in use)", (unsigned long long)job->id,
+			 (unsigned long long)bytes, (unsigned long long)js->arena.used,
+			 (unsigned long long)js->arena.size);
+		return 0;
+	}
+	job->has_buffer = bytes != 0;
+	job_publish(js, job);
 	return 0;
 }
 
@@ -129,6 +185,12 @@ struct job *jobs_find(struct jobs *js, uint64_t id)
 
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total)
 {
+	if (!job->published) {
+		/* Its slot still describes an earlier job: nothing of this one ran. */
+		*done = 0;
+		*total = job->kernel->chunk_count(&job->params);
+		return;
+	}
 	const struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	uint32_t d = 0;
 	for (uint32_t i = 0; i < s->nchunks; i++)
@@ -141,7 +203,7 @@ void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done,
 
 void jobs_refresh_state(const struct jobs *js, struct job *job)
 {
-	if (job->state == JOB_QUEUED && atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns))
+	if (job->state == JOB_QUEUED && job->published && atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns))
 		job->state = JOB_RUNNING;
 }
 
@@ -180,6 +242,9 @@ static void job_finish(struct jobs *js, struct job *job)
 		}
 	}
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_completed, 1, memory_order_relaxed);
+	/* Only a done job's buffer holds a result worth keeping. */
+	if (job->state != JOB_DONE)
+		release_buffer(js, job);
 	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job->state));
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
@@ -203,6 +268,18 @@ int jobs_cancel(struct jobs *js, struct job *job)
 	if (job->state == JOB_CANCELLED)
 		return 0;
 	job->state = JOB_CANCELLED;
+	if (job->waiting) {
+		/* Workers never saw it: it ends here. */
+		job->waiting = false;
+		js->waiting--;
+		js->active--;
+		job->settled = true;
+		job->finish_ns = pard_now_ns();
+		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
+		if (js->on_finished)
+			js->on_finished(js->ctx, job);
+		return 0;
+	}
 	/* Chunks already claimed run to the end; the worker that finishes the last one wakes us. */
 	if (drop_queued(js, job))
 		job_finish(js, job);
@@ -272,9 +349,10 @@ uint64_t jobs_expire(struct jobs *js, uint64_t now)
 	uint64_t next = 0;
 	for (uint32_t i = 0; i < js->nslots; i++) {
 		struct job *job = &js->table[i];
-		if (job->state == JOB_FREE || !job_is_terminal(job))
+		if (job->state == JOB_FREE || !job_is_terminal(job) || job->readers)
 			continue;
 		if (job->expire_ns <= now) {
+			release_buffer(js, job);
 			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 			for (uint32_t c = 0; c < s->nchunks; c++)
 				atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arena.h"
 #include "config.h"
 #include "pard/kernel.h"
 #include "pard/segment.h"
@@ -34,6 +35,12 @@ struct job {
 	char *result;      /* key=value text of a done job */
 	char error[192];   /* why a failed job failed */
 	uint32_t runq_pos; /* its entry in the segment run queue while active */
+	bool waiting;      /* admitted, waiting for arena space before workers see it */
+	bool published;    /* its segment slot describes it (workers may have run it) */
+	bool has_buffer;   /* holds [buffer_off, +buffer_bytes) of the arena */
+	uint64_t buffer_off, buffer_bytes;
+	uint32_t readers;  /* result transfers in progress: keep the buffer until they end */
+	union pard_params params;
 	uint8_t attempts[PARD_MAX_CHUNKS]; /* times each chunk was lost to a dying worker */
 };
 
@@ -44,7 +51,9 @@ struct jobs {
 	uint32_t nslots;
 	uint64_t next_id;
 	uint64_t next_seq;
-	uint32_t active; /* queued + running */
+	uint32_t active; /* queued (waiting included) + running */
+	uint32_t waiting; /* jobs waiting for arena space */
+	struct arena arena;
 	/* Called for every job that reached a terminal state. */
 	void (*on_finished)(void *ctx, struct job *job);
 	void *ctx;
@@ -53,7 +62,9 @@ struct jobs {
 /* Returns 0 or -ENOMEM. */
 int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg);
 void jobs_fini(struct jobs *js);
-/* Admits a job. Returns 0 with *out set, or -EBUSY (queue or table full, reason in err). */
+/* Admits a job; one whose buffer does not fit the arena now waits for space, in order.
+ * Returns 0 with *out set, -EBUSY (queue or table full) or -E2BIG (buffer larger than the
+ * arena), with the reason in err. */
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
 		struct job **out, char *err, size_t errlen);
 /* Returns the job with this id, or NULL when unknown or expired. */

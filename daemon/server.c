@@ -35,6 +35,11 @@ struct client {
 	size_t outlen, outoff, outcap;
 	uint64_t wait_id; /* job this client waits for, 0 when none */
 	bool wait_progress;
+	bool wait_nodata;
+	/* A result buffer being sent straight from the arena after its OK line. */
+	const char *bulk;
+	size_t bulk_len;
+	struct job *bulk_job;
 	uint32_t last_done;
 	bool resume; /* its wait ended: process buffered requests */
 	bool dead;
@@ -51,12 +56,25 @@ struct command {
 
 static void client_flush(struct daemon *d, struct client *c);
 
+/* The transfer ended (sent or abandoned): the buffer may expire again. */
+static void client_bulk_done(struct daemon *d, struct client *c)
+{
+	if (!c->bulk_job)
+		return;
+	c->bulk_job->readers--;
+	c->bulk_job = NULL;
+	c->bulk = NULL;
+	c->bulk_len = 0;
+	c->resume = true;
+	daemon_schedule(d);
+}
+
 static void client_update_events(struct daemon *d, struct client *c)
 {
 	uint32_t ev = 0;
-	if (!c->peer_closed && c->outlen - c->outoff < OUT_HIGH_WATER)
+	if (!c->peer_closed && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len)
 		ev |= EPOLLIN;
-	if (c->outlen > c->outoff)
+	if (c->outlen > c->outoff || c->bulk_len)
 		ev |= EPOLLOUT;
 	if (ev == c->epoll_events)
 		return;
@@ -119,6 +137,20 @@ static void client_flush(struct daemon *d, struct client *c)
 	}
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
+	while (c->outlen == 0 && c->bulk_len && !c->dead) {
+		ssize_t w = send(c->watch.fd, c->bulk, c->bulk_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				c->dead = true;
+			break;
+		}
+		c->bulk += w;
+		c->bulk_len -= (size_t)w;
+		if (!c->bulk_len)
+			client_bulk_done(d, c);
+	}
 	client_update_events(d, c);
 }
 
@@ -154,8 +186,9 @@ static double seconds(uint64_t ns)
 	return (double)ns / 1e9;
 }
 
-/* The reply for a terminal job: its result, or why it has none. */
-static void reply_result(struct daemon *d, struct client *c, struct job *job)
+/* The reply for a terminal job: its result, or why it has none. A result with a buffer is
+ * followed by its bytes unless the client said nodata. */
+static void reply_result(struct daemon *d, struct client *c, struct job *job, bool data)
 {
 	const struct pard_job_slot *s = pard_segment_job(&d->seg, job->slot);
 	unsigned long long id = (unsigned long long)job->id;
@@ -163,9 +196,17 @@ static void reply_result(struct daemon *d, struct client *c, struct job *job)
 	case JOB_DONE: {
 		uint64_t start = atomic_load(&s->start_ns), end = atomic_load(&s->end_ns);
 		double elapsed = start && end >= start ? seconds(end - start) : 0.0;
-		client_reply(d, c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f", id,
-			     job->kernel->name, job->result, elapsed, seconds(job->finish_ns - job->submit_ns));
+		client_reply(d, c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f%s", id,
+			     job->kernel->name, job->result, elapsed, seconds(job->finish_ns - job->submit_ns),
+			     job->has_buffer && !data ? " data=none" : "");
 		jobs_fetched(&d->jobs, job);
+		if (job->has_buffer && data && !c->dead) {
+			c->bulk = pard_segment_arena(&d->seg, job->buffer_off);
+			c->bulk_len = job->buffer_bytes;
+			c->bulk_job = job;
+			job->readers++;
+			client_flush(d, c);
+		}
 		break;
 	}
 	case JOB_FAILED:
@@ -223,14 +264,15 @@ static struct job *submit(struct daemon *d, struct client *c, int argc, char **a
 	return job;
 }
 
-static void start_wait(struct daemon *d, struct client *c, struct job *job, bool progress)
+static void start_wait(struct daemon *d, struct client *c, struct job *job, bool progress, bool data)
 {
 	if (job_is_terminal(job)) {
-		reply_result(d, c, job);
+		reply_result(d, c, job, data);
 		return;
 	}
 	c->wait_id = job->id;
 	c->wait_progress = progress;
+	c->wait_nodata = !data;
 	c->last_done = UINT32_MAX;
 	if (progress) {
 		d->progress_pending = true;
@@ -241,36 +283,62 @@ static void start_wait(struct daemon *d, struct client *c, struct job *job, bool
 static void cmd_submit(struct daemon *d, struct client *c, int argc, char **argv)
 {
 	struct job *job = submit(d, c, argc, argv);
-	if (job)
+	if (job) {
+		uint32_t done, total;
+		jobs_progress(&d->jobs, job, &done, &total);
 		client_reply(d, c, "OK id=%llu kind=%s chunks=%u", (unsigned long long)job->id, job->kernel->name,
-			     pard_segment_job(&d->seg, job->slot)->nchunks);
+			     total);
+	}
 }
 
 static void cmd_run(struct daemon *d, struct client *c, int argc, char **argv)
 {
+	/* A trailing nodata word is ours, not the kernel's: keep the result buffer on the daemon. */
+	bool data = true;
+	if (argc > 1 && !strcmp(argv[argc - 1], "nodata")) {
+		data = false;
+		argc--;
+	}
 	struct job *job = submit(d, c, argc, argv);
 	if (job)
-		start_wait(d, c, job, false);
+		start_wait(d, c, job, false, data);
+}
+
+/* Reads the optional flags after a job id: progress (WAIT only) and nodata. */
+static bool parse_flags(int argc, char **argv, bool allow_progress, bool *progress, bool *data)
+{
+	*progress = false;
+	*data = true;
+	for (int i = 1; i < argc; i++) {
+		if (allow_progress && !strcmp(argv[i], "progress"))
+			*progress = true;
+		else if (!strcmp(argv[i], "nodata"))
+			*data = false;
+		else
+			return false;
+	}
+	return true;
 }
 
 static void cmd_wait(struct daemon *d, struct client *c, int argc, char **argv)
 {
-	bool progress = false;
-	if (argc == 2) {
-		if (strcmp(argv[1], "progress") != 0) {
-			client_reply(d, c, "ERR " PARD_ERR_USAGE " WAIT ID [progress]");
-			return;
-		}
-		progress = true;
+	bool progress, data;
+	if (!parse_flags(argc, argv, true, &progress, &data)) {
+		client_reply(d, c, "ERR " PARD_ERR_USAGE " WAIT ID [progress] [nodata]");
+		return;
 	}
 	struct job *job = client_job(d, c, argv[0]);
 	if (job)
-		start_wait(d, c, job, progress);
+		start_wait(d, c, job, progress, data);
 }
 
 static void cmd_result(struct daemon *d, struct client *c, int argc, char **argv)
 {
-	(void)argc;
+	bool progress, data;
+	if (!parse_flags(argc, argv, false, &progress, &data)) {
+		client_reply(d, c, "ERR " PARD_ERR_USAGE " RESULT ID [nodata]");
+		return;
+	}
 	struct job *job = client_job(d, c, argv[0]);
 	if (!job)
 		return;
@@ -282,7 +350,7 @@ static void cmd_result(struct daemon *d, struct client *c, int argc, char **argv
 			     (unsigned long long)job->id, job_state_name(job->state), done, total);
 		return;
 	}
-	reply_result(d, c, job);
+	reply_result(d, c, job, data);
 }
 
 static void cmd_status(struct daemon *d, struct client *c, int argc, char **argv)
@@ -377,9 +445,9 @@ static void cmd_stats(struct daemon *d, struct client *c, int argc, char **argv)
 static const struct command commands[] = {
 	{"HELLO", 1, 1, cmd_hello, "HELLO VERSION"},
 	{"SUBMIT", 1, PARD_MAX_ARGS - 1, cmd_submit, "SUBMIT KIND ARGS..."},
-	{"RUN", 1, PARD_MAX_ARGS - 1, cmd_run, "RUN KIND ARGS..."},
-	{"WAIT", 1, 2, cmd_wait, "WAIT ID [progress]"},
-	{"RESULT", 1, 1, cmd_result, "RESULT ID"},
+	{"RUN", 1, PARD_MAX_ARGS - 1, cmd_run, "RUN KIND ARGS... [nodata]"},
+	{"WAIT", 1, 3, cmd_wait, "WAIT ID [progress] [nodata]"},
+	{"RESULT", 1, 2, cmd_result, "RESULT ID [nodata]"},
 	{"STATUS", 1, 1, cmd_status, "STATUS ID"},
 	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
 	{"LIST", 0, 0, cmd_list, "LIST"},
@@ -416,7 +484,7 @@ static void client_request(struct daemon *d, struct client *c, char *line)
 static void client_process(struct daemon *d, struct client *c)
 {
 	size_t off = 0;
-	while (!c->dead && !c->wait_id && c->outlen - c->outoff < OUT_HIGH_WATER) {
+	while (!c->dead && !c->wait_id && !c->bulk_len && c->outlen - c->outoff < OUT_HIGH_WATER) {
 		char *start = c->in + off;
 		char *nl = memchr(start, '\n', c->inlen - off);
 		if (!nl)
@@ -461,6 +529,7 @@ static void client_free(struct daemon *d, struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	d->nclients--;
+	client_bulk_done(d, c);
 	free(c->out);
 	free(c);
 }
@@ -494,10 +563,12 @@ static void client_handle(struct daemon *d, struct watch *w, uint32_t events)
 		client_process(d, c);
 	}
 	/* A client that closed its side is kept while it still has answers owed or unsent. */
-	if (c->peer_closed && !c->wait_id && c->outlen == c->outoff)
+	if (c->peer_closed && !c->wait_id && c->outlen == c->outoff && !c->bulk_len)
 		c->dead = true;
-	if (c->peer_closed && c->wait_id)
-		c->dead = true; /* nobody is left to read the answer; the job itself runs on */
+	/* HUP: the peer closed both directions, so nobody is left to read answers (its job runs on).
+	 * A half-close (read returned 0) still gets the answers it is owed. */
+	if (events & (EPOLLHUP | EPOLLERR))
+		c->dead = true;
 	client_update_events(d, c);
 }
 
@@ -559,7 +630,7 @@ void server_job_finished(void *ctx, struct job *job)
 			jobs_progress(&d->jobs, job, &done, &total);
 			client_reply(d, c, "PROGRESS id=%llu done=%u total=%u", (unsigned long long)job->id, done, total);
 		}
-		reply_result(d, c, job);
+		reply_result(d, c, job, !c->wait_nodata);
 		c->wait_id = 0;
 		c->resume = true;
 	}
@@ -596,7 +667,7 @@ void server_after_events(struct daemon *d)
 		if (c->resume && !c->dead) {
 			c->resume = false;
 			client_process(d, c);
-			if (c->peer_closed && !c->wait_id && c->outlen == c->outoff)
+			if (c->peer_closed && !c->wait_id && c->outlen == c->outoff && !c->bulk_len)
 				c->dead = true;
 		}
 		if (c->dead)
