@@ -68,7 +68,7 @@
 /* Padding lanes past the row's end get this c: it diverges at step 1 and is sticky, so it never
  * keeps a vector block iterating. */
 #define FRACTAL_PAD_C 10.0
-/* Values are int32 and loop counters are compared as doubles, so this bounds iterations. */
+/* Values are int32, so this bounds iterations (and keeps every loop counter from wrapping). */
 #define FRACTAL_MAX_ITERATIONS_CAP ((uint64_t)INT32_MAX)
 
 /* Grid of one image, computed once per call so every path uses the identical coordinates. */
@@ -93,7 +93,8 @@ static void grid_init(struct fractal_grid *g, const struct pard_fractal_params *
 {
 	g->width = p->width;
 	g->height = p->height;
-	g->iterations = p->iterations;
+	/* Parse caps iterations; clamping again keeps corrupt shared memory from looping forever. */
+	g->iterations = p->iterations > FRACTAL_MAX_ITERATIONS_CAP ? (uint32_t)FRACTAL_MAX_ITERATIONS_CAP : p->iterations;
 	g->xmin = p->xmin;
 	g->ymin = p->ymin;
 	g->xstep = axis_step(p->xmin, p->xmax, p->width);
