@@ -83,6 +83,7 @@ static const struct setting_rule rules[] = {
 	{"result_retention", CONFIG_TYPE_INT, 0, 365LL * 86400},
 	{"chunk_retries", CONFIG_TYPE_INT, 0, 1000},
 	{"log_level", CONFIG_TYPE_STRING, 0, 0},
+	{"worker_binary", CONFIG_TYPE_STRING, 0, 0},
 };
 
 static int fail(char *err, size_t errlen, const config_setting_t *s, const char *path, const char *fmt,
@@ -134,8 +135,9 @@ static int apply_setting(struct pard_config *c, const config_setting_t *s, const
 		return fail(err, errlen, s, path, "%s must be a string%s", name, "");
 	const char *v = config_setting_get_string(s);
 	if (!strcmp(name, "strategy")) {
-		if (strcmp(v, "fork") != 0)
-			return fail(err, errlen, s, path, "%s must be \"fork\" (got \"%s\")", name, v);
+		if (strcmp(v, "fork") && strcmp(v, "spawn") && strcmp(v, "forkserver"))
+			return fail(err, errlen, s, path, "%s must be \"fork\", \"spawn\" or \"forkserver\" (got \"%s\")",
+				    name, v);
 		snprintf(c->strategy, sizeof(c->strategy), "%s", v);
 	} else if (!strcmp(name, "socket")) {
 		char out[sizeof(c->socket)];
@@ -150,6 +152,10 @@ static int apply_setting(struct pard_config *c, const config_setting_t *s, const
 			return fail(err, errlen, s, path,
 				    "%s must be \"/name\" with no other slash, up to 199 bytes (got \"%s\")", name, v);
 		snprintf(c->shm_name, sizeof(c->shm_name), "%s", out);
+	} else if (!strcmp(name, "worker_binary")) {
+		if (v[0] != '/' || strlen(v) >= sizeof(c->worker_binary))
+			return fail(err, errlen, s, path, "%s must be an absolute path (got \"%s\")", name, v);
+		snprintf(c->worker_binary, sizeof(c->worker_binary), "%s", v);
 	} else if (!strcmp(name, "log_level")) {
 		int lvl = pard_log_level_from_name(v);
 		if (lvl < 0)

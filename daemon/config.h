@@ -16,6 +16,7 @@ struct pard_config {
 	char strategy[16];
 	char socket[108];
 	char shm_name[200];
+	char worker_binary[4096]; /* pard-worker for spawn/forkserver; empty: next to pard, else libexecdir */
 	unsigned max_jobs;    /* job slots, finished ones awaiting retention included */
 	unsigned queue_depth; /* jobs queued or running at once */
 	unsigned result_retention; /* seconds a finished job's result is kept */

@@ -154,6 +154,30 @@ static int load_config(struct daemon *d)
 	return 0;
 }
 
+/* pard-worker: the configured path, else the one beside this pard (a build tree), else the
+ * installed one. */
+static void find_worker_binary(const struct pard_config *cfg, char *out, size_t len)
+{
+	if (cfg->worker_binary[0]) {
+		snprintf(out, len, "%s", cfg->worker_binary);
+		return;
+	}
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash && (size_t)(slash - self) + sizeof("/pard-worker") <= sizeof(self)) {
+			strcpy(slash + 1, "pard-worker");
+			if (access(self, X_OK) == 0) {
+				snprintf(out, len, "%.4000s", self);
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "%s", PARD_WORKER_BINARY);
+}
+
 static int setup(struct daemon *d)
 {
 	sigset_t mask;
@@ -180,13 +204,19 @@ static int setup(struct daemon *d)
 		log_error("unknown strategy %s", d->cfg.strategy);
 		return -EINVAL;
 	}
+	char worker_binary[4096];
+	find_worker_binary(&d->cfg, worker_binary, sizeof(worker_binary));
+	/* The forkserver starts here, before the daemon holds a segment, clients or jobs. */
+	int r = pool_init(&d->pool, strategy, d->done.fd, d->epfd, worker_binary);
+	if (r < 0)
+		return r;
 	struct pard_segment_geometry g = {
 		.max_jobs = d->cfg.max_jobs,
 		.max_workers = PARD_MAX_WORKERS,
 		.runq_len = d->cfg.max_jobs,
 		.arena_size = d->cfg.limits.arena_size,
 	};
-	int r = pard_segment_create(&d->seg, d->cfg.shm_name, &g);
+	r = pard_segment_create(&d->seg, d->cfg.shm_name, &g);
 	if (r < 0)
 		return r;
 	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)", d->seg.name, d->seg.size, g.max_jobs,
@@ -197,7 +227,7 @@ static int setup(struct daemon *d)
 	d->jobs.on_finished = server_job_finished;
 	d->jobs.ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
-	r = pool_start(&d->pool, &d->seg, strategy, d->done.fd, d->cfg.workers);
+	r = pool_start(&d->pool, &d->seg, d->cfg.workers);
 	if (r < 0)
 		return r;
 	if ((r = daemon_watch(d, &d->signals, EPOLLIN)) < 0 || (r = daemon_watch(d, &d->done, EPOLLIN)) < 0 ||

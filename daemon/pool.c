@@ -3,6 +3,8 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +16,8 @@
 
 static const struct pool_strategy *const strategies[] = {
 	&pool_strategy_fork,
+	&pool_strategy_spawn,
+	&pool_strategy_forkserver,
 };
 
 const struct pool_strategy *pool_strategy_find(const char *name)
@@ -47,13 +51,21 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	return 0;
 }
 
-int pool_start(struct pool *p, struct pard_segment *seg, const struct pool_strategy *s, int done_fd,
-	       uint32_t workers)
+int pool_init(struct pool *p, const struct pool_strategy *s, int done_fd, int epfd, const char *worker_binary)
 {
 	memset(p, 0, sizeof(*p));
-	p->seg = seg;
 	p->strategy = s;
 	p->done_fd = done_fd;
+	p->epfd = epfd;
+	snprintf(p->worker_binary, sizeof(p->worker_binary), "%s", worker_binary);
+	for (uint32_t w = 0; w < PARD_MAX_WORKERS; w++)
+		p->w[w].pidfd = -1;
+	return s->prepare ? s->prepare(p) : 0;
+}
+
+int pool_start(struct pool *p, struct pard_segment *seg, uint32_t workers)
+{
+	p->seg = seg;
 	p->target = workers;
 	for (uint32_t w = 0; w < workers; w++) {
 		int r = pool_start_one(p, w);
@@ -65,10 +77,46 @@ int pool_start(struct pool *p, struct pard_segment *seg, const struct pool_strat
 
 static void describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (status < 0)
+		snprintf(buf, len, "exited (status unknown)");
+	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
 	else
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status)
+{
+	struct pool_worker *pw = &p->w[w];
+	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+	pid_t pid = pw->pid;
+	char why[64];
+	describe_exit(status, why, sizeof(why));
+	pw->pid = 0;
+	atomic_store(&row->pid, 0);
+	atomic_store(&row->state, PARD_WORKER_EMPTY);
+	jobs_worker_died(js, w, why);
+	if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
+		log_info("worker %u (pid %d) retired", w, (int)pid);
+		pw->retiring = false;
+		return;
+	}
+	uint64_t now = pard_now_ns();
+	if (now - pw->started_ns < 1000000000u)
+		pw->quick_deaths++;
+	else
+		pw->quick_deaths = 0;
+	/* Repeated fast deaths back off exponentially (10 ms .. 5 s) instead of spinning. */
+	uint64_t delay = 0;
+	if (pw->quick_deaths > 1) {
+		unsigned shift = pw->quick_deaths - 2 > 9 ? 9 : pw->quick_deaths - 2;
+		delay = (uint64_t)10000000u << shift;
+	}
+	log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, delay ? " after back-off" : "");
+	p->restarts++;
+	pw->restart_at_ns = now + delay;
+	if (!delay)
+		pool_start_one(p, w);
 }
 
 void pool_reap(struct pool *p, struct jobs *js)
@@ -80,39 +128,12 @@ void pool_reap(struct pool *p, struct jobs *js)
 			return;
 		uint32_t w;
 		for (w = 0; w < p->rows; w++)
-			if (p->w[w].pid == pid)
+			if (p->w[w].pid == pid && p->w[w].pidfd < 0)
 				break;
-		if (w == p->rows)
-			continue; /* not a worker of ours */
-		struct pool_worker *pw = &p->w[w];
-		struct pard_worker_row *row = pard_segment_worker(p->seg, w);
-		char why[64];
-		describe_exit(status, why, sizeof(why));
-		pw->pid = 0;
-		atomic_store(&row->pid, 0);
-		atomic_store(&row->state, PARD_WORKER_EMPTY);
-		jobs_worker_died(js, w, why);
-		if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
-			log_info("worker %u (pid %d) retired", w, (int)pid);
-			pw->retiring = false;
-			continue;
-		}
-		uint64_t now = pard_now_ns();
-		if (now - pw->started_ns < 1000000000u)
-			pw->quick_deaths++;
-		else
-			pw->quick_deaths = 0;
-		/* Repeated fast deaths back off exponentially (10 ms .. 5 s) instead of spinning. */
-		uint64_t delay = 0;
-		if (pw->quick_deaths > 1) {
-			unsigned shift = pw->quick_deaths - 2 > 9 ? 9 : pw->quick_deaths - 2;
-			delay = (uint64_t)10000000u << shift;
-		}
-		log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, delay ? " after back-off" : "");
-		p->restarts++;
-		pw->restart_at_ns = now + delay;
-		if (!delay)
-			pool_start_one(p, w);
+		if (w < p->rows)
+			pool_worker_exited(p, js, w, status);
+		else if (p->strategy->child_exited)
+			p->strategy->child_exited(p, js, pid, status);
 	}
 }
 
@@ -169,6 +190,21 @@ void pool_count(const struct pool *p, uint32_t *running, uint32_t *busy)
 	*busy = b;
 }
 
+/* True once a stopping worker's process is gone (reaped if it is our child). */
+static bool pool_worker_gone(struct pool_worker *pw)
+{
+	if (pw->pidfd >= 0) {
+		struct pollfd pfd = {.fd = pw->pidfd, .events = POLLIN};
+		if (poll(&pfd, 1, 0) != 1)
+			return false;
+		close(pw->pidfd);
+		pw->pidfd = -1;
+		return true;
+	}
+	pid_t r = waitpid(pw->pid, NULL, WNOHANG);
+	return r == pw->pid || (r < 0 && errno == ECHILD);
+}
+
 void pool_stop(struct pool *p, unsigned grace_ms)
 {
 	struct pard_segment_header *h = p->seg->hdr;
@@ -182,14 +218,16 @@ void pool_stop(struct pool *p, unsigned grace_ms)
 		for (uint32_t w = 0; w < p->rows; w++) {
 			if (!p->w[w].pid)
 				continue;
-			pid_t r = waitpid(p->w[w].pid, NULL, WNOHANG);
-			if (r == p->w[w].pid || (r < 0 && errno == ECHILD))
+			if (pool_worker_gone(&p->w[w]))
 				p->w[w].pid = 0;
 			else
 				left++;
 		}
-		if (!left)
+		if (!left) {
+			if (p->strategy->fini)
+				p->strategy->fini(p);
 			return;
+		}
 		if (!killed && pard_now_ns() >= deadline) {
 			log_warning("%u workers still busy after %u ms; killing them", left, grace_ms);
 			for (uint32_t w = 0; w < p->rows; w++)

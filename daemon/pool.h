@@ -17,15 +17,24 @@ struct pool_strategy {
 	const char *name;
 	/* Starts a process that runs worker_main for row w. Returns its pid, or -errno. */
 	pid_t (*start)(struct pool *p, uint32_t w);
+	/* Optional: a child of the daemon that is not a worker exited (a helper); true if it was ours. */
+	bool (*child_exited)(struct pool *p, struct jobs *js, pid_t pid, int status);
+	/* Optional: runs before the daemon creates any state (the forkserver starts here). */
+	int (*prepare)(struct pool *p);
+	/* Optional: stops helpers once every worker is gone. */
+	void (*fini)(struct pool *p);
 };
 
 extern const struct pool_strategy pool_strategy_fork;
+extern const struct pool_strategy pool_strategy_spawn;
+extern const struct pool_strategy pool_strategy_forkserver;
 
 /* Returns the strategy called name, or NULL. */
 const struct pool_strategy *pool_strategy_find(const char *name);
 
 struct pool_worker {
 	pid_t pid;           /* 0 while not running */
+	int pidfd;           /* forkserver workers: watched in epoll; -1 otherwise */
 	uint64_t started_ns;
 	uint32_t quick_deaths; /* deaths within a second of starting, in a row */
 	uint64_t restart_at_ns; /* when a backed-off restart is due (0: none pending) */
@@ -36,15 +45,22 @@ struct pool {
 	struct pard_segment *seg;
 	const struct pool_strategy *strategy;
 	int done_fd;   /* eventfd workers write when a job's last chunk is done */
+	int epfd;      /* the daemon's epoll, for strategies that watch descriptors */
+	char worker_binary[4096]; /* pard-worker, for spawn and forkserver */
+	void *strategy_state;
 	uint32_t target; /* workers wanted */
 	uint32_t rows;   /* rows in use: the highest index ever started + 1 */
 	uint64_t restarts;
 	struct pool_worker w[PARD_MAX_WORKERS];
 };
 
-/* Returns 0, or -errno when the first workers cannot be started. */
-int pool_start(struct pool *p, struct pard_segment *seg, const struct pool_strategy *s, int done_fd,
-	       uint32_t workers);
+/* Prepares p and runs the strategy's early step. Returns 0 or -errno. */
+int pool_init(struct pool *p, const struct pool_strategy *s, int done_fd, int epfd, const char *worker_binary);
+/* Starts the first workers on seg. Returns 0, or -errno when they cannot be started. */
+int pool_start(struct pool *p, struct pard_segment *seg, uint32_t workers);
+/* Worker w's process ended with a waitpid status (-1: unknown): requeues its chunks and schedules
+ * a replacement. */
+void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status);
 /* Reaps every exited child; requeues the dead workers' chunks through js and schedules
  * replacements. */
 void pool_reap(struct pool *p, struct jobs *js);

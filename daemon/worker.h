@@ -8,6 +8,9 @@
 
 #include "pard/segment.h"
 
+/* Exit status of a worker that could not attach to the segment (spawn and forkserver). */
+#define WORKER_EXIT_ATTACH 3
+
 /* Claims the oldest queued chunk for worker index w. Returns true and sets *slot and *chunk. */
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk);
 /* Marks a claimed chunk done; returns true when it was the job's last unsettled chunk. */

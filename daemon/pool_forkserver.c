@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: MIT */
+/* The forkserver strategy, daemon side: a helper executed early forks the workers; the daemon
+ * watches those non-children through pidfds and learns their exit status from the helper. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "forkserver.h"
+#include "launch.h"
+#include "pard/log.h"
+#include "pard/util.h"
+#include "pool.h"
+
+#define CONTROL_FD 3
+#define REPLY_TIMEOUT_MS 5000
+#define EXIT_STATUS_WAIT_MS 200
+#define EXIT_CACHE 64
+
+struct forkserver {
+	pid_t pid;
+	int ctl;
+	bool attached;
+	struct {
+		pid_t pid;
+		int status;
+	} exits[EXIT_CACHE]; /* statuses that arrived before the worker's pidfd fired */
+	unsigned nexits;
+	struct watch watches[PARD_MAX_WORKERS];
+};
+
+static struct forkserver fs = {.ctl = -1};
+
+/* Reads one message, waiting up to timeout_ms. Returns its length, 0 on timeout, or -errno. */
+static int fs_read(char *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fs.ctl, .events = POLLIN};
+	int r = poll(&pfd, 1, timeout_ms);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return 0;
+	ssize_t n = recv(fs.ctl, buf, len - 1, MSG_DONTWAIT);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* Handles an EXIT message: keep the status for the pidfd handler. Returns true if it was one. */
+static bool fs_note_exit(const char *msg)
+{
+	int pid, status;
+	if (sscanf(msg, "EXIT %d %d", &pid, &status) != 2)
+		return false;
+	if (fs.nexits == EXIT_CACHE) {
+		memmove(&fs.exits[0], &fs.exits[1], (EXIT_CACHE - 1) * sizeof(fs.exits[0]));
+		fs.nexits--;
+	}
+	fs.exits[fs.nexits].pid = pid;
+	fs.exits[fs.nexits].status = status;
+	fs.nexits++;
+	return true;
+}
+
+/* Kills and reaps a helper that stopped answering or died. */
+static void fs_teardown(const char *why)
+{
+	if (fs.pid > 0) {
+		log_warning("forkserver (pid %d) %s; restarting it", (int)fs.pid, why);
+		kill(fs.pid, SIGKILL);
+		waitpid(fs.pid, NULL, 0);
+	}
+	if (fs.ctl >= 0)
+		close(fs.ctl);
+	fs.pid = 0;
+	fs.ctl = -1;
+	fs.attached = false;
+}
+
+static int fs_launch(const char *binary)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	char fdarg[16];
+	snprintf(fdarg, sizeof(fdarg), "%d", CONTROL_FD);
+	char *argv[] = {"pard-worker", "--forkserver", "--control-fd", fdarg, NULL};
+	pid_t pid = launch_helper(binary, argv, sv[1], CONTROL_FD);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		log_error("cannot start the forkserver %s: %s", binary, strerror((int)-pid));
+		return (int)pid;
+	}
+	fs.pid = pid;
+	fs.ctl = sv[0];
+	fs.attached = false;
+	log_info("forkserver started (pid %d)", (int)pid);
+	return 0;
+}
+
+/* Makes sure a helper runs and has mapped the segment. Returns 0 or -errno. */
+static int fs_ensure(struct pool *p)
+{
+	if (fs.pid <= 0) {
+		int r = fs_launch(p->worker_binary);
+		if (r < 0)
+			return r;
+	}
+	if (fs.attached)
+		return 0;
+	char msg[FORKSERVER_MSG_MAX];
+	int n = snprintf(msg, sizeof(msg), "ATTACH %s", p->seg->name);
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &p->done_fd, sizeof(int));
+	if (sendmsg(fs.ctl, &mh, MSG_NOSIGNAL) < 0) {
+		int e = errno;
+		fs_teardown("did not take the segment");
+		return -e;
+	}
+	for (;;) {
+		int r = fs_read(msg, sizeof(msg), REPLY_TIMEOUT_MS);
+		if (r <= 0) {
+			fs_teardown(r == 0 ? "did not answer ATTACH in time" : "closed its socket");
+			return r == 0 ? -ETIMEDOUT : r;
+		}
+		if (fs_note_exit(msg))
+			continue;
+		if (!strcmp(msg, "OK")) {
+			fs.attached = true;
+			return 0;
+		}
+		fs_teardown("refused the segment");
+		return -EPROTO;
+	}
+}
+
+static void fs_worker_event(struct daemon *d, struct watch *wt, uint32_t events);
+
+static int fs_prepare(struct pool *p)
+{
+	return fs_launch(p->worker_binary);
+}
+
+/* Asks the helper for worker w. Returns the pid or -errno. */
+static pid_t fs_fork(struct pool *p, uint32_t w)
+{
+	int r = fs_ensure(p);
+	if (r < 0)
+		return r;
+	char msg[FORKSERVER_MSG_MAX];
+	int n = snprintf(msg, sizeof(msg), "FORK %u", w);
+	if (send(fs.ctl, msg, (size_t)n, MSG_NOSIGNAL) < 0) {
+		int e = errno;
+		fs_teardown("stopped taking requests");
+		return -e;
+	}
+	for (;;) {
+		r = fs_read(msg, sizeof(msg), REPLY_TIMEOUT_MS);
+		if (r <= 0) {
+			fs_teardown(r == 0 ? "did not answer FORK in time" : "closed its socket");
+			return r == 0 ? -ETIMEDOUT : r;
+		}
+		if (fs_note_exit(msg))
+			continue;
+		unsigned rw;
+		int pid, err;
+		if (sscanf(msg, "PID %u %d", &rw, &pid) == 2 && rw == w)
+			return pid;
+		if (sscanf(msg, "ERR %d", &err) == 1)
+			return -err;
+		fs_teardown("answered nonsense");
+		return -EPROTO;
+	}
+}
+
+static pid_t fs_start(struct pool *p, uint32_t w)
+{
+	pid_t pid = fs_fork(p, w);
+	if (pid == -EPIPE || pid == -ECONNRESET || pid == -ETIMEDOUT)
+		pid = fs_fork(p, w); /* the helper had died: one more try with a fresh one */
+	if (pid < 0)
+		return pid;
+	int pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int e = errno;
+		kill(pid, SIGKILL);
+		return -e;
+	}
+	struct watch *wt = &fs.watches[w];
+	wt->fd = pidfd;
+	wt->handle = fs_worker_event;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = wt};
+	if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, pidfd, &ev) < 0) {
+		int e = errno;
+		close(pidfd);
+		kill(pid, SIGKILL);
+		return -e;
+	}
+	p->w[w].pidfd = pidfd;
+	return pid;
+}
+
+/* The exit status of pid as the helper reported it, or -1 if it cannot tell us. */
+static int fs_exit_status(pid_t pid)
+{
+	for (int waited = 0;; waited++) {
+		for (unsigned i = 0; i < fs.nexits; i++) {
+			if (fs.exits[i].pid != pid)
+				continue;
+			int status = fs.exits[i].status;
+			fs.exits[i] = fs.exits[--fs.nexits];
+			return status;
+		}
+		if (fs.ctl < 0 || waited)
+			return -1;
+		/* The pidfd can fire before the helper has reaped the worker: give it a moment. */
+		char msg[FORKSERVER_MSG_MAX];
+		uint64_t deadline = pard_now_ns() + EXIT_STATUS_WAIT_MS * 1000000ull;
+		bool found = false;
+		while (!found && pard_now_ns() < deadline) {
+			int r = fs_read(msg, sizeof(msg), EXIT_STATUS_WAIT_MS);
+			if (r <= 0)
+				break;
+			fs_note_exit(msg);
+			found = fs.nexits && fs.exits[fs.nexits - 1].pid == pid;
+		}
+	}
+}
+
+static void fs_worker_event(struct daemon *d, struct watch *wt, uint32_t events)
+{
+	(void)events;
+	uint32_t w = (uint32_t)(wt - fs.watches);
+	struct pool_worker *pw = &d->pool.w[w];
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, wt->fd, NULL);
+	close(wt->fd);
+	pw->pidfd = -1;
+	wt->fd = -1;
+	int status = fs_exit_status(pw->pid);
+	pool_worker_exited(&d->pool, &d->jobs, w, status);
+	daemon_schedule(d);
+}
+
+static bool fs_child_exited(struct pool *p, struct jobs *js, pid_t pid, int status)
+{
+	(void)p;
+	(void)js;
+	if (pid != fs.pid)
+		return false;
+	char why[64];
+	if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "was killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
+	else
+		snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(status));
+	/* Its workers die with it (their parent-death signal); each pidfd then brings a
+	 * replacement, which starts a new helper first. */
+	log_warning("forkserver (pid %d) %s; its workers go with it and are restarted", (int)pid, why);
+	if (fs.ctl >= 0)
+		close(fs.ctl);
+	fs.pid = 0;
+	fs.ctl = -1;
+	fs.attached = false;
+	return true;
+}
+
+static void fs_fini(struct pool *p)
+{
+	(void)p;
+	if (fs.ctl >= 0)
+		close(fs.ctl); /* the helper exits when its socket closes */
+	if (fs.pid > 0)
+		waitpid(fs.pid, NULL, 0);
+	fs.pid = 0;
+	fs.ctl = -1;
+}
+
+const struct pool_strategy pool_strategy_forkserver = {
+	.name = "forkserver",
+	.prepare = fs_prepare,
+	.start = fs_start,
+	.child_exited = fs_child_exited,
+	.fini = fs_fini,
+};

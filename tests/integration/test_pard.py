@@ -1,0 +1,845 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Integration tests: a real pard, the real parctl, the real socket and shared memory.
+
+Run:  python3 tests/integration/test_pard.py [-v] [--build-dir DIR] [TestClass[.test_method] ...]
+or through meson (`meson test --suite integration`), which passes PARD_BIN and PARCTL_BIN.
+
+Nothing here asserts on elapsed time: waits poll with generous timeouts and only fail when a
+daemon is stuck. Jobs are kept small (the pi kernel does ~3e9 trials/s per core).
+"""
+
+import json
+import math
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pardtest  # noqa: E402
+from pardtest import PardTestCase, RawClient, parse_reply, proc_stat, wait_until  # noqa: E402
+
+# parctl exit codes (cli/parctl.h)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+
+# A job that runs far longer than any test (1024 chunks of ~1e9 trials, ~0.3 s each): it is only
+# ever cancelled, or abandoned at shutdown (workers stop after their current chunk).
+LONG_TRIALS = 10**12
+
+
+def check_pi(tc, r, trials, seed=None, job_id=None):
+    """Checks a pi result object (parctl --json): keys, consistency, and the estimate within
+    5 standard errors of pi."""
+    for k in ("id", "kind", "state", "trials", "hits", "estimate", "stderr", "seed", "elapsed", "turnaround"):
+        tc.assertIn(k, r, "result lacks %s: %r" % (k, r))
+    tc.assertEqual(r["state"], "done", r)
+    tc.assertEqual(r["kind"], "pi", r)
+    tc.assertEqual(r["trials"], trials, r)
+    if job_id is not None:
+        tc.assertEqual(r["id"], job_id, r)
+    if seed is not None:
+        tc.assertEqual(r["seed"], seed, r)
+    hits = r["hits"]
+    tc.assertIsInstance(hits, int, r)
+    tc.assertTrue(0 <= hits <= trials, r)
+    f = hits / trials
+    tc.assertAlmostEqual(r["estimate"], 4 * f, delta=1e-9, msg=r)
+    se = 4 * math.sqrt(f * (1 - f) / trials)
+    tc.assertAlmostEqual(r["stderr"], se, delta=se * 0.002 + 1e-15, msg=r)
+    if trials >= 100000:
+        tc.assertLessEqual(abs(r["estimate"] - math.pi), 5 * r["stderr"],
+                           "estimate %.10f is more than 5 standard errors (%g) from pi" % (r["estimate"], r["stderr"]))
+
+
+def parse_text_pairs(text):
+    """parctl's text output of one reply: 'key  value' lines."""
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.strip().partition(" ")
+        out[k] = v.strip()
+    return out
+
+
+class BasicTest(PardTestCase):
+    """1. submit / wait / result / status / list / stats."""
+
+    def test_submit_wait_result(self):
+        p = self.start_pard(workers=2)
+        trials, seed = 20_000_000, 42
+        r = self.parctl_ok(p, "submit", "pi", trials, "--seed", seed)
+        self.assertRegex(r.stdout, r"^[1-9][0-9]*\n$", "submit prints the id alone on stdout")
+        self.assertEqual(r.stderr, "")
+        jid = int(r.stdout)
+
+        w = self.parctl_json(p, "wait", jid)
+        check_pi(self, w, trials, seed, jid)
+        res = self.parctl_json(p, "result", jid)
+        check_pi(self, res, trials, seed, jid)
+        self.assertEqual(res["hits"], w["hits"])
+
+        # Text output: one "key value" line per field, same values.
+        txt = parse_text_pairs(self.parctl_ok(p, "result", jid).stdout)
+        self.assertEqual(txt.get("hits"), str(w["hits"]))
+        self.assertEqual(txt.get("state"), "done")
+
+        st = self.parctl_json(p, "status", jid)
+        self.assertEqual(st["id"], jid)
+        self.assertEqual(st["kind"], "pi")
+        self.assertEqual(st["state"], "done")
+        self.assertEqual(st["owner"], os.getuid())
+        self.assertGreaterEqual(st["chunks"], 1)
+        self.assertEqual(st["done"], st["chunks"])
+
+        # A second job, via RUN (submit --wait): same seed, same hits.
+        run = self.parctl_json(p, "submit", "pi", trials, "--seed", seed, "--wait")
+        check_pi(self, run, trials, seed)
+        self.assertEqual(run["hits"], w["hits"])
+        self.assertNotEqual(run["id"], jid)
+
+        # Without a seed the daemon draws one and reports it; that seed reproduces the result.
+        drawn = self.parctl_json(p, "submit", "pi", 5_000_000, "--wait")
+        check_pi(self, drawn, 5_000_000)
+        again = self.parctl_json(p, "submit", "pi", 5_000_000, "--seed", drawn["seed"], "--wait")
+        self.assertEqual(again["hits"], drawn["hits"])
+
+        lst = self.parctl_json(p, "list")
+        self.assertEqual(lst["count"], len(lst["jobs"]))
+        self.assertEqual(lst["count"], 4)
+        ids = [j["id"] for j in lst["jobs"]]
+        self.assertEqual(ids, sorted(ids), "list is oldest first")
+        self.assertIn(jid, ids)
+        mine = [j for j in lst["jobs"] if j["id"] == jid][0]
+        self.assertEqual(mine["state"], "done")
+        self.assertEqual(mine["owner"], os.getuid())
+        text = self.parctl_ok(p, "list").stdout.splitlines()
+        self.assertTrue(text[0].split()[:3] == ["ID", "KIND", "STATE"], text)
+        self.assertEqual(len(text), 1 + 4)
+
+        s = self.stats(p)
+        self.assertEqual(s["workers"], 2)
+        self.assertEqual(s["running"], 2)
+        self.assertEqual(s["strategy"], "fork")
+        self.assertEqual(s["segment"], p.shm_name)
+        self.assertEqual(s["jobs_submitted"], 4)
+        self.assertEqual(s["jobs_completed"], 4)
+        self.assertEqual(s["finished"], 4)
+        self.assertEqual(s["queued"] + s["active"], 0)
+        self.assertGreaterEqual(s["chunks_run"], st["chunks"])
+        self.assertEqual(s["worker_restarts"], 0)
+
+    def test_queued_job_status_and_notready(self):
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)  # nothing can start: the job stays queued
+        try:
+            jid = self.submit(p, 10_000_000, seed=9)
+            st = self.parctl_json(p, "status", jid)
+            self.assertEqual(st["state"], "queued")
+            self.assertEqual(st["done"], 0)
+            r = self.parctl(p, "result", jid, json_out=True)
+            self.assertEqual(r.returncode, EXIT_REFUSED, r)
+            self.assertEqual(json.loads(r.stdout)["error"], "notready")
+            self.assertEqual(self.stats(p)["queued"], 1)
+        finally:
+            self.cont_workers(ws)
+        check_pi(self, self.parctl_json(p, "wait", jid), 10_000_000, 9, jid)
+
+
+class DeterminismTest(PardTestCase):
+    """2. The same seed gives identical hits with 1 and with 2 workers, whatever the chunking."""
+
+    CASES = [  # (trials, seed)
+        (1, 3),
+        (1000, 0),
+        (4 * 2**20 + 1, 7),          # two chunks, the second of one trial
+        (300_000_000, 11),           # tens of chunks
+        (1_000_000_007, 2**64 - 1),  # odd size, largest seed
+        (5_000_000_000, 17),         # the most chunks a job can have
+    ]
+
+    def test_same_seed_same_hits(self):
+        one = self.start_pard(workers=1)
+        two = self.start_pard(workers=2)
+        ids = {}
+        for trials, seed in self.CASES:
+            ids[(trials, seed)] = (self.submit(one, trials, seed), self.submit(two, trials, seed))
+        for (trials, seed), (a, b) in ids.items():
+            with self.subTest(trials=trials, seed=seed):
+                ra = self.parctl_json(one, "wait", a)
+                rb = self.parctl_json(two, "wait", b)
+                check_pi(self, ra, trials, seed, a)
+                check_pi(self, rb, trials, seed, b)
+                self.assertEqual(ra["hits"], rb["hits"], "1 worker and 2 workers disagree")
+                self.assertEqual(ra["estimate"], rb["estimate"])
+        # The premise: the big jobs really were split into many chunks.
+        for trials in (300_000_000, 5_000_000_000):
+            a = ids[[c for c in ids if c[0] == trials][0]][1]
+            self.assertGreater(self.parctl_json(two, "status", a)["chunks"], 50)
+        self.assertEqual(self.stats(one)["workers"], 1)
+
+
+class CancelTest(PardTestCase):
+    """3. Cancelling a running job, and a queued one."""
+
+    def test_cancel_running(self):
+        p = self.start_pard(workers=2, max_trials=10**13)
+        long_id = self.submit(p, LONG_TRIALS, seed=1)
+        wait_until(lambda: self.parctl_json(p, "status", long_id)["state"] == "running",
+                   what="the long job to start running")
+        other = self.submit(p, 200_000_000, seed=7)  # queued behind the long job
+        waiter = self.parctl_bg(p, "wait", long_id, text=True)
+
+        c = self.parctl_json(p, "cancel", long_id)
+        self.assertEqual(c, {"id": long_id, "state": "cancelled"})
+
+        out, err = waiter.communicate(timeout=pardtest.JOB_TIMEOUT)
+        self.assertEqual(waiter.returncode, EXIT_FAILED, "wait on a cancelled job: %r %r" % (out, err))
+        self.assertIn("cancelled", err)
+        self.assertEqual(out, "")
+
+        r = self.parctl(p, "wait", long_id, json_out=True)
+        self.assertEqual(r.returncode, EXIT_FAILED)
+        self.assertEqual(json.loads(r.stdout)["error"], "cancelled")
+        r = self.parctl(p, "result", long_id)
+        self.assertEqual(r.returncode, EXIT_FAILED)
+        self.assertIn("cancelled", r.stderr)
+        st = self.parctl_json(p, "status", long_id)
+        self.assertEqual(st["state"], "cancelled")
+        self.assertLess(st["done"], st["chunks"])
+        # Cancelling a finished (cancelled) job is refused.
+        r = self.parctl(p, "cancel", long_id, json_out=True)
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        self.assertEqual(json.loads(r.stdout)["error"], "badarg")
+
+        # The other job is unaffected: done, with the hits its seed gives.
+        res = self.parctl_json(p, "wait", other)
+        check_pi(self, res, 200_000_000, 7, other)
+        again = self.parctl_json(p, "submit", "pi", 200_000_000, "--seed", 7, "--wait")
+        self.assertEqual(res["hits"], again["hits"])
+        s = self.stats(p)
+        self.assertEqual(s["active"] + s["queued"], 0)
+        self.assertEqual(s["running"], 2)
+
+    def test_cancel_queued(self):
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)
+        try:
+            jid = self.submit(p, 100_000_000, seed=3)
+            self.assertEqual(self.parctl_json(p, "cancel", jid)["state"], "cancelled")
+            # No chunk ran, so the job settles at once, with the workers still stopped.
+            r = self.parctl(p, "wait", jid)
+            self.assertEqual(r.returncode, EXIT_FAILED, r)
+            self.assertEqual(self.parctl_json(p, "status", jid)["done"], 0)
+        finally:
+            self.cont_workers(ws)
+        check_pi(self, self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait"), 1000, 1)
+
+
+class QueueTest(PardTestCase):
+    """4. queue_depth and max_jobs: ERR busy, exit 5, and recovery."""
+
+    def test_queue_full(self):
+        p = self.start_pard(workers=2, queue_depth=2, max_trials=10**13)
+        a = self.submit(p, LONG_TRIALS, seed=1)
+        b = self.submit(p, LONG_TRIALS, seed=2)
+        r = self.parctl(p, "submit", "pi", 1000)
+        self.assertEqual(r.returncode, EXIT_BUSY, r)
+        self.assertRegex(r.stderr.lower(), "busy|queue")
+        self.assertEqual(r.stdout, "")
+        r = self.parctl(p, "submit", "pi", 1000, json_out=True)
+        self.assertEqual(r.returncode, EXIT_BUSY, r)
+        self.assertEqual(json.loads(r.stdout)["error"], "busy")
+        with self.raw(p) as c:
+            w, f = parse_reply(c.request("SUBMIT pi 1000"))
+            self.assertEqual((w, f["code"]), ("ERR", "busy"), f)
+            self.assertIn("queue_depth", f["message"])
+
+        self.parctl_json(p, "cancel", a)
+        # A cancelled job holds its queue place until its running chunks end: wait for that.
+        self.assertEqual(self.parctl(p, "wait", a).returncode, EXIT_FAILED)
+        c_id = self.submit(p, 1000, seed=5)
+        self.parctl_json(p, "cancel", b)
+        check_pi(self, self.parctl_json(p, "wait", c_id), 1000, 5, c_id)
+
+    def test_job_table_full(self):
+        p = self.start_pard(workers=2, queue_depth=2, max_jobs=2)
+        for seed in (1, 2):
+            self.parctl_json(p, "submit", "pi", 1000, "--seed", seed, "--wait")
+        # Both slots hold finished results awaiting retention.
+        r = self.parctl(p, "submit", "pi", 1000, json_out=True)
+        self.assertEqual(r.returncode, EXIT_BUSY, r)
+        err = json.loads(r.stdout)
+        self.assertEqual(err["error"], "busy")
+        self.assertIn("max_jobs", err["message"])
+
+    def test_result_retention_expires(self):
+        p = self.start_pard(workers=2, result_retention=1)
+        jid = self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait")["id"]
+        # Gone eventually (1 s after the last fetch). Poll with STATUS: a fetch (RESULT, WAIT)
+        # would restart the retention period.
+        wait_until(lambda: self.parctl(p, "status", jid).returncode == EXIT_REFUSED, timeout=30,
+                   interval=0.2, what="the result to expire")
+        r = self.parctl(p, "result", jid, json_out=True)
+        self.assertEqual(json.loads(r.stdout)["error"], "notfound")
+        self.assertEqual(self.parctl_json(p, "list")["count"], 0)
+
+
+class BadRequestTest(PardTestCase):
+    """5. Malformed requests get the right ERR code and harm nobody; parctl's exit codes."""
+
+    def _expect(self, c, request, code, contains=None):
+        line = c.request(request)
+        w, f = parse_reply(line)
+        self.assertEqual(w, "ERR", "%r -> %r" % (request[:60], line))
+        self.assertEqual(f["code"], code, "%r -> %r" % (request[:60], line))
+        if contains:
+            self.assertIn(contains, f["message"], "%r -> %r" % (request[:60], line))
+        return f
+
+    def _still_serves(self, c):
+        w, f = parse_reply(c.request("STATS"))
+        self.assertEqual(w, "OK")
+        self.assertIn("workers", f)
+
+    def test_bad_requests(self):
+        p = self.start_pard(workers=2)
+        trials, seed = 3_000_000_000, 11
+        jid = self.submit(p, trials, seed)  # another client's job, running during all this
+        c = self.raw(p)
+        self.assertEqual(parse_reply(c.request("HELLO 1"))[0], "OK")
+        cases = [
+            ("FROBNICATE", "unknown", None),
+            ("submit pi 10", "unknown", None),        # commands are upper case
+            ("SUBMIT bogus 10", "unknown", "bogus"),
+            ("RUN bogus 10", "unknown", None),
+            ("SUBMIT pi abc", "badarg", None),
+            ("SUBMIT pi 12x", "badarg", None),
+            ("SUBMIT pi 1.5", "badarg", None),
+            ("SUBMIT pi -5", "badarg", None),
+            ("SUBMIT pi 1e", "badarg", None),
+            ("SUBMIT pi 0", "badarg", None),
+            ("SUBMIT pi 10 seed=abc", "badarg", None),
+            ("SUBMIT pi 10 color=red", "badarg", None),
+            ("SUBMIT pi 10 20", "badarg", None),
+            ("SUBMIT pi", "badarg", None),
+            ("SUBMIT pi 1000000000001", "toolarge", "max_trials"),
+            ("SUBMIT pi 1e13", "toolarge", "max_trials"),
+            ("SUBMIT pi 99999999999999999999999", "toolarge", "max_trials"),
+            ("SUBMIT", "usage", None),
+            ("STATUS", "usage", None),
+            ("STATUS 1 2", "usage", None),
+            ("STATUS abc", "badarg", None),
+            ("STATUS 0", "badarg", None),
+            ("STATUS 999999", "notfound", None),
+            ("RESULT 999999", "notfound", None),
+            ("CANCEL 999999", "notfound", None),
+            ("WAIT %d soon" % jid, "usage", None),
+            ("STATS now", "usage", None),
+            ("", "usage", None),
+            ("   \t ", "usage", None),
+            ("SUBMIT pi " + " ".join(["1"] * 31), "usage", "too many words"),   # 33 words
+            ("HELLO 2", "version", None),
+            ("HELLO 0", "version", None),
+            ("HELLO one", "version", None),
+        ]
+        for req, code, contains in cases:
+            with self.subTest(request=req):
+                self._expect(c, req, code, contains)
+        # 32 words are allowed by the framing (pi then refuses the extra arguments).
+        self._expect(c, "SUBMIT pi " + " ".join(["1"] * 30), "badarg")
+
+        # Over-long lines: ERR toolong, then the connection goes on.
+        self._expect(c, "STATS " + "x" * 4090, "toolong")
+        self._still_serves(c)
+        self._expect(c, "SUBMIT pi " + "9" * 100_000, "toolong")
+        self._still_serves(c)
+        # Exactly 4095 bytes is within the limit (an unknown command, not toolong).
+        self._expect(c, "X" * 4095, "unknown")
+        # A long line sent in pieces gets a single ERR toolong.
+        c.send(b"Y" * 3000)
+        c.send(b"Y" * 3000)
+        c.send(b"Y" * 3000 + b"\nSTATS\n")
+        w, f = parse_reply(c.readline())
+        self.assertEqual((w, f.get("code")), ("ERR", "toolong"))
+        self.assertEqual(parse_reply(c.readline())[0], "OK", "only one reply for one over-long line")
+
+        # Control characters (tab is a separator, a trailing CR is ignored).
+        for bad in (b"STATS\x01", b"SUBMIT pi\x0b10", b"SUBMIT pi 10\x1b", b"ST\rATS", b"\x07"):
+            with self.subTest(request=bad):
+                self._expect(c, bad, "usage", "control")
+        self.assertEqual(parse_reply(c.request(b"STATS\r\n"))[0], "OK")
+        w, f = parse_reply(c.request(b"SUBMIT\tpi\t1000\tseed=1"))
+        self.assertEqual(w, "OK", f)
+        self._still_serves(c)
+
+        # Several requests in one write are answered in order.
+        c.send(b"HELLO 1\nSTATUS 999999\nLIST\n")
+        self.assertEqual(parse_reply(c.readline())[0], "OK")
+        self.assertEqual(parse_reply(c.readline())[1].get("code"), "notfound")
+        w, f = parse_reply(c.readline())
+        self.assertEqual(w, "OK")
+        for _ in range(int(f["count"])):
+            self.assertEqual(parse_reply(c.readline())[0], "JOB")
+
+        # The other client's job finished correctly throughout.
+        r = self.parctl_json(p, "wait", jid)
+        check_pi(self, r, trials, seed, jid)
+        again = self.parctl_json(p, "submit", "pi", trials, "--seed", seed, "--wait")
+        self.assertEqual(r["hits"], again["hits"])
+        # A client that vanishes mid-line or mid-wait harms nothing either.
+        with RawClient(p.socket) as d:
+            d.send(b"SUBMIT pi 10")
+        with RawClient(p.socket) as d:
+            d.send(b"RUN pi 100000000 seed=1\n")
+        self._still_serves(c)
+
+    def test_nul_byte_refused(self):
+        # protocol.md: "Control characters other than tab are refused." NUL is one.
+        p = self.start_pard(workers=1)
+        c = self.raw(p)
+        self._expect(c, b"STATS\x00garbage", "usage", "control")
+        self._expect(c, b"SUBMIT pi 1000\x00 seed=5", "usage", "control")
+        self._still_serves(c)
+        self.assertEqual(self.parctl_json(p, "list")["count"], 0, "a request with a NUL byte created a job")
+
+    def test_del_refused(self):
+        # DEL (0x7f) is an ASCII control character too (iscntrl(0x7f) is true).
+        p = self.start_pard(workers=1)
+        c = self.raw(p)
+        self._expect(c, b"STATS\x7f", "usage", "control")
+
+    def test_pipelined_requests_behind_wait(self):
+        # protocol.md: while a WAIT is outstanding, later requests stay queued (pipelining is fine).
+        # Queue more than one input buffer's worth (4 KiB) of short, valid requests behind it.
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)  # the job cannot finish before everything is sent
+        try:
+            jid = self.submit(p, 10_000_000, seed=1)
+            c = self.raw(p)
+            n = 1000
+            c.send(("WAIT %d\n" % jid + "STATUS %d\n" % jid * n).encode())
+        finally:
+            self.cont_workers(ws)
+        first = c.readline()
+        w, f = parse_reply(first)
+        self.assertEqual(w, "OK", "the first reply must answer the WAIT: %r" % first)
+        self.assertEqual(f.get("state"), "done")
+        codes = []
+        for _ in range(n):
+            w, f = parse_reply(c.readline())
+            codes.append(w if w == "OK" else f.get("code"))
+        self.assertEqual(codes, ["OK"] * n)
+
+    def test_parctl_exit_codes(self):
+        p = self.start_pard(workers=1)
+        done = self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait")["id"]
+        usage = [
+            [],
+            ["frobnicate"],
+            ["status"],
+            ["status", "1", "2"],
+            ["status", "abc"],
+            ["wait", "0"],
+            ["submit"],
+            ["submit", "pi", "10", "--seed"],
+            ["list", "extra"],
+        ]
+        for args in usage:
+            with self.subTest(args=args):
+                r = self.parctl(p, *args)
+                self.assertEqual(r.returncode, EXIT_USAGE, r)
+                self.assertNotEqual(r.stderr, "")
+        refused = [
+            (["status", "999999"], "notfound"),
+            (["result", "999999"], "notfound"),
+            (["cancel", "999999"], "notfound"),
+            (["cancel", str(done)], "badarg"),
+            (["submit", "pi", "0"], "badarg"),
+            (["submit", "pi", "ten"], "badarg"),
+            (["submit", "bogus", "10"], "unknown"),
+            (["submit", "pi", "1e13"], "toolarge"),
+        ]
+        for args, code in refused:
+            with self.subTest(args=args):
+                r = self.parctl(p, *args)
+                self.assertEqual(r.returncode, EXIT_REFUSED, r)
+                self.assertNotEqual(r.stderr, "")
+                r = self.parctl(p, *args, json_out=True)
+                self.assertEqual(r.returncode, EXIT_REFUSED, r)
+                self.assertEqual(json.loads(r.stdout)["error"], code)
+        r = self.parctl(p, "submit", "pi", "1e13", json_out=True)
+        self.assertIn("max_trials", json.loads(r.stdout)["message"])
+
+        nowhere = os.path.join(p.dir, "no-daemon-here.sock")
+        for args in (["stats"], ["submit", "pi", "10"], ["wait", "1"]):
+            with self.subTest(unreachable=args):
+                r = self.parctl(p, *args, socket_path=nowhere)
+                self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
+                self.assertIn(nowhere, r.stderr)
+        r = self.parctl(p, "stats", socket_path=nowhere, json_out=True)
+        self.assertEqual(json.loads(r.stdout)["error"], "unreachable")
+        # A socket file nobody listens on (left by a dead daemon) is unreachable too.
+        dead = os.path.join(p.dir, "dead.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(dead)
+        s.close()
+        self.assertEqual(self.parctl(p, "stats", socket_path=dead).returncode, EXIT_UNREACHABLE)
+        # --socket wins over $PARD_SOCKET; $PARD_SOCKET is used without it.
+        env = pardtest.clean_env({"PARD_SOCKET": p.socket})
+        r = subprocess.run([pardtest.parctl_bin(), "stats"], env=env, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, EXIT_OK, r)
+        self.assertEqual(self.parctl(p, "--help").returncode, EXIT_OK)
+
+
+class OwnershipTest(PardTestCase):
+    """6. A job belongs to its submitter: another uid gets ERR perm (exit 4); root may do all."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run parctl as another user (nobody)")
+        try:
+            import pwd
+            pwd.getpwnam("nobody")
+        except KeyError:
+            self.skipTest("no user 'nobody'")
+
+    def test_perm(self):
+        p = self.start_pard(workers=2, max_trials=10**13)
+        # pard makes its socket 0660 so only its group may connect. The test daemon runs as
+        # root:root and adding nobody to a group would mean editing /etc/group, so the test first
+        # checks that policy (nobody is turned away), then opens the socket (0666, directory 0755):
+        # from then on only SO_PEERCRED ownership stands between nobody and root's jobs, which is
+        # what this test is about.
+        self.assertEqual(os.stat(p.socket).st_mode & 0o777, 0o660)
+        os.chmod(p.dir, 0o755)
+        r = self.parctl(p, "stats", user="nobody")
+        self.assertEqual(r.returncode, EXIT_UNREACHABLE, "nobody connected to a 0660 root socket: %r" % (r,))
+        os.chmod(p.socket, 0o666)
+        self.parctl_ok(p, "stats", user="nobody")
+
+        # (The finished job first: workers serve the oldest job, so the long one would block it.)
+        root_done = self.parctl_json(p, "submit", "pi", 10_000_000, "--seed", 2, "--wait")["id"]
+        root_long = self.submit(p, LONG_TRIALS, seed=1)
+        for args in (["cancel", root_long], ["status", root_long], ["wait", root_long],
+                     ["result", root_long], ["result", root_done], ["status", root_done],
+                     ["wait", root_done], ["cancel", root_done]):
+            with self.subTest(args=args):
+                r = self.parctl(p, *args, user="nobody", json_out=True)
+                self.assertEqual(r.returncode, EXIT_REFUSED, r)
+                err = json.loads(r.stdout)
+                self.assertEqual(err["error"], "perm", err)
+                r = self.parctl(p, *args, user="nobody")
+                self.assertEqual(r.returncode, EXIT_REFUSED, r)
+                self.assertIn("uid 0", r.stderr)
+        # Listing and stats are open to every client of the socket.
+        lst = self.parctl_json(p, "list", user="nobody")
+        self.assertEqual({j["id"]: j["owner"] for j in lst["jobs"]}, {root_long: 0, root_done: 0})
+        self.parctl_json(p, "stats", user="nobody")
+        # nobody's attempts changed nothing.
+        self.assertIn(self.parctl_json(p, "status", root_long)["state"], ("running", "queued"))
+        self.parctl_json(p, "cancel", root_long)
+        self.assertEqual(self.parctl(p, "wait", root_long).returncode, EXIT_FAILED)
+        check_pi(self, self.parctl_json(p, "result", root_done), 10_000_000, 2, root_done)
+
+        # nobody's own job: theirs to read and cancel, and root may too; owner is their uid.
+        import pwd
+        nobody_uid = pwd.getpwnam("nobody").pw_uid
+        r = self.parctl_ok(p, "submit", "pi", 10_000_000, "--seed", 2, user="nobody")
+        njob = int(r.stdout)
+        res = self.parctl_json(p, "wait", njob, user="nobody")
+        check_pi(self, res, 10_000_000, 2, njob)
+        self.assertEqual(self.parctl_json(p, "status", njob)["owner"], nobody_uid)
+        self.assertEqual(self.parctl_json(p, "result", njob)["hits"], res["hits"])  # root reads it
+        nlong = int(self.parctl_ok(p, "submit", "pi", LONG_TRIALS, user="nobody").stdout)
+        self.assertEqual(self.parctl_json(p, "cancel", nlong, user="nobody")["state"], "cancelled")
+        self.assertEqual(self.parctl(p, "wait", nlong).returncode, EXIT_FAILED)
+
+
+class WorkerDeathTest(PardTestCase):
+    """7. Workers SIGKILLed again and again: every job still gets exactly the right hits."""
+
+    NJOBS = 20
+    TRIALS = 1_000_000_000  # ~240 chunks of ~1.5 ms: a kill nearly always lands mid-chunk
+
+    def _run_batch(self, p, kill):
+        ids = [self.submit(p, self.TRIALS, seed=1000 + i) for i in range(self.NJOBS)]
+        kills = 0
+        if kill:
+            # Kill every worker found, every few ms. pard restarts a worker that dies young
+            # with a growing back-off (10 ms .. 5 s), so the loop is bounded by a kill count and
+            # a wall-clock budget (a bound on the test's length, not an assertion).
+            budget = time.monotonic() + 2.5
+            while kills < 40 and time.monotonic() < budget:
+                if all(self.parctl_json(p, "status", i)["state"] == "done" for i in ids[-1:]):
+                    break
+                for w in p.workers():
+                    try:
+                        os.kill(w, signal.SIGKILL)
+                        kills += 1
+                    except ProcessLookupError:
+                        pass
+                time.sleep(0.004)
+        results = {}
+        for i in ids:
+            r = self.parctl(p, "wait", i, json_out=True)
+            self.assertEqual(r.returncode, EXIT_OK, "job %d: %s %s" % (i, r.stdout, r.stderr))
+            res = json.loads(r.stdout)
+            check_pi(self, res, self.TRIALS, res["seed"], i)
+            results[res["seed"]] = res["hits"]
+        return results, kills
+
+    def test_kill_workers(self):
+        quiet = self.start_pard(workers=2)
+        expected, _ = self._run_batch(quiet, kill=False)
+        self.assertEqual(self.stats(quiet)["worker_restarts"], 0)
+        self.stop_pard(quiet)
+
+        p = self.start_pard(workers=2, chunk_retries=1000)
+        got, kills = self._run_batch(p, kill=True)
+        self.assertGreater(kills, 0)
+        self.assertEqual(got, expected, "hits differ from a quiet daemon's after %d kills" % kills)
+        s = self.stats(p)
+        self.assertGreater(s["worker_restarts"], 0, s)
+        self.assertEqual(s["jobs_completed"], self.NJOBS)
+        sys.stderr.write("\n[kill test: %d kills, %d restarts, %d chunks requeued] " %
+                         (kills, s["worker_restarts"], s["chunks_requeued"]))
+        # The pool recovers to full strength (after its back-off) and serves on.
+        wait_until(lambda: self.stats(p)["running"] == 2, what="both workers to be restarted")
+        self.assertEqual(len(p.workers()), 2)
+        check_pi(self, self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait"), 1000, 1)
+
+
+class LifecycleTest(PardTestCase):
+    """8. Shutdown cleans up; a stale segment or socket is replaced; a live one is not."""
+
+    def test_sigterm_cleans_up(self):
+        p = self.start_pard(workers=2)
+        self.assertTrue(os.path.exists(p.shm_path))
+        workers = p.workers()
+        self.assertEqual(len(workers), 2)
+        self.parctl_json(p, "submit", "pi", 10_000_000, "--wait")
+        # A client still waiting at shutdown gets ERR shutdown (exit 1), not a hang.
+        long_id = self.submit(p, LONG_TRIALS)
+        waiter = self.parctl_bg(p, "wait", long_id, text=True)
+        wait_until(lambda: self.stats(p)["clients"] >= 2, what="the waiting client to connect")
+        self.stop_pard(p)  # exit 0, no segment, no socket
+        out, err = waiter.communicate(timeout=60)
+        self.assertEqual(waiter.returncode, EXIT_FAILED, (out, err))
+        self.assertIn("stop", err)
+        for w in workers:
+            wait_until(lambda: proc_stat(w) is None or proc_stat(w)[0] == "Z", timeout=30,
+                       what="worker %d to exit" % w)
+        self.assertIn("stopped", p.log())
+
+    def test_stale_segment_replaced(self):
+        first = self.start_pard(workers=2)
+        workers = first.workers()
+        first.kill()
+        self.assertTrue(os.path.exists(first.shm_path), "SIGKILL should leave the segment behind")
+        self.assertTrue(os.path.exists(first.socket), "SIGKILL should leave the socket behind")
+        # Workers never outlive their daemon.
+        for w in workers:
+            wait_until(lambda: proc_stat(w) is None or proc_stat(w)[0] == "Z", timeout=30,
+                       what="orphaned worker %d to die" % w)
+
+        second = pardtest.Pard(workers=2)
+        pardtest.write_config(second.config, dict(first.settings))  # same shm_name, same socket
+        second.socket, second.shm_name = first.socket, first.shm_name
+        self._pards.append(second)
+        second.start()
+        log = second.log()
+        self.assertIn("stale", log)
+        self.assertIn(first.shm_name, log)
+        check_pi(self, self.parctl_json(second, "submit", "pi", 10_000_000, "--seed", 1, "--wait"), 10_000_000, 1)
+        self.assertEqual(self.stats(second)["jobs_submitted"], 1, "fresh segment, fresh counters")
+        self.stop_pard(second)
+
+    def test_live_segment_and_socket_kept(self):
+        live = self.start_pard(workers=1)
+        jid = self.submit(live, 10_000_000, seed=4)
+        # Same segment name, other socket: refused, and the live segment survives.
+        rival = pardtest.Pard(workers=1, shm_name=live.shm_name)
+        self._pards.append(rival)
+        with self.assertRaises(AssertionError):
+            rival.start()
+        self.assertNotEqual(rival.returncode, 0)
+        self.assertIn("in use", rival.log())
+        self.assertTrue(os.path.exists(live.shm_path))
+        self.assertFalse(os.path.exists(rival.socket))
+        # Same socket, other segment: refused, the live socket stays, the rival's segment goes.
+        rival2 = pardtest.Pard(workers=1, socket=live.socket)
+        self._pards.append(rival2)
+        with self.assertRaises(AssertionError):
+            rival2.start()
+        self.assertNotEqual(rival2.returncode, 0)
+        self.assertIn("already listening", rival2.log())
+        self.assertFalse(os.path.exists(rival2.shm_path), "a refused pard left its segment")
+        self.assertTrue(os.path.exists(live.socket))
+        check_pi(self, self.parctl_json(live, "wait", jid), 10_000_000, 4, jid)
+
+
+class IdleTest(PardTestCase):
+    """9. Idle workers sleep: no CPU time accumulates."""
+
+    def test_idle_workers_use_no_cpu(self):
+        p = self.start_pard(workers=2)
+        self.parctl_json(p, "submit", "pi", 3_000_000_000, "--seed", 1, "--wait")
+        workers = p.workers()
+        self.assertEqual(len(workers), 2)
+        self.assertGreater(sum(proc_stat(w)[1] for w in workers), 0, "the workers did the job")
+        wait_until(lambda: all(proc_stat(w)[0] == "S" for w in workers), timeout=20,
+                   what="workers to go to sleep")
+        before = {w: proc_stat(w) for w in workers}
+        time.sleep(1.0)
+        after = {w: proc_stat(w) for w in workers}
+        for w in workers:
+            self.assertEqual(after[w][0], "S", "worker %d not sleeping" % w)
+            self.assertEqual(after[w][1], before[w][1], "idle worker %d used CPU: %s -> %s ticks" %
+                             (w, before[w][1], after[w][1]))
+        s = self.stats(p)
+        self.assertEqual((s["busy"], s["idle"]), (0, 2))
+
+
+class ConfigTest(PardTestCase):
+    """10. pard --check-config: every bad value names file:line and the reason."""
+
+    HEAD = "# a test config\nresult_retention = 60;\n"  # the bad setting follows, on line 3
+    BAD = [  # (text after HEAD, line the error must name, words the reason must contain)
+        ("workers = 0;", 3, ["workers"]),
+        ("workers = 1025;", 3, ["workers"]),
+        ('workers = "two";', 3, ["workers", "whole number"]),
+        ("workers = 2.5;", 3, ["workers", "whole number"]),
+        ('strategy = "bogus";', 3, ["strategy", "bogus"]),
+        ("frobnicate = 1;", 3, ["unknown", "frobnicate"]),
+        ("socket = 5;", 3, ["socket", "string"]),
+        ('socket = "%s";' % ("/tmp/" + "s" * 120), 3, ["socket"]),
+        ('socket = "";', 3, ["socket"]),
+        ('shm_name = "noslash";', 3, ["shm_name"]),
+        ('shm_name = "/a/b";', 3, ["shm_name"]),
+        ('shm_name = "/";', 3, ["shm_name"]),
+        ('log_level = "loud";', 3, ["log_level"]),
+        ("queue_depth = 0;", 3, ["queue_depth"]),
+        ("chunk_retries = 1001;", 3, ["chunk_retries"]),
+        ("max_trials = 0;", 3, ["max_trials"]),
+        ("max_jobs = 4;\n# pad\nqueue_depth = 8;", 5, ["queue_depth", "max_jobs"]),
+        ("\nmax_jobs = ;", 4, ["syntax"]),
+    ]
+
+    def _check(self, text):
+        d = tempfile.mkdtemp(prefix="pard-cfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "test.conf")
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([pardtest.pard_bin(), "--check-config", "-c", path], capture_output=True, text=True,
+                           timeout=60, env=pardtest.clean_env())
+        return path, r
+
+    def test_bad_values(self):
+        for text, lineno, words in self.BAD:
+            with self.subTest(setting=text):
+                path, r = self._check(self.HEAD + text + "\n")
+                self.assertNotEqual(r.returncode, 0, r)
+                out = r.stdout + r.stderr
+                self.assertRegex(out, "%s:%d: " % (re.escape(path), lineno))
+                for w in words:
+                    self.assertIn(w, out)
+                self.assertNotIn("configuration OK", out)
+
+    def test_good_config(self):
+        path, r = self._check('# ok\nworkers = 3;\nstrategy = "fork";\nsocket = "/tmp/x.sock";\n'
+                              'shm_name = "/pard-x";\nmax_jobs = 10;\nqueue_depth = 10;\n'
+                              'max_trials = 10000000000000;\nresult_retention = 0;\nchunk_retries = 0;\n'
+                              'log_level = "warning";\narena_size = 0;\n')
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("configuration OK", r.stdout)
+        self.assertIn("workers=3", r.stdout)
+        self.assertIn("shm_name=/pard-x", r.stdout)
+        path, r = self._check("")
+        self.assertEqual(r.returncode, 0, r)
+
+    def test_missing_explicit_config(self):
+        d = tempfile.mkdtemp(prefix="pard-cfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        missing = os.path.join(d, "missing.conf")
+        for extra in (["--check-config"], []):
+            with self.subTest(args=extra):
+                r = subprocess.run([pardtest.pard_bin()] + extra + ["-c", missing], capture_output=True,
+                                   text=True, timeout=60, env=pardtest.clean_env())
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn(missing, r.stderr)
+        r = subprocess.run([pardtest.pard_bin(), "--bogus-option"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+
+
+class ProgressTest(PardTestCase):
+    """11. Progress bars only on a terminal."""
+
+    def test_no_progress_on_pipes(self):
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)
+        try:
+            jid = self.submit(p, 1_000_000_000, seed=1)
+            waiter = self.parctl_bg(p, "wait", jid, text=True)
+            runner = self.parctl_bg(p, "submit", "pi", 500_000_000, "--seed", 2, "--wait", text=True)
+            wait_until(lambda: self.stats(p)["clients"] >= 3, what="both parctl to connect")
+            time.sleep(0.5)  # several progress periods pass while the jobs cannot advance
+        finally:
+            self.cont_workers(ws)
+        for pr, trials in ((waiter, 1_000_000_000), (runner, 500_000_000)):
+            out, err = pr.communicate(timeout=pardtest.JOB_TIMEOUT)
+            self.assertEqual(pr.returncode, 0, (out, err))
+            self.assertEqual(err, "")
+            for ch in ("[", "\r", "#"):
+                self.assertNotIn(ch, out + err)
+            self.assertEqual(parse_text_pairs(out).get("trials"), str(trials))
+
+    def test_progress_on_terminal(self):
+        # The positive control: with stderr a terminal, the bar is drawn (and then cleared).
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)
+        master, slave = os.openpty()
+        try:
+            jid = self.submit(p, 1_000_000_000, seed=1)
+            pr = self.parctl_bg(p, "wait", jid, stdout=subprocess.PIPE, stderr=slave)
+            os.close(slave)
+            seen = b""
+            deadline = time.monotonic() + 30
+            while b"[" not in seen and time.monotonic() < deadline:
+                rl, _, _ = select.select([master], [], [], 1.0)
+                if rl:
+                    seen += os.read(master, 4096)
+        finally:
+            self.cont_workers(ws)
+        out, _ = pr.communicate(timeout=pardtest.JOB_TIMEOUT)
+        while True:
+            try:
+                rl, _, _ = select.select([master], [], [], 0.2)
+                if not rl:
+                    break
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen += chunk
+            except OSError:
+                break
+        os.close(master)
+        self.assertEqual(pr.returncode, 0)
+        self.assertIn(b"[", seen)
+        self.assertIn(b"\r", seen)
+        self.assertIn(b"chunks", seen)
+        self.assertNotIn(b"[", out, "the bar goes to stderr only")
+        self.assertIn(b"hits", out)
+
+
+if __name__ == "__main__":
+    pardtest.take_build_dir_argument(sys.argv)
+    unittest.main(verbosity=2)
