@@ -395,6 +395,19 @@ static int cmd_list(struct parctl *p, int argc, char **argv)
 	return PARCTL_OK;
 }
 
+static int cmd_workers(struct parctl *p, int argc, char **argv)
+{
+	(void)argc;
+	uint64_t n;
+	if (pard_parse_u64(argv[0], 1, 1024, &n) < 0) {
+		errorf(p, "usage", "workers must be a whole number from 1 to 1024 (got \"%s\")%s", argv[0], "");
+		return PARCTL_USAGE;
+	}
+	char req[32];
+	snprintf(req, sizeof(req), "WORKERS %llu", (unsigned long long)n);
+	return simple(p, req);
+}
+
 const struct parctl_command parctl_commands[] = {
 	{"submit", 1, -1, cmd_submit, "submit KIND ARGS... [--OPTION VALUE]... [--wait]",
 	 "submit a job: pi TRIALS [--seed S], or fractal WxH [--iterations N] [--region X0,X1,Y0,Y1];\n"
@@ -405,6 +418,7 @@ const struct parctl_command parctl_commands[] = {
 	{"cancel", 1, 1, cmd_cancel, "cancel ID", "cancel a queued or running job"},
 	{"list", 0, 0, cmd_list, "list", "list jobs the daemon holds"},
 	{"stats", 0, 0, cmd_stats, "stats", "show workers, queue and counters"},
+	{"workers", 1, 1, cmd_workers, "workers N", "resize the pool (root or the daemon's user)"},
 };
 const unsigned parctl_ncommands = sizeof(parctl_commands) / sizeof(parctl_commands[0]);
 

@@ -24,6 +24,9 @@ void config_defaults(struct pard_config *c)
 	c->queue_depth = 256;
 	c->result_retention = 600;
 	c->chunk_retries = 3;
+	c->chunk_timeout = 300;
+	c->max_chunks_per_worker = 0;
+	c->stop_grace = 10;
 	c->log_level = PARD_LOG_INFO;
 	c->limits.max_trials = UINT64_C(1000000000000);
 	c->limits.max_pixels = UINT64_C(100000000);
@@ -82,6 +85,9 @@ static const struct setting_rule rules[] = {
 	{"arena_size", CONFIG_TYPE_INT, 0, (long long)1 << 40},
 	{"result_retention", CONFIG_TYPE_INT, 0, 365LL * 86400},
 	{"chunk_retries", CONFIG_TYPE_INT, 0, 1000},
+	{"chunk_timeout", CONFIG_TYPE_INT, 0, 30 * 86400},
+	{"max_chunks_per_worker", CONFIG_TYPE_INT, 0, INT32_MAX},
+	{"stop_grace", CONFIG_TYPE_INT, 0, 3600},
 	{"log_level", CONFIG_TYPE_STRING, 0, 0},
 	{"worker_binary", CONFIG_TYPE_STRING, 0, 0},
 };
@@ -129,6 +135,12 @@ static int apply_setting(struct pard_config *c, const config_setting_t *s, const
 			c->result_retention = (unsigned)v;
 		else if (!strcmp(name, "chunk_retries"))
 			c->chunk_retries = (unsigned)v;
+		else if (!strcmp(name, "chunk_timeout"))
+			c->chunk_timeout = (unsigned)v;
+		else if (!strcmp(name, "max_chunks_per_worker"))
+			c->max_chunks_per_worker = (unsigned)v;
+		else if (!strcmp(name, "stop_grace"))
+			c->stop_grace = (unsigned)v;
 		return 0;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)

@@ -21,6 +21,9 @@ struct pard_config {
 	unsigned queue_depth; /* jobs queued or running at once */
 	unsigned result_retention; /* seconds a finished job's result is kept */
 	unsigned chunk_retries;    /* times a chunk may be lost to a dying worker before its job fails */
+	unsigned chunk_timeout;    /* seconds one chunk may run before its worker is killed (0: never) */
+	unsigned max_chunks_per_worker; /* recycle a worker after about this many chunks (0: never) */
+	unsigned stop_grace;       /* seconds SIGTERM waits for running chunks */
 	int log_level;
 	struct pard_limits limits;
 };

@@ -37,6 +37,8 @@ struct daemon {
 	struct client *clients;
 	uint32_t nclients;
 	bool stopping;
+	bool stop_killed;          /* stop_grace passed and the remaining workers were killed */
+	uint64_t stop_deadline_ns;
 	bool progress_pending; /* some client waits with progress lines: tick the timer */
 	uint64_t start_ns;
 };

@@ -73,6 +73,7 @@ static void job_publish(struct jobs *js, struct job *job)
 	s->result_off = job->buffer_off;
 	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
 	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->running, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
 	for (uint32_t i = 0; i < n; i++) {
@@ -121,7 +122,7 @@ static void release_buffer(struct jobs *js, struct job *job)
 }
 
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
-		struct job **out, char *err, size_t errlen)
+		uint64_t timeout_ns, struct job **out, char *err, size_t errlen)
 {
 	if (js->active >= js->cfg->queue_depth) {
 		snprintf(err, errlen, "queue full: %u jobs queued or running (queue_depth %u)", js->active,
@@ -150,6 +151,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->params = *params;
 	job->submit_ns = pard_now_ns();
 	job->finish_ns = job->expire_ns = 0;
+	job->deadline_ns = timeout_ns ? job->submit_ns + timeout_ns : 0;
 	job->fetched = false;
 	job->settled = false;
 	job->error[0] = '\0';
@@ -261,13 +263,11 @@ static bool drop_queued(struct jobs *js, struct job *job)
 	return worker_job_settled(s);
 }
 
-int jobs_cancel(struct jobs *js, struct job *job)
+/* Ends an unfinished job as state (cancelled or failed): queued chunks are dropped, chunks
+ * already claimed run to the end and the worker that finishes the last one wakes us. */
+static void job_abort(struct jobs *js, struct job *job, enum job_state state)
 {
-	if (job_is_terminal(job))
-		return -EALREADY;
-	if (job->state == JOB_CANCELLED)
-		return 0;
-	job->state = JOB_CANCELLED;
+	job->state = state;
 	if (job->waiting) {
 		/* Workers never saw it: it ends here. */
 		job->waiting = false;
@@ -278,11 +278,18 @@ int jobs_cancel(struct jobs *js, struct job *job)
 		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
 		if (js->on_finished)
 			js->on_finished(js->ctx, job);
-		return 0;
+		return;
 	}
-	/* Chunks already claimed run to the end; the worker that finishes the last one wakes us. */
 	if (drop_queued(js, job))
 		job_finish(js, job);
+}
+
+int jobs_cancel(struct jobs *js, struct job *job)
+{
+	if (job_is_terminal(job))
+		return -EALREADY;
+	if (job->state != JOB_CANCELLED && job->state != JOB_FAILED)
+		job_abort(js, job, JOB_CANCELLED);
 	return 0;
 }
 
@@ -309,8 +316,12 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 			continue;
 		struct job *job = &js->table[e - 1];
 		struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+		uint32_t claimed = 0;
 		for (uint32_t i = 0; i < s->nchunks; i++) {
 			uint32_t v = PARD_CHUNK_CLAIMED_BY(w);
+			if (PARD_CHUNK_STATE(atomic_load(&s->chunk_state[i])) == PARD_CHUNK_CLAIMED &&
+			    atomic_load(&s->chunk_state[i]) != v)
+				claimed++;
 			if (atomic_load(&s->chunk_state[i]) != v)
 				continue;
 			bool give_up = job->state == JOB_CANCELLED || job->state == JOB_FAILED;
@@ -335,6 +346,8 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 				drop_queued(js, job);
 			}
 		}
+		/* The dead worker may have died between claiming and counting: recount the hint. */
+		atomic_store_explicit(&s->running, claimed, memory_order_relaxed);
 	}
 	if (requeued) {
 		atomic_fetch_add(&js->seg->hdr->work_seq, 1);
@@ -342,6 +355,27 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 	}
 	/* The dead worker may have finished a job's last chunk without getting to announce it. */
 	jobs_collect(js);
+}
+
+uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
+{
+	uint64_t next = 0;
+	for (uint32_t i = 0; i < js->nslots; i++) {
+		struct job *job = &js->table[i];
+		if (job->state == JOB_FREE || job_is_terminal(job) || !job->deadline_ns || job->state == JOB_FAILED ||
+		    job->state == JOB_CANCELLED)
+			continue;
+		if (job->deadline_ns > now) {
+			if (!next || job->deadline_ns < next)
+				next = job->deadline_ns;
+			continue;
+		}
+		double secs = (double)(job->deadline_ns - job->submit_ns) / 1e9;
+		log_notice("job %llu failed: timed out after %.3f s", (unsigned long long)job->id, secs);
+		snprintf(job->error, sizeof(job->error), "timed out after %.3f s (--timeout)", secs);
+		job_abort(js, job, JOB_FAILED);
+	}
+	return next;
 }
 
 uint64_t jobs_expire(struct jobs *js, uint64_t now)

@@ -30,6 +30,7 @@ struct job {
 	uint64_t submit_ns;
 	uint64_t finish_ns;
 	uint64_t expire_ns; /* when a finished job's slot is freed */
+	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
 	bool fetched;
 	bool settled;      /* no chunk queued or running: the job is terminal */
 	char *result;      /* key=value text of a done job */
@@ -66,7 +67,7 @@ void jobs_fini(struct jobs *js);
  * Returns 0 with *out set, -EBUSY (queue or table full) or -E2BIG (buffer larger than the
  * arena), with the reason in err. */
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
-		struct job **out, char *err, size_t errlen);
+		uint64_t timeout_ns, struct job **out, char *err, size_t errlen);
 /* Returns the job with this id, or NULL when unknown or expired. */
 struct job *jobs_find(struct jobs *js, uint64_t id);
 /* Drops the job's queued chunks; chunks already running finish and are discarded.
@@ -81,6 +82,8 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why);
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total);
 /* Refreshes QUEUED -> RUNNING from the segment. */
 void jobs_refresh_state(const struct jobs *js, struct job *job);
+/* Fails unfinished jobs whose deadline passed. Returns the next deadline (0 if none). */
+uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now);
 /* Frees finished jobs whose retention passed. Returns the next expiry (0 if none). */
 uint64_t jobs_expire(struct jobs *js, uint64_t now);
 /* Marks a result as fetched: its retention restarts now. */

@@ -32,15 +32,32 @@ int daemon_watch(struct daemon *d, struct watch *w, uint32_t events)
 	return 0;
 }
 
+static void earliest(uint64_t *next, uint64_t t)
+{
+	if (t && (!*next || t < *next))
+		*next = t;
+}
+
 void daemon_schedule(struct daemon *d)
 {
 	uint64_t now = pard_now_ns();
-	uint64_t next = jobs_expire(&d->jobs, now);
-	uint64_t restart = pool_restart_due(&d->pool, now);
-	if (restart && (!next || restart < next))
-		next = restart;
-	if (d->progress_pending && (!next || now + PROGRESS_INTERVAL_NS < next))
-		next = now + PROGRESS_INTERVAL_NS;
+	uint64_t next = 0;
+	/* Every deadline pard keeps lives here; the timer is armed for the earliest only. */
+	earliest(&next, jobs_expire(&d->jobs, now));
+	earliest(&next, jobs_check_deadlines(&d->jobs, now));
+	earliest(&next, pool_restart_due(&d->pool, now));
+	earliest(&next, pool_check_hangs(&d->pool, now, (uint64_t)d->cfg.chunk_timeout * 1000000000u));
+	if (d->progress_pending)
+		earliest(&next, now + PROGRESS_INTERVAL_NS);
+	if (d->stopping && !d->stop_killed)
+		earliest(&next, d->stop_deadline_ns);
+	uint64_t wd = notify_watchdog(d, now);
+	earliest(&next, wd);
+	/* Worker heartbeats are not events: while any worker is busy, look again within a second. */
+	uint32_t running, busy;
+	pool_count(&d->pool, &running, &busy);
+	if (busy && d->cfg.chunk_timeout)
+		earliest(&next, now + 1000000000u);
 	struct itimerspec its = {0};
 	if (next) {
 		its.it_value.tv_sec = (time_t)(next / 1000000000u);
@@ -56,6 +73,12 @@ static void timer_handle(struct daemon *d, struct watch *w, uint32_t events)
 	ssize_t r = read(w->fd, &n, sizeof(n));
 	(void)r;
 	d->progress_pending = server_progress_tick(d);
+	if (d->stopping && !d->stop_killed && pard_now_ns() >= d->stop_deadline_ns) {
+		log_warning("%u workers still busy after stop_grace (%u s); killing them", pool_alive(&d->pool),
+			    d->cfg.stop_grace);
+		pool_kill_all(&d->pool, "killed at shutdown after stop_grace");
+		d->stop_killed = true;
+	}
 	daemon_schedule(d);
 }
 
@@ -66,6 +89,30 @@ static void done_handle(struct daemon *d, struct watch *w, uint32_t events)
 	ssize_t r = read(w->fd, &n, sizeof(n));
 	(void)r;
 	jobs_collect(&d->jobs);
+}
+
+/* pard-worker: the configured path, else the one beside this pard (a build tree), else the
+ * installed one. */
+static void find_worker_binary(const struct pard_config *cfg, char *out, size_t len)
+{
+	if (cfg->worker_binary[0]) {
+		snprintf(out, len, "%s", cfg->worker_binary);
+		return;
+	}
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash && (size_t)(slash - self) + sizeof("/pard-worker") <= sizeof(self)) {
+			strcpy(slash + 1, "pard-worker");
+			if (access(self, X_OK) == 0) {
+				snprintf(out, len, "%.4000s", self);
+				return;
+			}
+		}
+	}
+	snprintf(out, len, "%s", PARD_WORKER_BINARY);
 }
 
 /* Re-reads the config; applies what can change in place, keeps the old config on any error. */
@@ -84,12 +131,17 @@ static void reload(struct daemon *d)
 		log_error("reload rejected, keeping the running config: %s", err);
 	} else {
 		if (strcmp(n.socket, d->cfg.socket) || strcmp(n.shm_name, d->cfg.shm_name) ||
-		    strcmp(n.strategy, d->cfg.strategy) || n.max_jobs != d->cfg.max_jobs ||
-		    n.limits.arena_size != d->cfg.limits.arena_size)
-			log_warning("reload: socket, shm_name, strategy, max_jobs and arena_size take effect at restart");
+		    n.max_jobs != d->cfg.max_jobs || n.limits.arena_size != d->cfg.limits.arena_size)
+			log_warning("reload: socket, shm_name, max_jobs and arena_size take effect at restart");
+		if (strcmp(n.strategy, d->cfg.strategy)) {
+			/* The new strategy's workers take over as the old ones finish their chunk. */
+			if (strcmp(n.worker_binary, d->cfg.worker_binary))
+				find_worker_binary(&n, d->pool.worker_binary, sizeof(d->pool.worker_binary));
+			if (pool_set_strategy(&d->pool, pool_strategy_find(n.strategy)) < 0)
+				strcpy(n.strategy, d->cfg.strategy);
+		}
 		strcpy(n.socket, d->cfg.socket);
 		strcpy(n.shm_name, d->cfg.shm_name);
-		strcpy(n.strategy, d->cfg.strategy);
 		n.max_jobs = d->cfg.max_jobs;
 		n.limits.arena_size = d->cfg.limits.arena_size;
 		if (n.queue_depth > n.max_jobs)
@@ -97,8 +149,10 @@ static void reload(struct daemon *d)
 		uint32_t old_workers = d->cfg.workers;
 		d->cfg = n;
 		pard_log_set_level((enum pard_log_level)n.log_level);
+		d->pool.max_chunks = n.max_chunks_per_worker;
 		if (n.workers != old_workers)
 			pool_resize(&d->pool, n.workers);
+		daemon_schedule(d);
 		log_info("configuration reloaded from %s", d->config_path);
 	}
 	notify_ready(d);
@@ -119,8 +173,16 @@ static void signal_handle(struct daemon *d, struct watch *w, uint32_t events)
 			break;
 		case SIGTERM:
 		case SIGINT:
-			log_info("received SIG%s; stopping", sigabbrev_np((int)si.ssi_signo));
+			if (d->stopping)
+				break;
+			log_info("received SIG%s; stopping: running chunks may finish within %u s",
+				 sigabbrev_np((int)si.ssi_signo), d->cfg.stop_grace);
+			notify_stopping();
 			d->stopping = true;
+			d->stop_deadline_ns = pard_now_ns() + (uint64_t)d->cfg.stop_grace * 1000000000u;
+			server_stop_listening(d);
+			pool_begin_stop(&d->pool);
+			daemon_schedule(d);
 			break;
 		}
 	}
@@ -152,30 +214,6 @@ static int load_config(struct daemon *d)
 		return r;
 	}
 	return 0;
-}
-
-/* pard-worker: the configured path, else the one beside this pard (a build tree), else the
- * installed one. */
-static void find_worker_binary(const struct pard_config *cfg, char *out, size_t len)
-{
-	if (cfg->worker_binary[0]) {
-		snprintf(out, len, "%s", cfg->worker_binary);
-		return;
-	}
-	char self[4096];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash && (size_t)(slash - self) + sizeof("/pard-worker") <= sizeof(self)) {
-			strcpy(slash + 1, "pard-worker");
-			if (access(self, X_OK) == 0) {
-				snprintf(out, len, "%.4000s", self);
-				return;
-			}
-		}
-	}
-	snprintf(out, len, "%s", PARD_WORKER_BINARY);
 }
 
 static int setup(struct daemon *d)
@@ -227,6 +265,7 @@ static int setup(struct daemon *d)
 	d->jobs.on_finished = server_job_finished;
 	d->jobs.ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
+	d->pool.max_chunks = d->cfg.max_chunks_per_worker;
 	r = pool_start(&d->pool, &d->seg, d->cfg.workers);
 	if (r < 0)
 		return r;
@@ -244,7 +283,9 @@ static int setup(struct daemon *d)
 static void run(struct daemon *d)
 {
 	struct epoll_event evs[64];
-	while (!d->stopping) {
+	/* After SIGTERM the loop goes on until the last worker has finished its chunk (or was
+	 * killed), so jobs whose last chunks were running still reach their waiting clients. */
+	while (!d->stopping || pool_alive(&d->pool)) {
 		int n = epoll_wait(d->epfd, evs, 64, -1);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -312,7 +353,7 @@ int main(int argc, char **argv)
 	if (r == 0) {
 		notify_ready(&d);
 		run(&d);
-		notify_stopping();
+		jobs_collect(&d.jobs);
 	}
 	server_fini(&d);
 	if (d.pool.strategy)

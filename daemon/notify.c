@@ -56,6 +56,29 @@ void notify_stopping(void)
 	sd_notify(0, "STOPPING=1");
 }
 
+uint64_t notify_watchdog(struct daemon *d, uint64_t now)
+{
+	static int enabled = -1;
+	static uint64_t interval_ns, next_ns;
+	if (enabled < 0) {
+		uint64_t usec = 0;
+		enabled = sd_watchdog_enabled(0, &usec) > 0;
+		interval_ns = usec * 1000 / 2; /* ping at twice the rate systemd expects */
+	}
+	if (!enabled)
+		return 0;
+	if (now >= next_ns) {
+		/* Only a daemon whose workers show life says it is alive: a hung pool should be
+		 * restarted by systemd, not hidden by a healthy event loop. */
+		if (pool_healthy(&d->pool, now, (uint64_t)d->cfg.chunk_timeout * 1000000000u))
+			sd_notify(0, "WATCHDOG=1");
+		else
+			log_warning("workers look hung: not sending WATCHDOG=1");
+		next_ns = now + interval_ns;
+	}
+	return next_ns;
+}
+
 void notify_status_changed(struct daemon *d)
 {
 	/* At most a few updates a second: a STATUS per tiny job would cost more than the job. */
@@ -85,6 +108,13 @@ void notify_reloading(void)
 
 void notify_stopping(void)
 {
+}
+
+uint64_t notify_watchdog(struct daemon *d, uint64_t now)
+{
+	(void)d;
+	(void)now;
+	return 0;
 }
 
 void notify_status_changed(struct daemon *d)

@@ -3,6 +3,8 @@
 #ifndef PARD_NOTIFY_H
 #define PARD_NOTIFY_H
 
+#include <stdint.h>
+
 struct daemon;
 
 /* Returns the listening socket systemd passed, or -1 when there is none. */
@@ -10,6 +12,9 @@ int notify_listen_fd(void);
 void notify_ready(struct daemon *d);
 void notify_reloading(void);
 void notify_stopping(void);
+/* Sends WATCHDOG=1 when due and the workers look alive. Returns when it is due next (0: no
+ * watchdog configured). */
+uint64_t notify_watchdog(struct daemon *d, uint64_t now);
 /* Tells systemd the current workers and queue (rate-limited). */
 void notify_status_changed(struct daemon *d);
 

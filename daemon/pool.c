@@ -7,12 +7,14 @@
 #include <unistd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "pard/log.h"
 #include "pard/util.h"
+#include "worker.h"
 
 static const struct pool_strategy *const strategies[] = {
 	&pool_strategy_fork,
@@ -28,10 +30,17 @@ const struct pool_strategy *pool_strategy_find(const char *name)
 	return NULL;
 }
 
+static void pool_finish_drain(struct pool *p);
+
 static int pool_start_one(struct pool *p, uint32_t w)
 {
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
 	atomic_store(&row->exit_requested, 0);
+	/* Up to 25% jitter so workers started together are not all recycled together. */
+	uint64_t max = p->max_chunks;
+	if (max)
+		max += (uint64_t)random() % (max / 4 + 1);
+	atomic_store(&row->max_chunks, max);
 	atomic_store(&row->state, PARD_WORKER_STARTING);
 	atomic_store(&row->pid, 0);
 	pid_t pid = p->strategy->start(p, w);
@@ -45,6 +54,9 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	p->w[w].started_ns = pard_now_ns();
 	p->w[w].restart_at_ns = 0;
 	p->w[w].retiring = false;
+	p->w[w].replacing = false;
+	p->w[w].kill_reason = NULL;
+	p->w[w].started_by = p->strategy;
 	if (w + 1 > p->rows)
 		p->rows = w + 1;
 	log_debug("worker %u started (pid %d, %s)", w, (int)pid, p->strategy->name);
@@ -90,15 +102,32 @@ void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status)
 	struct pool_worker *pw = &p->w[w];
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
 	pid_t pid = pw->pid;
-	char why[64];
-	describe_exit(status, why, sizeof(why));
+	char why[96];
+	if (pw->kill_reason)
+		snprintf(why, sizeof(why), "%s", pw->kill_reason);
+	else
+		describe_exit(status, why, sizeof(why));
 	pw->pid = 0;
+	pw->kill_reason = NULL;
 	atomic_store(&row->pid, 0);
 	atomic_store(&row->state, PARD_WORKER_EMPTY);
 	jobs_worker_died(js, w, why);
+	pool_finish_drain(p);
 	if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
 		log_info("worker %u (pid %d) retired", w, (int)pid);
 		pw->retiring = false;
+		pw->replacing = false;
+		return;
+	}
+	bool recycled = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_RECYCLE;
+	if (recycled || pw->replacing) {
+		/* Planned: replace at once, not a crash. */
+		log_info("worker %u (pid %d) %s", w, (int)pid,
+			 recycled ? "recycled after max_chunks_per_worker" : "replaced by the new strategy");
+		p->recycled += recycled;
+		pw->replacing = false;
+		pw->quick_deaths = 0;
+		pool_start_one(p, w);
 		return;
 	}
 	uint64_t now = pard_now_ns();
@@ -117,6 +146,114 @@ void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status)
 	pw->restart_at_ns = now + delay;
 	if (!delay)
 		pool_start_one(p, w);
+}
+
+/* After a strategy change, the old strategy's helpers stop once its last worker is gone. */
+static void pool_finish_drain(struct pool *p)
+{
+	if (!p->old_strategy)
+		return;
+	for (uint32_t w = 0; w < p->rows; w++)
+		if (p->w[w].pid && p->w[w].started_by == p->old_strategy)
+			return;
+	if (p->old_strategy->fini)
+		p->old_strategy->fini(p);
+	log_info("strategy %s drained; all workers now use %s", p->old_strategy->name, p->strategy->name);
+	p->old_strategy = NULL;
+}
+
+int pool_set_strategy(struct pool *p, const struct pool_strategy *s)
+{
+	if (s == p->strategy)
+		return 0;
+	if (p->old_strategy) {
+		log_error("cannot change strategy to %s while %s is still draining", s->name, p->old_strategy->name);
+		return -EBUSY;
+	}
+	if (s->prepare) {
+		int r = s->prepare(p);
+		if (r < 0)
+			return r;
+	}
+	log_info("strategy changes from %s to %s: workers are replaced as they finish their chunk",
+		 p->strategy->name, s->name);
+	p->old_strategy = p->strategy;
+	p->strategy = s;
+	for (uint32_t w = 0; w < p->rows; w++) {
+		if (!p->w[w].pid || p->w[w].retiring)
+			continue;
+		p->w[w].replacing = true;
+		atomic_store(&pard_segment_worker(p->seg, w)->exit_requested, 1);
+	}
+	atomic_fetch_add(&p->seg->hdr->work_seq, 1);
+	pard_futex_wake(&p->seg->hdr->work_seq, INT32_MAX);
+	pool_finish_drain(p);
+	return 0;
+}
+
+uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns)
+{
+	uint64_t next = 0;
+	if (!timeout_ns)
+		return 0;
+	for (uint32_t w = 0; w < p->rows; w++) {
+		struct pool_worker *pw = &p->w[w];
+		const struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+		if (!pw->pid || pw->kill_reason || atomic_load(&row->state) != PARD_WORKER_BUSY)
+			continue;
+		uint64_t start = atomic_load(&row->chunk_start_ns);
+		if (now - start >= timeout_ns) {
+			log_error("worker %u (pid %d) ran chunk %u of job slot %u for over %llu s (chunk_timeout); killing it",
+				  w, (int)pw->pid, atomic_load(&row->chunk), atomic_load(&row->job_slot),
+				  (unsigned long long)(timeout_ns / 1000000000u));
+			pw->kill_reason = "killed after exceeding chunk_timeout";
+			kill(pw->pid, SIGKILL);
+		} else if (!next || start + timeout_ns < next) {
+			next = start + timeout_ns;
+		}
+	}
+	return next;
+}
+
+bool pool_healthy(const struct pool *p, uint64_t now, uint64_t timeout_ns)
+{
+	for (uint32_t w = 0; w < p->rows; w++) {
+		const struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+		if (!p->w[w].pid)
+			continue;
+		uint32_t st = atomic_load(&row->state);
+		if (st == PARD_WORKER_BUSY && timeout_ns && now - atomic_load(&row->chunk_start_ns) >= timeout_ns)
+			return false;
+		if (st == PARD_WORKER_IDLE &&
+		    now - atomic_load(&row->heartbeat_ns) > 3ull * WORKER_IDLE_HEARTBEAT_S * 1000000000u)
+			return false;
+	}
+	return true;
+}
+
+void pool_begin_stop(struct pool *p)
+{
+	struct pard_segment_header *h = p->seg->hdr;
+	atomic_store(&h->shutdown, 1);
+	atomic_fetch_add(&h->work_seq, 1);
+	pard_futex_wake(&h->work_seq, INT32_MAX);
+}
+
+void pool_kill_all(struct pool *p, const char *why)
+{
+	for (uint32_t w = 0; w < p->rows; w++)
+		if (p->w[w].pid) {
+			p->w[w].kill_reason = why;
+			kill(p->w[w].pid, SIGKILL);
+		}
+}
+
+uint32_t pool_alive(const struct pool *p)
+{
+	uint32_t n = 0;
+	for (uint32_t w = 0; w < p->rows; w++)
+		n += p->w[w].pid != 0;
+	return n;
 }
 
 void pool_reap(struct pool *p, struct jobs *js)
@@ -207,10 +344,7 @@ static bool pool_worker_gone(struct pool_worker *pw)
 
 void pool_stop(struct pool *p, unsigned grace_ms)
 {
-	struct pard_segment_header *h = p->seg->hdr;
-	atomic_store(&h->shutdown, 1);
-	atomic_fetch_add(&h->work_seq, 1);
-	pard_futex_wake(&h->work_seq, INT32_MAX);
+	pool_begin_stop(p);
 	uint64_t deadline = pard_now_ns() + (uint64_t)grace_ms * 1000000u;
 	bool killed = false;
 	for (;;) {
@@ -224,6 +358,8 @@ void pool_stop(struct pool *p, unsigned grace_ms)
 				left++;
 		}
 		if (!left) {
+			if (p->old_strategy && p->old_strategy->fini)
+				p->old_strategy->fini(p);
 			if (p->strategy->fini)
 				p->strategy->fini(p);
 			return;

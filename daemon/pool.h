@@ -39,6 +39,9 @@ struct pool_worker {
 	uint32_t quick_deaths; /* deaths within a second of starting, in a row */
 	uint64_t restart_at_ns; /* when a backed-off restart is due (0: none pending) */
 	bool retiring;          /* asked to exit: not replaced */
+	bool replacing;         /* asked to exit so a worker of the new strategy takes its row */
+	const char *kill_reason; /* why the daemon killed it, for the log and job errors */
+	const struct pool_strategy *started_by;
 };
 
 struct pool {
@@ -51,6 +54,9 @@ struct pool {
 	uint32_t target; /* workers wanted */
 	uint32_t rows;   /* rows in use: the highest index ever started + 1 */
 	uint64_t restarts;
+	uint64_t recycled;
+	uint64_t max_chunks; /* recycling: chunks per worker before replacement (0: never) */
+	const struct pool_strategy *old_strategy; /* draining after a strategy change */
 	struct pool_worker w[PARD_MAX_WORKERS];
 };
 
@@ -68,6 +74,21 @@ void pool_reap(struct pool *p, struct jobs *js);
 uint64_t pool_restart_due(struct pool *p, uint64_t now);
 /* Grows or shrinks to n workers; a shrinking worker finishes its chunk first. */
 void pool_resize(struct pool *p, uint32_t n);
+/* Switches to strategy s: each worker finishes its chunk and is replaced by one of s.
+ * Returns 0 or -errno (s could not be prepared; nothing changed). */
+int pool_set_strategy(struct pool *p, const struct pool_strategy *s);
+/* Kills workers whose chunk has run longer than timeout_ns. Returns when the next one could
+ * time out (0: none busy). */
+uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns);
+/* True when every worker shows life: busy ones within the chunk timeout, idle ones with a
+ * recent heartbeat. */
+bool pool_healthy(const struct pool *p, uint64_t now, uint64_t timeout_ns);
+/* Starts a graceful stop: workers exit after their current chunk; none is replaced. */
+void pool_begin_stop(struct pool *p);
+/* Kills every worker still running. */
+void pool_kill_all(struct pool *p, const char *why);
+/* Workers still running. */
+uint32_t pool_alive(const struct pool *p);
 /* Counts workers that are running, and how many of those are busy. */
 void pool_count(const struct pool *p, uint32_t *running, uint32_t *busy);
 /* Asks every worker to exit, waits up to grace_ms, then kills the rest. */

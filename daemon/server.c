@@ -244,20 +244,40 @@ static struct job *submit(struct daemon *d, struct client *c, int argc, char **a
 		client_reply(d, c, "ERR " PARD_ERR_SHUTDOWN " pard is shutting down");
 		return NULL;
 	}
+	/* timeout=SECONDS belongs to every kind: take it out before the kernel sees the arguments. */
+	uint64_t timeout_ns = 0;
+	char *kargv[PARD_MAX_ARGS];
+	int kargc = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "timeout=", 8) != 0) {
+			kargv[kargc++] = argv[i];
+			continue;
+		}
+		double t;
+		if (timeout_ns || pard_parse_double(argv[i] + 8, &t) < 0 || t <= 0 || t > 1e7) {
+			client_reply(d, c, "ERR " PARD_ERR_BADARG " timeout must be given once, in seconds, from 0 to 1e7");
+			return NULL;
+		}
+		timeout_ns = (uint64_t)(t * 1e9);
+		if (!timeout_ns)
+			timeout_ns = 1;
+	}
 	union pard_params params;
 	memset(&params, 0, sizeof(params));
 	char err[256] = "";
-	int r = k->parse(argc - 1, argv + 1, &d->cfg.limits, &params, err, sizeof(err));
+	int r = k->parse(kargc, kargv, &d->cfg.limits, &params, err, sizeof(err));
 	if (r < 0) {
 		client_reply(d, c, "ERR %s %s: %s", r == -ERANGE ? PARD_ERR_TOOLARGE : PARD_ERR_BADARG, k->name, err);
 		return NULL;
 	}
 	struct job *job;
-	r = jobs_submit(&d->jobs, k, &params, c->uid, &job, err, sizeof(err));
+	r = jobs_submit(&d->jobs, k, &params, c->uid, timeout_ns, &job, err, sizeof(err));
 	if (r < 0) {
-		client_reply(d, c, "ERR " PARD_ERR_BUSY " %s", err);
+		client_reply(d, c, "ERR %s %s", r == -E2BIG ? PARD_ERR_TOOLARGE : PARD_ERR_BUSY, err);
 		return NULL;
 	}
+	if (timeout_ns)
+		daemon_schedule(d);
 	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name,
 		  (unsigned)c->uid, (int)c->pid);
 	notify_status_changed(d);
@@ -434,12 +454,36 @@ static void cmd_stats(struct daemon *d, struct client *c, int argc, char **argv)
 	client_reply(d, c,
 		     "OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
 		     "jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
-		     "worker_restarts=%llu clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
+		     "worker_restarts=%llu workers_recycled=%llu clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
 		     PARD_VERSION, d->pool.strategy->name, d->pool.target, running, busy, running - busy, queued,
 		     active, finished, (unsigned long long)atomic_load(&h->jobs_submitted),
 		     (unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
 		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)d->pool.restarts,
-		     d->nclients, seconds(pard_now_ns() - d->start_ns), d->seg.name, (unsigned long long)d->seg.size);
+		     (unsigned long long)d->pool.recycled, d->nclients, seconds(pard_now_ns() - d->start_ns), d->seg.name, (unsigned long long)d->seg.size);
+}
+
+static void cmd_workers(struct daemon *d, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	if (c->uid != 0 && c->uid != geteuid()) {
+		client_reply(d, c, "ERR " PARD_ERR_PERM " only root or the daemon's user (uid %u) may resize the pool",
+			     (unsigned)geteuid());
+		return;
+	}
+	uint64_t n;
+	int r = pard_parse_u64(argv[0], 1, PARD_MAX_WORKERS, &n);
+	if (r < 0) {
+		client_reply(d, c, "ERR " PARD_ERR_BADARG " workers must be a whole number from 1 to %d", PARD_MAX_WORKERS);
+		return;
+	}
+	if (d->stopping) {
+		client_reply(d, c, "ERR " PARD_ERR_SHUTDOWN " pard is shutting down");
+		return;
+	}
+	log_info("uid %u resizes the pool to %llu workers", (unsigned)c->uid, (unsigned long long)n);
+	d->cfg.workers = (unsigned)n;
+	pool_resize(&d->pool, (uint32_t)n);
+	client_reply(d, c, "OK workers=%llu", (unsigned long long)n);
 }
 
 static const struct command commands[] = {
@@ -452,6 +496,7 @@ static const struct command commands[] = {
 	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
 	{"LIST", 0, 0, cmd_list, "LIST"},
 	{"STATS", 0, 0, cmd_stats, "STATS"},
+	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
 };
 
 static void client_request(struct daemon *d, struct client *c, char *line)
@@ -739,13 +784,20 @@ int server_listen(struct daemon *d)
 	return daemon_watch(d, &d->listener, EPOLLIN);
 }
 
-void server_fini(struct daemon *d)
+void server_stop_listening(struct daemon *d)
 {
-	server_close_all(d, "pard is stopping");
-	if (d->listener.fd >= 0) {
-		close(d->listener.fd);
-		d->listener.fd = -1;
-	}
+	if (d->listener.fd < 0)
+		return;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->listener.fd, NULL);
+	close(d->listener.fd);
+	d->listener.fd = -1;
 	if (d->socket_owned)
 		unlink(d->cfg.socket);
+	d->socket_owned = false;
+}
+
+void server_fini(struct daemon *d)
+{
+	server_close_all(d, "pard stopped before it could finish");
+	server_stop_listening(d);
 }

@@ -35,23 +35,36 @@ static bool claim_in_job(struct pard_job_slot *job, uint32_t w, uint32_t *chunk)
 	return false;
 }
 
+static bool tried_before(const uint32_t *tried, unsigned n, uint32_t slot)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (tried[i] == slot)
+			return true;
+	return false;
+}
+
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
 {
 	const struct pard_segment_header *h = seg->hdr;
 	_Atomic uint32_t *runq = pard_segment_runq(seg);
-	/* Serve jobs oldest first; a job that turns out to have nothing left is skipped. */
-	uint64_t tried_below = 0;
+	/* Fair share: serve the job with the fewest running chunks, the oldest among equals, so a
+	 * small job is not stuck behind a huge one. A job with nothing left to claim is skipped. */
+	uint32_t tried[64];
+	unsigned ntried = 0;
 	for (;;) {
-		uint32_t best = UINT32_MAX;
+		uint32_t best = UINT32_MAX, best_running = UINT32_MAX;
 		uint64_t best_seq = UINT64_MAX;
 		for (uint32_t q = 0; q < h->runq_len; q++) {
 			uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
 			if (!e)
 				continue;
 			struct pard_job_slot *job = pard_segment_job(seg, e - 1);
-			if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE)
+			if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE ||
+			    tried_before(tried, ntried, e - 1))
 				continue;
-			if (job->seq < best_seq && job->seq >= tried_below) {
+			uint32_t running = atomic_load_explicit(&job->running, memory_order_relaxed);
+			if (running < best_running || (running == best_running && job->seq < best_seq)) {
+				best_running = running;
 				best_seq = job->seq;
 				best = e - 1;
 			}
@@ -60,12 +73,15 @@ bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, ui
 			return false;
 		struct pard_job_slot *job = pard_segment_job(seg, best);
 		if (claim_in_job(job, w, chunk)) {
+			atomic_fetch_add_explicit(&job->running, 1, memory_order_relaxed);
 			*slot = best;
 			uint64_t zero = 0;
 			atomic_compare_exchange_strong(&job->start_ns, &zero, pard_now_ns());
 			return true;
 		}
-		tried_below = best_seq + 1;
+		if (ntried == PARD_ARRAY_SIZE(tried))
+			return false; /* more full jobs than we remember: look again after the next wake */
+		tried[ntried++] = best;
 	}
 }
 
@@ -83,6 +99,7 @@ bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk
 {
 	struct pard_job_slot *job = pard_segment_job(seg, slot);
 	job->chunk_result[chunk] = result;
+	atomic_fetch_sub_explicit(&job->running, 1, memory_order_relaxed);
 	/* seq_cst store then seq_cst scan: of two workers finishing the last two chunks at once, at
 	 * least one sees the other's DONE, so a completed job never goes unannounced. */
 	atomic_store(&job->chunk_state[chunk], PARD_CHUNK_DONE);
@@ -102,27 +119,38 @@ _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_
 	if (atomic_load(&h->daemon_pid) != getppid() && getppid() == 1)
 		_exit(1);
 	atomic_store(&row->pid, (int32_t)getpid());
+	atomic_store(&row->heartbeat_ns, pard_now_ns());
+	uint64_t done_here = 0;
 	for (;;) {
 		uint32_t seq = atomic_load(&h->work_seq);
 		if (atomic_load(&h->shutdown) || atomic_load(&row->exit_requested))
 			_exit(0);
+		uint64_t max = atomic_load(&row->max_chunks);
+		if (max && done_here >= max)
+			_exit(WORKER_EXIT_RECYCLE);
 		uint32_t slot, chunk;
 		if (!worker_claim(seg, w, &slot, &chunk)) {
 			atomic_store(&row->state, PARD_WORKER_IDLE);
-			pard_futex_wait(&h->work_seq, seq);
+			/* Idle workers wake rarely just to show they are alive (the watchdog reads it). */
+			struct timespec ts = {.tv_sec = WORKER_IDLE_HEARTBEAT_S};
+			syscall(SYS_futex, (uint32_t *)&h->work_seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+			atomic_store(&row->heartbeat_ns, pard_now_ns());
 			continue;
 		}
 		struct pard_job_slot *job = pard_segment_job(seg, slot);
 		atomic_store(&row->job_slot, slot);
 		atomic_store(&row->chunk, chunk);
+		uint64_t now = pard_now_ns();
+		atomic_store(&row->chunk_start_ns, now);
+		atomic_store(&row->heartbeat_ns, now);
 		atomic_store(&row->state, PARD_WORKER_BUSY);
-		atomic_store(&row->heartbeat_ns, pard_now_ns());
 		const struct pard_kernel *k = pard_kernel_by_kind(job->kind);
 		uint64_t result = 0;
 		void *buf = job->result_bytes ? pard_segment_arena(seg, job->result_off) : NULL;
 		k->run_chunk(&job->params, chunk, buf, &result);
 		atomic_store(&row->heartbeat_ns, pard_now_ns());
 		atomic_fetch_add(&row->chunks_done, 1);
+		done_here++;
 		atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
 		if (worker_finish(seg, slot, chunk, result)) {
 			uint64_t one = 1;

@@ -10,6 +10,10 @@
 
 /* Exit status of a worker that could not attach to the segment (spawn and forkserver). */
 #define WORKER_EXIT_ATTACH 3
+/* Exit status of a worker that ran its max_chunks_per_worker and asks to be replaced. */
+#define WORKER_EXIT_RECYCLE 4
+/* Seconds between an idle worker's heartbeats. */
+#define WORKER_IDLE_HEARTBEAT_S 10
 
 /* Claims the oldest queued chunk for worker index w. Returns true and sets *slot and *chunk. */
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk);

@@ -49,7 +49,7 @@ struct pard_job_slot {
 	uint64_t result_off;   /* arena offset of the job's result buffer */
 	uint64_t result_bytes; /* 0 when the kind needs no buffer */
 	_Atomic uint32_t claim_hint; /* where workers start looking for a queued chunk */
-	uint32_t pad0;
+	_Atomic uint32_t running;    /* chunks being run now: a scheduling hint, not a count to trust */
 	_Atomic uint64_t start_ns; /* CLOCK_MONOTONIC of the first claim */
 	_Atomic uint64_t end_ns;   /* when a worker saw the last chunk finish */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t chunk_state[PARD_MAX_CHUNKS];
@@ -68,8 +68,10 @@ struct pard_worker_row {
 	_Atomic uint32_t state;
 	_Atomic uint32_t job_slot;  /* while busy */
 	_Atomic uint32_t chunk;     /* while busy */
-	_Atomic uint64_t heartbeat_ns;
+	_Atomic uint64_t heartbeat_ns;   /* last sign of life: claim, finish, or an idle wake-up */
+	_Atomic uint64_t chunk_start_ns; /* when the running chunk started (chunk_timeout) */
 	_Atomic uint64_t chunks_done;
+	_Atomic uint64_t max_chunks;     /* recycle after this many chunks (0: never) */
 	_Atomic uint32_t exit_requested; /* set by the daemon to retire this one worker */
 };
 

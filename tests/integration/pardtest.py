@@ -205,6 +205,9 @@ class Pard:
     """One real pard process with its own directory, config, socket and segment name."""
 
     DEFAULTS = {
+        # The tests find workers as the daemon's children (SIGSTOP, SIGKILL, /proc): with the
+        # fork strategy, that is exactly what they are.
+        "strategy": "fork",
         "workers": 2,
         "queue_depth": 64,
         "max_jobs": 256,
@@ -224,6 +227,9 @@ class Pard:
         self.settings.update({k: v for k, v in settings.items() if v is not None})
         for k in [k for k, v in settings.items() if v is None]:
             self.settings.pop(k, None)  # None removes a default
+        # socket and shm_name may be given (e.g. to reuse a dead daemon's): the settings decide.
+        self.socket = self.settings["socket"]
+        self.shm_name = self.settings["shm_name"]
         self.config = os.path.join(self.dir, "pard.conf")
         self.log_path = os.path.join(self.dir, "pard.stderr")
         self.proc = None
@@ -240,6 +246,13 @@ class Pard:
 
     def start(self, timeout=READY_TIMEOUT):
         """Starts pard and waits until its socket accepts connections."""
+        if not self.try_start(timeout):
+            raise AssertionError("pard exited with status %d before it was ready\n%s" % (self.returncode, self.log()))
+        return self
+
+    def try_start(self, timeout=READY_TIMEOUT):
+        """Starts pard; returns True once its socket accepts connections, False when pard exits
+        first (returncode is then set)."""
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen([pard_bin(), "-c", self.config], stdin=subprocess.DEVNULL,
@@ -252,11 +265,12 @@ class Pard:
             rc = self.proc.poll()
             if rc is not None:
                 self.returncode = rc
-                raise AssertionError("pard exited with status %d before it was ready\n%s" % (rc, self.log()))
+                return False
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 s.connect(self.socket)
-                return self
+                if self.proc.poll() is None:
+                    return True
             except OSError:
                 pass
             finally:
@@ -264,6 +278,20 @@ class Pard:
             if time.monotonic() > deadline:
                 raise AssertionError("pard not ready after %.0f s\n%s" % (timeout, self.log()))
             time.sleep(0.02)
+
+    def run_expecting_exit(self, timeout=READY_TIMEOUT):
+        """Starts pard when it is expected to refuse to start: returns its exit status, or None
+        (after killing it) when it was still running after timeout seconds."""
+        with open(self.log_path, "ab") as logf:
+            self.proc = subprocess.Popen([pard_bin(), "-c", self.config], stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=logf, env=clean_env())
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait()
+            self.returncode = None
+        return self.returncode
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -323,6 +351,8 @@ class PardTestCase(unittest.TestCase):
     def setUpClass(cls):
         why = check_binaries()
         if why:
+            if os.environ.get("PARD_BIN") or os.environ.get("PARCTL_BIN"):
+                raise AssertionError(why)  # named explicitly (meson): missing is an error
             raise unittest.SkipTest(why)
 
     def setUp(self):
@@ -332,11 +362,14 @@ class PardTestCase(unittest.TestCase):
 
     # -- daemons -------------------------------------------------------------------------------
 
-    def start_pard(self, **settings):
+    def new_pard(self, **settings):
+        """A daemon that is not started yet (tearDown still stops and checks it)."""
         p = Pard(**settings)
         self._pards.append(p)
-        p.start()
         return p
+
+    def start_pard(self, **settings):
+        return self.new_pard(**settings).start()
 
     def stop_pard(self, p):
         """Stops p with SIGTERM and checks a clean exit: status 0, no segment, no socket."""

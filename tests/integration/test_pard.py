@@ -23,6 +23,7 @@ import tempfile
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pardtest  # noqa: E402
 from pardtest import PardTestCase, RawClient, parse_reply, proc_stat, wait_until  # noqa: E402
@@ -423,6 +424,7 @@ class BadRequestTest(PardTestCase):
         try:
             jid = self.submit(p, 10_000_000, seed=1)
             c = self.raw(p)
+            c.sock.settimeout(30)
             n = 1000
             c.send(("WAIT %d\n" % jid + "STATUS %d\n" % jid * n).encode())
         finally:
@@ -436,6 +438,47 @@ class BadRequestTest(PardTestCase):
             w, f = parse_reply(c.readline())
             codes.append(w if w == "OK" else f.get("code"))
         self.assertEqual(codes, ["OK"] * n)
+
+    def test_pipelined_requests_read_late(self):
+        # A client may pipeline many requests and read the replies later; pard stops reading it
+        # while its unsent output is large (server.c OUT_HIGH_WATER), but must lose nothing.
+        p = self.start_pard(workers=1)
+        c = self.raw(p)
+        c.sock.settimeout(60)
+        n = 20000  # ~6 MB of STATS replies: far past the high-water mark and the socket buffers
+        sender_error = []
+
+        def send_all():
+            try:
+                c.send(b"STATS\n" * n)
+            except OSError as e:
+                sender_error.append(e)
+
+        import threading
+        t = threading.Thread(target=send_all, daemon=True)
+        t.start()
+        time.sleep(1.0)  # let the replies pile up unread (any delay must work)
+        for i in range(n):
+            line = c.readline()
+            self.assertTrue(line.startswith("OK version="), "reply %d of %d: %r" % (i + 1, n, line[:100]))
+        t.join(60)
+        self.assertEqual(sender_error, [])
+        self._still_serves(c)
+
+    def test_max_trials_boundary(self):
+        p = self.start_pard(workers=1, max_trials=1000)
+        at_cap = self.parctl_json(p, "submit", "pi", "1e3", "--seed=5", "--wait")  # exponent form
+        check_pi(self, at_cap, 1000, 5)
+        self.assertEqual(self.parctl_json(p, "submit", "pi", 1000, "--seed", 5, "--wait")["hits"], at_cap["hits"])
+        r = self.parctl(p, "submit", "pi", 1001, json_out=True)
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        err = json.loads(r.stdout)
+        self.assertEqual(err["error"], "toolarge")
+        self.assertIn("max_trials 1000", err["message"])
+        with self.raw(p) as c:
+            w, f = parse_reply(c.request("RUN pi 1001"))
+            self.assertEqual((w, f.get("code")), ("ERR", "toolarge"))
+            self.assertIn("max_trials", f["message"])
 
     def test_parctl_exit_codes(self):
         p = self.start_pard(workers=1)
@@ -510,6 +553,15 @@ class OwnershipTest(PardTestCase):
             pwd.getpwnam("nobody")
         except KeyError:
             self.skipTest("no user 'nobody'")
+        r = subprocess.run(pardtest.drop_privileges_prefix("nobody") + [pardtest.parctl_bin(), "--version"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            self.skipTest("user nobody cannot run %s: %s" % (pardtest.parctl_bin(), r.stderr.strip()))
+        d = os.path.dirname(tempfile.gettempdir() + "/x")
+        while d != "/":
+            if os.stat(d).st_mode & 0o001 == 0:
+                self.skipTest("nobody cannot reach the temporary directory (%s is not world-searchable)" % d)
+            d = os.path.dirname(d)
 
     def test_perm(self):
         p = self.start_pard(workers=2, max_trials=10**13)
@@ -567,7 +619,7 @@ class WorkerDeathTest(PardTestCase):
     """7. Workers SIGKILLed again and again: every job still gets exactly the right hits."""
 
     NJOBS = 20
-    TRIALS = 1_000_000_000  # ~240 chunks of ~1.5 ms: a kill nearly always lands mid-chunk
+    TRIALS = 2_000_000_000  # ~480 chunks of ~1.5 ms: a kill nearly always lands mid-chunk
 
     def _run_batch(self, p, kill):
         ids = [self.submit(p, self.TRIALS, seed=1000 + i) for i in range(self.NJOBS)]
@@ -617,6 +669,87 @@ class WorkerDeathTest(PardTestCase):
         check_pi(self, self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait"), 1000, 1)
 
 
+    def test_chunk_retries_exhausted(self):
+        # chunk_retries = 0: the first chunk lost to a dying worker fails its job (exit 1,
+        # ERR failed); the daemon replaces the worker and serves on.
+        p = self.start_pard(workers=1, chunk_retries=0, max_trials=10**13)
+        jid = self.submit(p, LONG_TRIALS, seed=1)
+        wait_until(lambda: self.parctl_json(p, "status", jid)["state"] == "running", what="the job to start")
+        for _ in range(200):
+            if self.parctl_json(p, "status", jid)["state"] == "failed":
+                break
+            for w in p.workers():
+                try:
+                    os.kill(w, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+        r = self.parctl(p, "wait", jid, json_out=True)
+        self.assertEqual(r.returncode, EXIT_FAILED, r)
+        err = json.loads(r.stdout)
+        self.assertEqual(err["error"], "failed")
+        self.assertIn("lost", err["message"])
+        r = self.parctl(p, "result", jid)
+        self.assertEqual(r.returncode, EXIT_FAILED, r)
+        self.assertIn("failed", r.stderr)
+        self.assertEqual(self.parctl_json(p, "status", jid)["state"], "failed")
+        s = self.stats(p)
+        self.assertGreater(s["worker_restarts"], 0)
+        self.assertEqual(s["active"] + s["queued"], 0)
+        check_pi(self, self.parctl_json(p, "submit", "pi", 100_000_000, "--seed", 1, "--wait"), 100_000_000, 1)
+
+
+    def test_no_spurious_chunk_timeout(self):
+        # Many short chunks (~2 ms each, chunk_timeout 300 s): the hang watchdog must never
+        # fire. Many one-chunk jobs finishing make pard re-check deadlines very often, and a
+        # large job table makes each check slow; a worker starting a chunk during a check must
+        # not look like one that has been running for 300 s.
+        p = self.start_pard(workers=4, max_jobs=4096, queue_depth=4096, chunk_timeout=300, log_level="info")
+        c = self.raw(p)
+        ids = []
+        for i in range(2000):
+            w, f = parse_reply(c.request("SUBMIT pi 4194304 seed=%d" % i))
+            self.assertEqual(w, "OK", f)
+            ids.append(f["id"])
+        for jid in ids:
+            w, f = parse_reply(c.request("WAIT %s" % jid))
+            self.assertEqual((w, f.get("state")), ("OK", "done"), f)
+        killed = [l for l in p.log().splitlines() if "chunk_timeout" in l]
+        self.assertEqual(killed[:4], [], "%d log lines about chunk_timeout kills" % len(killed))
+        self.assertEqual(self.stats(p)["worker_restarts"], 0)
+
+
+class ReloadTest(PardTestCase):
+    """SIGHUP re-reads the config: the pool is resized; a bad file is rejected and changes nothing."""
+
+    def _rewrite(self, p, **changes):
+        settings = dict(p.settings)
+        settings.update(changes)
+        pardtest.write_config(p.config, settings)
+
+    def test_sighup_resizes_and_rejects_bad_config(self):
+        p = self.start_pard(workers=2)
+        self._rewrite(p, workers=1)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: self.stats(p)["workers"] == 1 and len(p.workers()) == 1,
+                   what="the pool to shrink to 1 worker")
+        self._rewrite(p, workers=3)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: self.stats(p)["running"] == 3 and len(p.workers()) == 3,
+                   what="the pool to grow to 3 workers")
+        r1 = self.parctl_json(p, "submit", "pi", 300_000_000, "--seed", 5, "--wait")
+        check_pi(self, r1, 300_000_000, 5)
+        with open(p.config, "a") as f:
+            f.write("workers = ;\n")
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: "reload rejected" in p.log(), what="the bad config to be rejected")
+        self.assertIn(p.config + ":", p.log())
+        s = self.stats(p)
+        self.assertEqual((s["workers"], s["running"]), (3, 3))
+        self.assertEqual(self.parctl_json(p, "submit", "pi", 300_000_000, "--seed", 5, "--wait")["hits"], r1["hits"])
+        self.assertEqual(self.stats(p)["worker_restarts"], 0, "resizing is not restarting")
+
+
 class LifecycleTest(PardTestCase):
     """8. Shutdown cleans up; a stale segment or socket is replaced; a live one is not."""
 
@@ -630,6 +763,7 @@ class LifecycleTest(PardTestCase):
         long_id = self.submit(p, LONG_TRIALS)
         waiter = self.parctl_bg(p, "wait", long_id, text=True)
         wait_until(lambda: self.stats(p)["clients"] >= 2, what="the waiting client to connect")
+        time.sleep(0.3)  # let pard read its WAIT (sent right after connecting)
         self.stop_pard(p)  # exit 0, no segment, no socket
         out, err = waiter.communicate(timeout=60)
         self.assertEqual(waiter.returncode, EXIT_FAILED, (out, err))
@@ -650,11 +784,7 @@ class LifecycleTest(PardTestCase):
             wait_until(lambda: proc_stat(w) is None or proc_stat(w)[0] == "Z", timeout=30,
                        what="orphaned worker %d to die" % w)
 
-        second = pardtest.Pard(workers=2)
-        pardtest.write_config(second.config, dict(first.settings))  # same shm_name, same socket
-        second.socket, second.shm_name = first.socket, first.shm_name
-        self._pards.append(second)
-        second.start()
+        second = self.start_pard(workers=2, socket=first.socket, shm_name=first.shm_name)
         log = second.log()
         self.assertIn("stale", log)
         self.assertIn(first.shm_name, log)
@@ -666,20 +796,18 @@ class LifecycleTest(PardTestCase):
         live = self.start_pard(workers=1)
         jid = self.submit(live, 10_000_000, seed=4)
         # Same segment name, other socket: refused, and the live segment survives.
-        rival = pardtest.Pard(workers=1, shm_name=live.shm_name)
-        self._pards.append(rival)
-        with self.assertRaises(AssertionError):
-            rival.start()
-        self.assertNotEqual(rival.returncode, 0)
+        rival = self.new_pard(workers=1, shm_name=live.shm_name)
+        rc = rival.run_expecting_exit()
+        self.assertIsNotNone(rc, "a second pard runs on a live segment")
+        self.assertNotEqual(rc, 0)
         self.assertIn("in use", rival.log())
         self.assertTrue(os.path.exists(live.shm_path))
         self.assertFalse(os.path.exists(rival.socket))
         # Same socket, other segment: refused, the live socket stays, the rival's segment goes.
-        rival2 = pardtest.Pard(workers=1, socket=live.socket)
-        self._pards.append(rival2)
-        with self.assertRaises(AssertionError):
-            rival2.start()
-        self.assertNotEqual(rival2.returncode, 0)
+        rival2 = self.new_pard(workers=1, socket=live.socket)
+        rc = rival2.run_expecting_exit()
+        self.assertIsNotNone(rc, "a second pard runs on a live socket")
+        self.assertNotEqual(rc, 0)
         self.assertIn("already listening", rival2.log())
         self.assertFalse(os.path.exists(rival2.shm_path), "a refused pard left its segment")
         self.assertTrue(os.path.exists(live.socket))

@@ -22,6 +22,7 @@ struct fixture {
 	struct jobs js;
 	struct job *finished[16];
 	int nfinished;
+	uint64_t timeout_ns; /* given to jobs submitted by submit_pi */
 };
 
 static void on_finished(void *ctx, struct job *job)
@@ -68,7 +69,7 @@ static struct job *submit_pi(struct fixture *f, const char *trials, const char *
 	char *argv[] = {(char *)trials, seedarg};
 	assert_int_equal(pard_kernel_pi.parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	int r = jobs_submit(&f->js, &pard_kernel_pi, &p, 1000, &job, err, sizeof(err));
+	int r = jobs_submit(&f->js, &pard_kernel_pi, &p, 1000, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
 }
 
@@ -110,17 +111,21 @@ static void test_complete(void **state)
 	assert_null(jobs_find(&f->js, id));
 }
 
-static void test_oldest_first(void **state)
+static void test_fair_share(void **state)
 {
 	struct fixture *f = *state;
-	struct job *a = submit_pi(f, "100", "1");
-	struct job *b = submit_pi(f, "100", "2");
-	uint32_t slot, chunk;
-	assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
-	assert_int_equal(slot, a->slot);
+	/* A big job first, then a small one: the small one gets the second worker at once. */
+	struct job *big = submit_pi(f, "40000000", "1");
+	struct job *small = submit_pi(f, "100", "2");
+	uint32_t slot, chunk, big_chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &big_chunk));
+	assert_int_equal(slot, big->slot); /* equal load: the oldest */
 	assert_true(worker_claim(&f->seg, 1, &slot, &chunk));
-	assert_int_equal(slot, b->slot);
-	assert_false(worker_claim(&f->seg, 2, &slot, &chunk));
+	assert_int_equal(slot, small->slot);
+	/* The small job has nothing left: the big one's next chunk. */
+	assert_true(worker_claim(&f->seg, 2, &slot, &chunk));
+	assert_int_equal(slot, big->slot);
+	assert_true(chunk != big_chunk);
 }
 
 static void test_queue_full(void **state)
@@ -131,7 +136,7 @@ static void test_queue_full(void **state)
 	union pard_params p = {.pi = {.trials = 100, .seed = 1}};
 	char err[256];
 	struct job *job;
-	assert_int_equal(jobs_submit(&f->js, &pard_kernel_pi, &p, 0, &job, err, sizeof(err)), -EBUSY);
+	assert_int_equal(jobs_submit(&f->js, &pard_kernel_pi, &p, 0, 0, &job, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "queue_depth 3"));
 }
 
@@ -210,17 +215,45 @@ static void test_retries_exhausted(void **state)
 	assert_int_equal(other->state, JOB_DONE);
 }
 
+static void test_deadline(void **state)
+{
+	struct fixture *f = *state;
+	f->timeout_ns = 1000;
+	struct job *job = submit_pi(f, "20000000", "4");
+	f->timeout_ns = 0;
+	struct job *other = submit_pi(f, "100", "4");
+	uint64_t due = jobs_check_deadlines(&f->js, job->submit_ns);
+	assert_true(due == job->submit_ns + 1000);
+	assert_false(job_is_terminal(job));
+	uint32_t slot, chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &chunk)); /* one chunk is running */
+	assert_true(jobs_check_deadlines(&f->js, job->submit_ns + 1000) == 0);
+	assert_int_equal(job->state, JOB_FAILED);
+	assert_non_null(strstr(job->error, "timed out"));
+	/* The running chunk finishes, is discarded, and then the job settles as failed. */
+	assert_false(job_is_terminal(job));
+	worker_finish(&f->seg, slot, chunk, 1);
+	jobs_collect(&f->js);
+	assert_true(job_is_terminal(job));
+	assert_int_equal(job->state, JOB_FAILED);
+	assert_int_equal(f->nfinished, 1);
+	run_all(f, 1);
+	jobs_collect(&f->js);
+	assert_int_equal(other->state, JOB_DONE);
+}
+
 int main(void)
 {
 	pard_log_init("test_jobs", PARD_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
