@@ -39,13 +39,17 @@ struct daemon {
 	bool stopping;
 	bool stop_killed;          /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
+	uint64_t timer_due_ns; /* when the timer fires next (0: disarmed) */
 	bool progress_pending; /* some client waits with progress lines: tick the timer */
 	uint64_t start_ns;
 };
 
 /* Registers w for events. Returns 0 or -errno. */
 int daemon_watch(struct daemon *d, struct watch *w, uint32_t events);
-/* Re-arms the timer for the earliest pending deadline. */
+/* Runs what is due and re-arms the timer for the earliest pending deadline. */
 void daemon_schedule(struct daemon *d);
+/* Makes sure the timer fires within a second (cheap when it already will): a new job needs the
+ * hang check. */
+void daemon_tick_soon(struct daemon *d);
 
 #endif

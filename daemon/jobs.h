@@ -42,7 +42,7 @@ struct job {
 	uint64_t buffer_off, buffer_bytes;
 	uint32_t readers;  /* result transfers in progress: keep the buffer until they end */
 	union pard_params params;
-	uint8_t attempts[PARD_MAX_CHUNKS]; /* times each chunk was lost to a dying worker */
+	uint16_t attempts[PARD_MAX_CHUNKS]; /* times each chunk was lost to a dying worker */
 };
 
 struct jobs {

@@ -38,6 +38,13 @@ static void earliest(uint64_t *next, uint64_t t)
 		*next = t;
 }
 
+void daemon_tick_soon(struct daemon *d)
+{
+	uint64_t soon = pard_now_ns() + 1000000000u;
+	if (!d->timer_due_ns || d->timer_due_ns > soon)
+		daemon_schedule(d);
+}
+
 void daemon_schedule(struct daemon *d)
 {
 	uint64_t now = pard_now_ns();
@@ -53,11 +60,11 @@ void daemon_schedule(struct daemon *d)
 		earliest(&next, d->stop_deadline_ns);
 	uint64_t wd = notify_watchdog(d, now);
 	earliest(&next, wd);
-	/* Worker heartbeats are not events: while any worker is busy, look again within a second. */
-	uint32_t running, busy;
-	pool_count(&d->pool, &running, &busy);
-	if (busy && d->cfg.chunk_timeout)
+	/* A worker starting a chunk is not an event: while jobs are active, look again within a
+	 * second so a chunk that hangs is noticed. */
+	if (d->jobs.active && d->cfg.chunk_timeout)
 		earliest(&next, now + 1000000000u);
+	d->timer_due_ns = next;
 	struct itimerspec its = {0};
 	if (next) {
 		its.it_value.tv_sec = (time_t)(next / 1000000000u);

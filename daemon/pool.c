@@ -202,7 +202,8 @@ uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns)
 		if (!pw->pid || pw->kill_reason || atomic_load(&row->state) != PARD_WORKER_BUSY)
 			continue;
 		uint64_t start = atomic_load(&row->chunk_start_ns);
-		if (now - start >= timeout_ns) {
+		/* A worker may have started its next chunk after `now` was read. */
+		if (start <= now && now - start >= timeout_ns) {
 			log_error("worker %u (pid %d) ran chunk %u of job slot %u for over %llu s (chunk_timeout); killing it",
 				  w, (int)pw->pid, atomic_load(&row->chunk), atomic_load(&row->job_slot),
 				  (unsigned long long)(timeout_ns / 1000000000u));
@@ -222,10 +223,10 @@ bool pool_healthy(const struct pool *p, uint64_t now, uint64_t timeout_ns)
 		if (!p->w[w].pid)
 			continue;
 		uint32_t st = atomic_load(&row->state);
-		if (st == PARD_WORKER_BUSY && timeout_ns && now - atomic_load(&row->chunk_start_ns) >= timeout_ns)
+		uint64_t start = atomic_load(&row->chunk_start_ns), beat = atomic_load(&row->heartbeat_ns);
+		if (st == PARD_WORKER_BUSY && timeout_ns && start <= now && now - start >= timeout_ns)
 			return false;
-		if (st == PARD_WORKER_IDLE &&
-		    now - atomic_load(&row->heartbeat_ns) > 3ull * WORKER_IDLE_HEARTBEAT_S * 1000000000u)
+		if (st == PARD_WORKER_IDLE && beat <= now && now - beat > 3ull * WORKER_IDLE_HEARTBEAT_S * 1000000000u)
 			return false;
 	}
 	return true;

@@ -28,7 +28,7 @@ struct client {
 	struct client *next, *prev;
 	uid_t uid;
 	pid_t pid;
-	char in[PARD_MAX_LINE];
+	char in[PARD_MAX_LINE + 1]; /* the longest line, its newline, and an optional '\r' */
 	size_t inlen;
 	bool discarding; /* skipping the rest of an overlong line */
 	char *out;
@@ -72,7 +72,9 @@ static void client_bulk_done(struct daemon *d, struct client *c)
 static void client_update_events(struct daemon *d, struct client *c)
 {
 	uint32_t ev = 0;
-	if (!c->peer_closed && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len)
+	/* Read only while there is room and answers are flowing: a client that pipelines faster
+	 * than it reads is held back by its own socket buffer, not by dropped requests. */
+	if (!c->peer_closed && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len && c->inlen < sizeof(c->in))
 		ev |= EPOLLIN;
 	if (c->outlen > c->outoff || c->bulk_len)
 		ev |= EPOLLOUT;
@@ -278,6 +280,8 @@ static struct job *submit(struct daemon *d, struct client *c, int argc, char **a
 	}
 	if (timeout_ns)
 		daemon_schedule(d);
+	else
+		daemon_tick_soon(d);
 	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name,
 		  (unsigned)c->uid, (int)c->pid);
 	notify_status_changed(d);
@@ -540,20 +544,26 @@ static void client_process(struct daemon *d, struct client *c)
 			c->discarding = false;
 			continue;
 		}
-		if (nl > start && nl[-1] == '\r')
-			nl[-1] = '\0';
-		for (char *p = start; *p; p++) {
-			if ((unsigned char)*p < 0x20 && *p != '\t') {
-				client_reply(d, c, "ERR " PARD_ERR_USAGE " control character in request");
-				goto next;
-			}
+		char *end = nl;
+		if (end > start && end[-1] == '\r')
+			*--end = '\0';
+		if ((size_t)(end - start) > PARD_MAX_LINE - 1) {
+			client_reply(d, c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes", PARD_MAX_LINE - 1);
+			continue;
 		}
-		client_request(d, c, start);
-	next:;
+		/* Every byte up to the newline counts: a NUL must not hide the rest of the line. */
+		bool bad = false;
+		for (const char *p = start; p < end; p++)
+			if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+				bad = true;
+		if (bad)
+			client_reply(d, c, "ERR " PARD_ERR_USAGE " control character in request");
+		else
+			client_request(d, c, start);
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
-	if (c->inlen == sizeof(c->in)) {
+	if (c->inlen == sizeof(c->in) && !memchr(c->in, '\n', c->inlen)) {
 		/* A full buffer without a newline: the line is over the limit. */
 		if (!c->discarding)
 			client_reply(d, c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes", PARD_MAX_LINE - 1);
@@ -582,8 +592,12 @@ static void client_free(struct daemon *d, struct client *c)
 static void client_handle(struct daemon *d, struct watch *w, uint32_t events)
 {
 	struct client *c = (struct client *)((char *)w - offsetof(struct client, watch));
-	if (events & EPOLLOUT)
+	if (events & EPOLLOUT) {
 		client_flush(d, c);
+		/* Output drained: requests already buffered may go on (no new input may ever come). */
+		if (c->inlen && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len)
+			c->resume = true;
+	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 		for (;;) {
 			if (c->inlen == sizeof(c->in))
@@ -604,6 +618,8 @@ static void client_handle(struct daemon *d, struct watch *w, uint32_t events)
 			if (c->inlen < sizeof(c->in))
 				break;
 			client_process(d, c);
+			if (c->inlen == sizeof(c->in))
+				break; /* paused with a full buffer: read more once it drains */
 		}
 		client_process(d, c);
 	}

@@ -7,6 +7,9 @@
 static const struct pard_kernel *const kernels[] = {
 	&pard_kernel_pi,
 	&pard_kernel_fractal,
+#ifdef PARD_TEST_HOOKS
+	&pard_kernel_testhook,
+#endif
 };
 
 const struct pard_kernel *pard_kernel_find(const char *name)

@@ -70,5 +70,7 @@ const struct pard_kernel *pard_kernel_by_kind(uint32_t kind);
 
 extern const struct pard_kernel pard_kernel_pi;
 extern const struct pard_kernel pard_kernel_fractal;
+/* Only in builds with -Dtest_hooks=true: chunks that sleep, hang or crash. */
+extern const struct pard_kernel pard_kernel_testhook;
 
 #endif

@@ -10,7 +10,6 @@ Each daemon gets a fresh temporary directory (config, socket, stderr log), a uni
 and a unique shared-memory name ("/pard-test-<pid>-<n>"). Everything is stdlib only.
 """
 
-import errno
 import itertools
 import json
 import os
