@@ -102,6 +102,34 @@ static int fail(char *err, size_t errlen, const config_setting_t *s, const char 
 	return -EINVAL;
 }
 
+/* libconfig 1.5 keeps only the low 32 bits of an integer written without an L suffix. Reads the
+ * literal from the file itself so such a value is refused instead of silently changed.
+ * Returns true when the text agrees with the loaded value (or cannot be found). */
+static bool int_literal_matches(const char *path, const config_setting_t *s, long long loaded)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return true;
+	char line[1024];
+	int want = config_setting_source_line(s), n = 0;
+	bool ok = true;
+	while (fgets(line, sizeof(line), f)) {
+		if (++n != want)
+			continue;
+		const char *p = strstr(line, config_setting_name(s));
+		if (p)
+			p = strpbrk(p + strlen(config_setting_name(s)), "=:");
+		if (p) {
+			errno = 0;
+			long long v = strtoll(p + 1, NULL, 0);
+			ok = errno == ERANGE || v == loaded;
+		}
+		break;
+	}
+	fclose(f);
+	return ok;
+}
+
 /* Checks one setting against its rule and stores it. */
 static int apply_setting(struct pard_config *c, const config_setting_t *s, const struct setting_rule *r,
 			 const char *path, char *err, size_t errlen)
@@ -112,6 +140,9 @@ static int apply_setting(struct pard_config *c, const config_setting_t *s, const
 		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
 			return fail(err, errlen, s, path, "%s must be a whole number%s", name, "");
 		long long v = config_setting_get_int64(s);
+		if (t == CONFIG_TYPE_INT && !int_literal_matches(path, s, v))
+			return fail(err, errlen, s, path, "%s does not fit in 32 bits%s: write it with an L suffix, e.g. 2000000000000L",
+				    name, "");
 		if (v < r->min || v > r->max) {
 			char range[96];
 			snprintf(range, sizeof(range), " from %lld to %lld (got %lld)", r->min, r->max, v);

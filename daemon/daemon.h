@@ -40,6 +40,7 @@ struct daemon {
 	bool stop_killed;          /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
 	uint64_t timer_due_ns; /* when the timer fires next (0: disarmed) */
+	uint64_t listener_paused_until; /* out of descriptors: accept again then (0: not paused) */
 	bool progress_pending; /* some client waits with progress lines: tick the timer */
 	uint64_t start_ns;
 };

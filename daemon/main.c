@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -58,6 +59,12 @@ void daemon_schedule(struct daemon *d)
 		earliest(&next, now + PROGRESS_INTERVAL_NS);
 	if (d->stopping && !d->stop_killed)
 		earliest(&next, d->stop_deadline_ns);
+	if (d->listener_paused_until) {
+		if (now >= d->listener_paused_until)
+			server_resume_listening(d);
+		else
+			earliest(&next, d->listener_paused_until);
+	}
 	uint64_t wd = notify_watchdog(d, now);
 	earliest(&next, wd);
 	/* A worker starting a chunk is not an event: while jobs are active, look again within a
@@ -225,6 +232,12 @@ static int load_config(struct daemon *d)
 
 static int setup(struct daemon *d)
 {
+	/* Each client is a descriptor: take the whole hard limit rather than the 1024 soft one. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

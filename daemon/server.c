@@ -3,6 +3,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,8 +640,16 @@ static void listener_handle(struct daemon *d, struct watch *w, uint32_t events)
 	for (;;) {
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: stop accepting for a moment instead of spinning on a
+				 * listener that stays readable. */
+				log_warning("accept: %s; pausing new connections for 100 ms", strerror(errno));
+				epoll_ctl(d->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+				d->listener_paused_until = pard_now_ns() + 100000000u;
+				daemon_schedule(d);
+			} else if (errno != EAGAIN && errno != EINTR) {
 				log_warning("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		struct ucred cred;
@@ -753,6 +762,14 @@ int server_listen(struct daemon *d)
 	d->listener.handle = listener_handle;
 	int fd = notify_listen_fd();
 	if (fd >= 0) {
+		/* systemd passes a blocking socket unless told NonBlocking=yes; the loop accepts until
+		 * EAGAIN, so make it non-blocking here rather than depend on the unit file. */
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+			int e = errno;
+			log_error("cannot make the socket systemd passed non-blocking: %s", strerror(e));
+			return -e;
+		}
 		d->listener.fd = fd;
 		d->listener_from_systemd = true;
 		log_info("listening on the socket systemd passed");
@@ -798,6 +815,13 @@ int server_listen(struct daemon *d)
 	d->listener.fd = fd;
 	log_info("listening on %s", d->cfg.socket);
 	return daemon_watch(d, &d->listener, EPOLLIN);
+}
+
+void server_resume_listening(struct daemon *d)
+{
+	d->listener_paused_until = 0;
+	if (d->listener.fd >= 0)
+		daemon_watch(d, &d->listener, EPOLLIN);
 }
 
 void server_stop_listening(struct daemon *d)

@@ -16,6 +16,8 @@ bool server_progress_tick(struct daemon *d);
 void server_after_events(struct daemon *d);
 /* Answers every waiting client with a shutdown error and closes all connections. */
 void server_close_all(struct daemon *d, const char *why);
+/* Watches the listener again after a pause for lack of descriptors. */
+void server_resume_listening(struct daemon *d);
 /* Closes the listening socket: no new clients (SIGTERM). */
 void server_stop_listening(struct daemon *d);
 void server_fini(struct daemon *d);

@@ -129,6 +129,9 @@ static const struct {
 	{"log_level = \"loud\";\n", ":1:", "log_level must be one of"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
 	{"workers = ;\n", ":1:", "syntax error"},
+	/* Without L, libconfig 1.5 keeps the low 32 bits: 4294967306 would load as 10. */
+	{"max_trials = 4294967306;\n", ":1:", "max_trials does not fit in 32 bits"},
+	{"\nmax_trials = 2000000000000;\n", ":2:", "max_trials does not fit in 32 bits"},
 };
 
 static void test_invalid_values(void **state)
