@@ -27,6 +27,7 @@ void config_defaults(struct pard_config *c)
 	c->chunk_timeout = 300;
 	c->max_chunks_per_worker = 0;
 	c->stop_grace = 10;
+	c->arena_wait = 16;
 	c->log_level = PARD_LOG_INFO;
 	c->limits.max_trials = UINT64_C(1000000000000);
 	c->limits.max_pixels = UINT64_C(100000000);
@@ -88,6 +89,7 @@ static const struct setting_rule rules[] = {
 	{"chunk_timeout", CONFIG_TYPE_INT, 0, 30 * 86400},
 	{"max_chunks_per_worker", CONFIG_TYPE_INT, 0, INT32_MAX},
 	{"stop_grace", CONFIG_TYPE_INT, 0, 3600},
+	{"arena_wait", CONFIG_TYPE_INT, 0, 65536},
 	{"log_level", CONFIG_TYPE_STRING, 0, 0},
 	{"worker_binary", CONFIG_TYPE_STRING, 0, 0},
 };
@@ -172,6 +174,8 @@ static int apply_setting(struct pard_config *c, const config_setting_t *s, const
 			c->max_chunks_per_worker = (unsigned)v;
 		else if (!strcmp(name, "stop_grace"))
 			c->stop_grace = (unsigned)v;
+		else if (!strcmp(name, "arena_wait"))
+			c->arena_wait = (unsigned)v;
 		return 0;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)

@@ -24,6 +24,7 @@ struct pard_config {
 	unsigned chunk_timeout;    /* seconds one chunk may run before its worker is killed (0: never) */
 	unsigned max_chunks_per_worker; /* recycle a worker after about this many chunks (0: never) */
 	unsigned stop_grace;       /* seconds SIGTERM waits for running chunks */
+	unsigned arena_wait;       /* jobs that may wait for arena space; beyond it: ERR busy */
 	int log_level;
 	struct pard_limits limits;
 };

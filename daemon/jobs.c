@@ -135,6 +135,15 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 (unsigned long long)bytes, (unsigned long long)js->arena.size);
 		return -E2BIG;
 	}
+	/* A buffer that cannot be placed now waits, unless too many already wait. */
+	bool must_wait = bytes && (js->waiting || arena_largest_free(&js->arena) < bytes);
+	if (must_wait && js->waiting >= js->cfg->arena_wait) {
+		snprintf(err, errlen,
+			 "arena full: %llu of %llu bytes hold results and %u jobs already wait for space (arena_wait %u)",
+			 (unsigned long long)js->arena.used, (unsigned long long)js->arena.size, js->waiting,
+			 js->cfg->arena_wait);
+		return -EBUSY;
+	}
 	struct job *job = NULL;
 	for (uint32_t i = 0; i < js->nslots && !job; i++)
 		if (js->table[i].state == JOB_FREE)
