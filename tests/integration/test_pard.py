@@ -886,7 +886,7 @@ class ConfigTest(PardTestCase):
     def test_good_config(self):
         path, r = self._check('# ok\nworkers = 3;\nstrategy = "fork";\nsocket = "/tmp/x.sock";\n'
                               'shm_name = "/pard-x";\nmax_jobs = 10;\nqueue_depth = 10;\n'
-                              'max_trials = 10000000000000;\nresult_retention = 0;\nchunk_retries = 0;\n'
+                              'max_trials = 10000000000000L;\nresult_retention = 0;\nchunk_retries = 0;\n'
                               'log_level = "warning";\narena_size = 0;\n')
         self.assertEqual(r.returncode, 0, r)
         self.assertIn("configuration OK", r.stdout)
