@@ -52,5 +52,7 @@ void daemon_schedule(struct daemon *d);
 /* Makes sure the timer fires within a second (cheap when it already will): a new job needs the
  * hang check. */
 void daemon_tick_soon(struct daemon *d);
+/* Makes sure the timer fires by when (cheap when it already will). */
+void daemon_tick_at(struct daemon *d, uint64_t when);
 
 #endif

@@ -39,11 +39,18 @@ static void earliest(uint64_t *next, uint64_t t)
 		*next = t;
 }
 
+void daemon_tick_at(struct daemon *d, uint64_t when)
+{
+	if (d->timer_due_ns && d->timer_due_ns <= when)
+		return;
+	d->timer_due_ns = when;
+	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(when / 1000000000u), .tv_nsec = (long)(when % 1000000000u)}};
+	timerfd_settime(d->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
 void daemon_tick_soon(struct daemon *d)
 {
-	uint64_t soon = pard_now_ns() + 1000000000u;
-	if (!d->timer_due_ns || d->timer_due_ns > soon)
-		daemon_schedule(d);
+	daemon_tick_at(d, pard_now_ns() + 1000000000u);
 }
 
 void daemon_schedule(struct daemon *d)
@@ -65,8 +72,8 @@ void daemon_schedule(struct daemon *d)
 		else
 			earliest(&next, d->listener_paused_until);
 	}
-	uint64_t wd = notify_watchdog(d, now);
-	earliest(&next, wd);
+	earliest(&next, notify_watchdog(d, now));
+	earliest(&next, notify_status_due(d, now));
 	/* A worker starting a chunk is not an event: while jobs are active, look again within a
 	 * second so a chunk that hangs is noticed. */
 	if (d->jobs.active && d->cfg.chunk_timeout)
@@ -372,6 +379,7 @@ int main(int argc, char **argv)
 	int r = setup(&d);
 	if (r == 0) {
 		notify_ready(&d);
+		daemon_schedule(&d); /* arms the first deadlines, the watchdog's among them */
 		run(&d);
 		jobs_collect(&d.jobs);
 	}

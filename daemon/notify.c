@@ -79,15 +79,39 @@ uint64_t notify_watchdog(struct daemon *d, uint64_t now)
 	return next_ns;
 }
 
+/* At most four updates a second: a STATUS per tiny job would cost more than the job. A change
+ * inside the quiet period is sent when it ends (notify_status_due), so the last state always
+ * reaches systemd. */
+#define STATUS_INTERVAL_NS 250000000u
+static uint64_t status_last_ns;
+static bool status_pending;
+
 void notify_status_changed(struct daemon *d)
 {
-	/* At most a few updates a second: a STATUS per tiny job would cost more than the job. */
-	static uint64_t last;
 	uint64_t now = pard_now_ns();
-	if (now - last < 250000000u)
+	if (now - status_last_ns < STATUS_INTERVAL_NS) {
+		if (!status_pending) {
+			status_pending = true;
+			daemon_tick_at(d, status_last_ns + STATUS_INTERVAL_NS);
+		}
 		return;
-	last = now;
+	}
+	status_last_ns = now;
+	status_pending = false;
 	notify_status(d);
+}
+
+uint64_t notify_status_due(struct daemon *d, uint64_t now)
+{
+	if (!status_pending)
+		return 0;
+	if (now - status_last_ns >= STATUS_INTERVAL_NS) {
+		status_last_ns = now;
+		status_pending = false;
+		notify_status(d);
+		return 0;
+	}
+	return status_last_ns + STATUS_INTERVAL_NS;
 }
 
 #else
@@ -120,6 +144,13 @@ uint64_t notify_watchdog(struct daemon *d, uint64_t now)
 void notify_status_changed(struct daemon *d)
 {
 	(void)d;
+}
+
+uint64_t notify_status_due(struct daemon *d, uint64_t now)
+{
+	(void)d;
+	(void)now;
+	return 0;
 }
 
 #endif

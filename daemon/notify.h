@@ -17,5 +17,7 @@ void notify_stopping(void);
 uint64_t notify_watchdog(struct daemon *d, uint64_t now);
 /* Tells systemd the current workers and queue (rate-limited). */
 void notify_status_changed(struct daemon *d);
+/* Sends a held-back STATUS when its time has come. Returns when one is due next (0: none). */
+uint64_t notify_status_due(struct daemon *d, uint64_t now);
 
 #endif
