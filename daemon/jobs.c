@@ -121,6 +121,41 @@ static void release_buffer(struct jobs *js, struct job *job)
 	start_waiting(js);
 }
 
+/* Forgets a terminal job and gives its slot and buffer back. */
+static void job_free(struct jobs *js, struct job *job)
+{
+	release_buffer(js, job);
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	if (job->published)
+		for (uint32_t c = 0; c < s->nchunks; c++)
+			atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
+	atomic_store(&s->state, PARD_SLOT_FREE);
+	free(job->result);
+	job->result = NULL;
+	job->state = JOB_FREE;
+	job->settled = false;
+	job->id = 0;
+}
+
+/* A free slot, or, when none is left, the slot of the fetched result that expires first: a result
+ * its owner already has is what a full table gives up (so sequential small jobs never fill it). */
+static struct job *free_slot(struct jobs *js)
+{
+	struct job *victim = NULL;
+	for (uint32_t i = 0; i < js->nslots; i++) {
+		struct job *j = &js->table[i];
+		if (j->state == JOB_FREE)
+			return j;
+		if (j->fetched && job_is_terminal(j) && !j->readers && (!victim || j->expire_ns < victim->expire_ns))
+			victim = j;
+	}
+	if (victim) {
+		log_debug("job table full: forgetting job %llu, whose result was fetched", (unsigned long long)victim->id);
+		job_free(js, victim);
+	}
+	return victim;
+}
+
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
 		uint64_t timeout_ns, struct job **out, char *err, size_t errlen)
 {
@@ -144,12 +179,9 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 js->cfg->arena_wait);
 		return -EBUSY;
 	}
-	struct job *job = NULL;
-	for (uint32_t i = 0; i < js->nslots && !job; i++)
-		if (js->table[i].state == JOB_FREE)
-			job = &js->table[i];
+	struct job *job = free_slot(js);
 	if (!job) {
-		snprintf(err, errlen, "job table full: %u jobs hold results awaiting retention (max_jobs %u)",
+		snprintf(err, errlen, "job table full: %u jobs are active or hold results not fetched yet (max_jobs %u)",
 			 js->nslots, js->nslots);
 		return -EBUSY;
 	}
@@ -394,18 +426,9 @@ uint64_t jobs_expire(struct jobs *js, uint64_t now)
 		struct job *job = &js->table[i];
 		if (job->state == JOB_FREE || !job_is_terminal(job) || job->readers)
 			continue;
-		if (job->expire_ns <= now) {
-			release_buffer(js, job);
-			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
-			for (uint32_t c = 0; c < s->nchunks; c++)
-				atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
-			atomic_store(&s->state, PARD_SLOT_FREE);
-			free(job->result);
-			job->result = NULL;
-			job->state = JOB_FREE;
-			job->settled = false;
-			job->id = 0;
-		} else if (!next || job->expire_ns < next) {
+		if (job->expire_ns <= now)
+			job_free(js, job);
+		else if (!next || job->expire_ns < next) {
 			next = job->expire_ns;
 		}
 	}

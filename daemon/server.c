@@ -214,9 +214,11 @@ static void reply_result(struct daemon *d, struct client *c, struct job *job, bo
 	}
 	case JOB_FAILED:
 		client_reply(d, c, "ERR " PARD_ERR_FAILED " job %llu failed: %s", id, job->error);
+		jobs_fetched(&d->jobs, job);
 		break;
 	case JOB_CANCELLED:
 		client_reply(d, c, "ERR " PARD_ERR_CANCELLED " job %llu was cancelled", id);
+		jobs_fetched(&d->jobs, job);
 		break;
 	default:
 		client_reply(d, c, "ERR " PARD_ERR_INTERNAL " job %llu is not finished", id);

@@ -272,14 +272,28 @@ class QueueTest(PardTestCase):
 
     def test_job_table_full(self):
         p = self.start_pard(workers=2, queue_depth=2, max_jobs=2)
-        for seed in (1, 2):
-            self.parctl_json(p, "submit", "pi", 1000, "--seed", seed, "--wait")
-        # Both slots hold finished results awaiting retention.
+        # Two finished results nobody fetched yet (STATUS does not fetch): the table is full.
+        ids = [self.submit(p, 1000, seed) for seed in (1, 2)]
+        for jid in ids:
+            wait_until(lambda: self.parctl_json(p, "status", jid)["state"] == "done", what="job %s done" % jid)
         r = self.parctl(p, "submit", "pi", 1000, json_out=True)
         self.assertEqual(r.returncode, EXIT_BUSY, r)
         err = json.loads(r.stdout)
         self.assertEqual(err["error"], "busy")
         self.assertIn("max_jobs", err["message"])
+        # Once a result has been fetched, its slot may be given to a new job.
+        self.parctl_json(p, "result", ids[0])
+        res = self.parctl_json(p, "submit", "pi", 1000, "--seed", 3, "--wait")
+        self.assertEqual(res["state"], "done")
+        r = self.parctl(p, "status", ids[0], json_out=True)
+        self.assertEqual(json.loads(r.stdout)["error"], "notfound")
+        # The unfetched one was kept.
+        self.assertEqual(self.parctl_json(p, "status", ids[1])["state"], "done")
+
+    def test_sequential_small_jobs_never_fill_the_table(self):
+        p = self.start_pard(workers=2, queue_depth=4, max_jobs=4)
+        for seed in range(20):
+            self.assertEqual(self.parctl_json(p, "submit", "pi", 1000, "--seed", seed, "--wait")["state"], "done")
 
     def test_result_retention_expires(self):
         p = self.start_pard(workers=2, result_retention=1)
