@@ -14,6 +14,9 @@
 struct client;
 struct daemon;
 
+/* How often a client waiting with progress gets a PROGRESS line (when something changed). */
+#define PARD_PROGRESS_INTERVAL_NS 100000000u
+
 /* Something the event loop watches; epoll's data points at one. */
 struct watch {
 	int fd;

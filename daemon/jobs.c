@@ -35,20 +35,104 @@ int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_confi
 	js->table = calloc(js->nslots, sizeof(*js->table));
 	if (!js->table)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < js->nslots; i++)
+	uint32_t buckets = 2;
+	while (buckets < 2 * js->nslots)
+		buckets *= 2;
+	js->id_mask = buckets - 1;
+	js->id_shift = 64 - (unsigned)__builtin_ctz(buckets);
+	js->id_index = calloc(buckets, sizeof(*js->id_index));
+	js->free_stack = calloc(js->nslots, sizeof(*js->free_stack));
+	if (!js->id_index || !js->free_stack)
+		return -ENOMEM;
+	/* Pushed in reverse so slot 0 is used first. */
+	for (uint32_t i = 0; i < js->nslots; i++) {
 		js->table[i].slot = i;
+		js->free_stack[js->nfree++] = js->nslots - 1 - i;
+	}
 	js->next_id = 1;
 	js->next_seq = 1;
 	return arena_init(&js->arena, seg->hdr->arena_size);
 }
 
+static uint32_t id_bucket(const struct jobs *js, uint64_t id)
+{
+	return (uint32_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> js->id_shift);
+}
+
+static void index_insert(struct jobs *js, const struct job *job)
+{
+	uint32_t i = id_bucket(js, job->id);
+	while (js->id_index[i])
+		i = (i + 1) & js->id_mask;
+	js->id_index[i] = job->slot + 1;
+}
+
+/* Removes job from the index, shifting later entries back so no probe chain breaks. */
+static void index_remove(struct jobs *js, const struct job *job)
+{
+	uint32_t i = id_bucket(js, job->id);
+	while (js->id_index[i] != job->slot + 1)
+		i = (i + 1) & js->id_mask;
+	for (uint32_t j = (i + 1) & js->id_mask; js->id_index[j]; j = (j + 1) & js->id_mask) {
+		uint32_t home = id_bucket(js, js->table[js->id_index[j] - 1].id);
+		/* Move entry j into the hole at i unless its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!stays) {
+			js->id_index[i] = js->id_index[j];
+			i = j;
+		}
+	}
+	js->id_index[i] = 0;
+}
+
+static void lru_unlink(struct jobs *js, struct job *job)
+{
+	if (!job->in_lru)
+		return;
+	if (job->lru_prev)
+		job->lru_prev->lru_next = job->lru_next;
+	else
+		js->lru_head = job->lru_next;
+	if (job->lru_next)
+		job->lru_next->lru_prev = job->lru_prev;
+	else
+		js->lru_tail = job->lru_prev;
+	job->lru_prev = job->lru_next = NULL;
+	job->in_lru = false;
+}
+
+static void lru_append(struct jobs *js, struct job *job)
+{
+	job->lru_prev = js->lru_tail;
+	job->lru_next = NULL;
+	if (js->lru_tail)
+		js->lru_tail->lru_next = job;
+	else
+		js->lru_head = job;
+	js->lru_tail = job;
+	job->in_lru = true;
+}
+
 void jobs_fini(struct jobs *js)
 {
-	for (uint32_t i = 0; i < js->nslots; i++)
+	for (uint32_t i = 0; i < js->nslots; i++) {
 		free(js->table[i].result);
+		free(js->table[i].attempts);
+	}
 	free(js->table);
+	free(js->id_index);
+	free(js->free_stack);
 	js->table = NULL;
 	arena_fini(&js->arena);
+}
+
+static bool jobs_any_idle_worker(const struct jobs *js)
+{
+	uint32_t rows = atomic_load_explicit(&js->seg->hdr->worker_rows, memory_order_relaxed);
+	for (uint32_t w = 0; w < rows; w++)
+		if (atomic_load(&pard_segment_worker(js->seg, w)->state) == PARD_WORKER_IDLE)
+			return true;
+	return false;
 }
 
 /* Makes an admitted job visible to the workers and wakes them. */
@@ -82,14 +166,20 @@ static void job_publish(struct jobs *js, struct job *job)
 	}
 	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
 	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
+	/* Entry first, bound next: a worker that misses it sees work_seq move and looks again. */
+	if (pos >= atomic_load_explicit(&js->seg->hdr->runq_used, memory_order_relaxed))
+		atomic_store_explicit(&js->seg->hdr->runq_used, pos + 1, memory_order_release);
 	job->runq_pos = pos;
 	job->waiting = false;
 	job->published = true;
 
-	/* Wake as many sleeping workers as there are chunks to take. */
+	/* Wake as many sleeping workers as there are chunks to take; when none is idle (all busy
+	 * under load) skip the system call: each looks for work before it sleeps, and a worker
+	 * about to sleep sees work_seq changed and does not. */
 	struct pard_segment_header *h = js->seg->hdr;
 	atomic_fetch_add(&h->work_seq, 1);
-	pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
+	if (jobs_any_idle_worker(js))
+		pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
 }
 
 /* Gives arena space to waiting jobs, oldest first; a big job is never overtaken by small ones. */
@@ -132,28 +222,30 @@ static void job_free(struct jobs *js, struct job *job)
 	atomic_store(&s->state, PARD_SLOT_FREE);
 	free(job->result);
 	job->result = NULL;
+	free(job->attempts);
+	job->attempts = NULL;
+	lru_unlink(js, job);
+	index_remove(js, job);
 	job->state = JOB_FREE;
 	job->settled = false;
 	job->id = 0;
+	js->free_stack[js->nfree++] = job->slot;
 }
 
 /* A free slot, or, when none is left, the slot of the fetched result that expires first: a result
  * its owner already has is what a full table gives up (so sequential small jobs never fill it). */
 static struct job *free_slot(struct jobs *js)
 {
-	struct job *victim = NULL;
-	for (uint32_t i = 0; i < js->nslots; i++) {
-		struct job *j = &js->table[i];
-		if (j->state == JOB_FREE)
-			return j;
-		if (j->fetched && job_is_terminal(j) && !j->readers && (!victim || j->expire_ns < victim->expire_ns))
-			victim = j;
-	}
-	if (victim) {
+	if (!js->nfree) {
+		struct job *victim = js->lru_head;
+		while (victim && victim->readers)
+			victim = victim->lru_next;
+		if (!victim)
+			return NULL;
 		log_debug("job table full: forgetting job %llu, whose result was fetched", (unsigned long long)victim->id);
 		job_free(js, victim);
 	}
-	return victim;
+	return &js->table[js->free_stack[--js->nfree]];
 }
 
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
@@ -201,7 +293,8 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->buffer_off = 0;
 	job->buffer_bytes = bytes;
 	job->readers = 0;
-	memset(job->attempts, 0, sizeof(job->attempts));
+	job->attempts = NULL;
+	index_insert(js, job);
 	js->active++;
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
@@ -220,9 +313,11 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 
 struct job *jobs_find(struct jobs *js, uint64_t id)
 {
-	for (uint32_t i = 0; i < js->nslots; i++)
-		if (js->table[i].state != JOB_FREE && js->table[i].id == id)
-			return &js->table[i];
+	for (uint32_t i = id_bucket(js, id); js->id_index[i]; i = (i + 1) & js->id_mask) {
+		struct job *job = &js->table[js->id_index[i] - 1];
+		if (job->id == id)
+			return job;
+	}
 	return NULL;
 }
 
@@ -256,6 +351,11 @@ static void job_finish(struct jobs *js, struct job *job)
 	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	atomic_store(&runq[job->runq_pos], 0);
+	/* Entries are taken lowest first, so the used part shrinks back as the queue drains. */
+	uint32_t used = atomic_load_explicit(&js->seg->hdr->runq_used, memory_order_relaxed);
+	while (used && !atomic_load_explicit(&runq[used - 1], memory_order_relaxed))
+		used--;
+	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
 	job->settled = true;
 	js->active--;
@@ -337,7 +437,7 @@ int jobs_cancel(struct jobs *js, struct job *job)
 void jobs_collect(struct jobs *js)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
-	for (uint32_t q = 0; q < js->seg->hdr->runq_len; q++) {
+	for (uint32_t q = 0; q < atomic_load(&js->seg->hdr->runq_used); q++) {
 		uint32_t e = atomic_load(&runq[q]);
 		if (!e)
 			continue;
@@ -351,7 +451,7 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	bool requeued = false;
-	for (uint32_t q = 0; q < js->seg->hdr->runq_len; q++) {
+	for (uint32_t q = 0; q < atomic_load(&js->seg->hdr->runq_used); q++) {
 		uint32_t e = atomic_load(&runq[q]);
 		if (!e)
 			continue;
@@ -366,6 +466,12 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 			if (atomic_load(&s->chunk_state[i]) != v)
 				continue;
 			bool give_up = job->state == JOB_CANCELLED || job->state == JOB_FAILED;
+			if (!job->attempts && !(job->attempts = calloc(PARD_MAX_CHUNKS, sizeof(*job->attempts)))) {
+				log_error("out of memory counting chunk retries: job %llu fails", (unsigned long long)job->id);
+				job->state = JOB_FAILED;
+				snprintf(job->error, sizeof(job->error), "out of memory in the daemon");
+				give_up = true;
+			}
 			if (!give_up && ++job->attempts[i] > js->cfg->chunk_retries) {
 				log_error("job %llu failed: chunk %u lost %u times, last %s", (unsigned long long)job->id,
 					  i, (unsigned)job->attempts[i], why);
@@ -394,7 +500,9 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 		atomic_fetch_add(&js->seg->hdr->work_seq, 1);
 		pard_futex_wake(&js->seg->hdr->work_seq, INT32_MAX);
 	}
-	/* The dead worker may have finished a job's last chunk without getting to announce it. */
+	/* The dead worker may have finished a job's last chunk without getting to announce it, or
+	 * set done_pending and died before writing the eventfd: reset it, then look ourselves. */
+	atomic_store(&js->seg->hdr->done_pending, 0);
 	jobs_collect(js);
 }
 
@@ -439,4 +547,6 @@ void jobs_fetched(struct jobs *js, struct job *job)
 {
 	job->fetched = true;
 	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
+	lru_unlink(js, job);
+	lru_append(js, job);
 }

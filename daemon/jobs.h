@@ -42,7 +42,9 @@ struct job {
 	uint64_t buffer_off, buffer_bytes;
 	uint32_t readers;  /* result transfers in progress: keep the buffer until they end */
 	union pard_params params;
-	uint16_t attempts[PARD_MAX_CHUNKS]; /* times each chunk was lost to a dying worker */
+	uint16_t *attempts; /* times each chunk was lost to a dying worker (allocated at the first loss) */
+	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
+	bool in_lru;
 };
 
 struct jobs {
@@ -55,6 +57,13 @@ struct jobs {
 	uint32_t active; /* queued (waiting included) + running */
 	uint32_t waiting; /* jobs waiting for arena space */
 	struct arena arena;
+	/* Kept so a submission at 100,000 jobs a second never scans the table: */
+	uint32_t *free_stack; /* free slots */
+	uint32_t nfree;
+	struct job *lru_head, *lru_tail; /* fetched results, the first to give up its slot first */
+	uint32_t *id_index;  /* open-addressing hash: id -> slot + 1, 0 = empty */
+	uint32_t id_mask;
+	unsigned id_shift;
 	/* Called for every job that reached a terminal state. */
 	void (*on_finished)(void *ctx, struct job *job);
 	void *ctx;

@@ -20,7 +20,6 @@
 #include "server.h"
 
 #define STOP_GRACE_MS 5000
-#define PROGRESS_INTERVAL_NS 100000000u
 
 int daemon_watch(struct daemon *d, struct watch *w, uint32_t events)
 {
@@ -63,7 +62,7 @@ void daemon_schedule(struct daemon *d)
 	earliest(&next, pool_restart_due(&d->pool, now));
 	earliest(&next, pool_check_hangs(&d->pool, now, (uint64_t)d->cfg.chunk_timeout * 1000000000u));
 	if (d->progress_pending)
-		earliest(&next, now + PROGRESS_INTERVAL_NS);
+		earliest(&next, now + PARD_PROGRESS_INTERVAL_NS);
 	if (d->stopping && !d->stop_killed)
 		earliest(&next, d->stop_deadline_ns);
 	if (d->listener_paused_until) {
@@ -109,6 +108,8 @@ static void done_handle(struct daemon *d, struct watch *w, uint32_t events)
 	uint64_t n;
 	ssize_t r = read(w->fd, &n, sizeof(n));
 	(void)r;
+	/* Cleared before looking: a job finishing after this point writes the eventfd again. */
+	atomic_store(&d->seg.hdr->done_pending, 0);
 	jobs_collect(&d->jobs);
 }
 

@@ -57,8 +57,10 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	p->w[w].replacing = false;
 	p->w[w].kill_reason = NULL;
 	p->w[w].started_by = p->strategy;
-	if (w + 1 > p->rows)
+	if (w + 1 > p->rows) {
 		p->rows = w + 1;
+		atomic_store(&p->seg->hdr->worker_rows, p->rows);
+	}
 	log_debug("worker %u started (pid %d, %s)", w, (int)pid, p->strategy->name);
 	return 0;
 }

@@ -63,11 +63,12 @@ static void client_bulk_done(struct daemon *d, struct client *c)
 	if (!c->bulk_job)
 		return;
 	c->bulk_job->readers--;
+	/* Its retention may have passed during the transfer. */
+	daemon_tick_at(d, c->bulk_job->expire_ns);
 	c->bulk_job = NULL;
 	c->bulk = NULL;
 	c->bulk_len = 0;
 	c->resume = true;
-	daemon_schedule(d);
 }
 
 static void client_update_events(struct daemon *d, struct client *c)
@@ -281,10 +282,10 @@ static struct job *submit(struct daemon *d, struct client *c, int argc, char **a
 		client_reply(d, c, "ERR %s %s", r == -E2BIG ? PARD_ERR_TOOLARGE : PARD_ERR_BUSY, err);
 		return NULL;
 	}
+	/* Arming the timer is cheap; a full schedule pass per job would not be. */
 	if (timeout_ns)
-		daemon_schedule(d);
-	else
-		daemon_tick_soon(d);
+		daemon_tick_at(d, job->deadline_ns);
+	daemon_tick_soon(d);
 	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name,
 		  (unsigned)c->uid, (int)c->pid);
 	notify_status_changed(d);
@@ -303,7 +304,7 @@ static void start_wait(struct daemon *d, struct client *c, struct job *job, bool
 	c->last_done = UINT32_MAX;
 	if (progress) {
 		d->progress_pending = true;
-		daemon_schedule(d);
+		daemon_tick_at(d, pard_now_ns() + PARD_PROGRESS_INTERVAL_NS);
 	}
 }
 
@@ -707,7 +708,7 @@ void server_job_finished(void *ctx, struct job *job)
 		c->resume = true;
 	}
 	notify_status_changed(d);
-	daemon_schedule(d);
+	daemon_tick_at(d, job->expire_ns);
 }
 
 bool server_progress_tick(struct daemon *d)

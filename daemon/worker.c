@@ -54,7 +54,8 @@ bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, ui
 	for (;;) {
 		uint32_t best = UINT32_MAX, best_running = UINT32_MAX;
 		uint64_t best_seq = UINT64_MAX;
-		for (uint32_t q = 0; q < h->runq_len; q++) {
+		uint32_t used = atomic_load_explicit(&h->runq_used, memory_order_acquire);
+		for (uint32_t q = 0; q < used; q++) {
 			uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
 			if (!e)
 				continue;
@@ -152,7 +153,7 @@ _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_
 		atomic_fetch_add(&row->chunks_done, 1);
 		done_here++;
 		atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
-		if (worker_finish(seg, slot, chunk, result)) {
+		if (worker_finish(seg, slot, chunk, result) && !atomic_exchange(&h->done_pending, 1)) {
 			uint64_t one = 1;
 			while (write(done_fd, &one, sizeof(one)) < 0 && errno == EINTR)
 				;

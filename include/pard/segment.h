@@ -84,7 +84,9 @@ struct pard_segment_header {
 	uint32_t owner_uid;
 	uint32_t max_jobs;
 	uint32_t max_workers; /* rows in the worker table */
+	_Atomic uint32_t worker_rows; /* rows ever used: the daemon looks no further */
 	uint32_t runq_len;    /* entries in the run queue */
+	_Atomic uint32_t runq_used; /* entries at or past this are empty: workers scan no further */
 	uint32_t pad0;
 	uint64_t jobs_off;
 	uint64_t workers_off;
@@ -95,6 +97,9 @@ struct pard_segment_header {
 	/* Workers sleep on this futex word; the daemon bumps it whenever there is new work. */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t work_seq;
 	_Atomic uint32_t shutdown;
+	/* 1 while the daemon has been told (eventfd) and not yet looked: workers finishing jobs
+	 * meanwhile skip the write, so a busy daemon is woken once, not once per job. */
+	_Alignas(PARD_CACHELINE) _Atomic uint32_t done_pending;
 	/* Statistics, only ever added to. */
 	_Alignas(PARD_CACHELINE) _Atomic uint64_t chunks_run;
 	_Atomic uint64_t chunks_requeued;
