@@ -347,6 +347,12 @@ static bool pool_worker_gone(struct pool_worker *pw)
 
 void pool_stop(struct pool *p, unsigned grace_ms)
 {
+	if (!p->seg) {
+		/* Start-up failed before any worker: only a helper started early may be running. */
+		if (p->strategy && p->strategy->fini)
+			p->strategy->fini(p);
+		return;
+	}
 	pool_begin_stop(p);
 	uint64_t deadline = pard_now_ns() + (uint64_t)grace_ms * 1000000u;
 	bool killed = false;

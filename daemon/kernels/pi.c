@@ -46,7 +46,7 @@
  */
 #define PI_LANES 8
 #define PI_R2 (UINT64_C(1) << 62)
-#define PI_MIN_CHUNK_TRIALS (UINT64_C(1) << 22)
+#define PI_MIN_CHUNK_TRIALS (UINT64_C(1) << 20)
 /* Chunk sizes are multiples of this so every chunk but the last is whole vector steps. */
 #define PI_CHUNK_ALIGN UINT64_C(64)
 

@@ -151,14 +151,6 @@ static void run_chunks_shuffled(const union pard_params *p, int32_t *image, uint
 	*sum_out = sum;
 }
 
-static uint64_t image_sum(const int32_t *img, size_t n)
-{
-	uint64_t s = 0;
-	for (size_t i = 0; i < n; i++)
-		s += (uint32_t)img[i];
-	return s;
-}
-
 static void test_kernel_identity(void **state)
 {
 	(void)state;
@@ -225,8 +217,8 @@ static void test_reference_vectors_by_chunks(void **state)
 			char what[256];
 			snprintf(what, sizeof(what), "%s by chunks of %" PRIu32 " rows", rc->file, rows[r]);
 			assert_images_equal(img, want, rc->width, rc->height, what);
-			/* Each chunk's word is its band's pixel sum, so together they sum the image. */
-			assert_int_equal(sum, image_sum(want, n));
+			/* Each chunk's word is its band's row count, so together they count every row once. */
+			assert_int_equal(sum, rc->height);
 		}
 		free(img);
 		free(want);
@@ -452,7 +444,7 @@ static void test_corrupt_rows_per_chunk(void **state)
 	memset(img, 0x33, n * sizeof(int32_t));
 	run_chunks_shuffled(&p, img, 6, &sum);
 	assert_memory_equal(img, want, n * sizeof(int32_t));
-	assert_int_equal(sum, image_sum(want, n));
+	assert_int_equal(sum, 2000); /* every row written once */
 
 	/* A chunk number past the end does nothing and reports 0. */
 	uint64_t out = 99;
