@@ -36,7 +36,7 @@ static double median(double *v, int n)
 struct shared_job {
 	const struct pard_fractal_params *p;
 	int32_t *image;
-	enum fractal_impl impl;
+	enum simd_impl impl;
 	uint32_t nchunks;
 	atomic_uint next; /* next unclaimed band, as the daemon's workers claim chunks */
 };
@@ -52,7 +52,7 @@ static void *worker(void *arg)
 	}
 }
 
-static double run_threads(const struct pard_fractal_params *p, int32_t *image, enum fractal_impl impl)
+static double run_threads(const struct pard_fractal_params *p, int32_t *image, enum simd_impl impl)
 {
 	struct shared_job job = {.p = p, .image = image, .impl = impl};
 	job.nchunks = (p->height + p->rows_per_chunk - 1) / p->rows_per_chunk;
@@ -106,22 +106,22 @@ int main(int argc, char **argv)
 	printf("width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32 " rows_per_chunk=%" PRIu32
 	       " chunks=%" PRIu32 " best=%s\n",
 	       p.width, p.height, p.iterations, p.rows_per_chunk,
-	       (p.height + p.rows_per_chunk - 1) / p.rows_per_chunk, fractal_impl_name(fractal_best_impl()));
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-		const char *name = fractal_impl_name((enum fractal_impl)impl);
-		if (!fractal_impl_supported((enum fractal_impl)impl)) {
+	       (p.height + p.rows_per_chunk - 1) / p.rows_per_chunk, simd_impl_name(simd_best_impl()));
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		const char *name = simd_impl_name((enum simd_impl)impl);
+		if (!simd_impl_supported((enum simd_impl)impl)) {
 			printf("%-7s unsupported on this CPU\n", name);
 			continue;
 		}
 		double one[REPS], two[REPS];
 		for (int r = 0; r < REPS; r++) {
 			double t0 = now_seconds();
-			fractal_rows(&p, 0, p.height, image, (enum fractal_impl)impl);
+			fractal_rows(&p, 0, p.height, image, (enum simd_impl)impl);
 			one[r] = now_seconds() - t0;
 		}
 		uint64_t sum1 = image_sum(image, n);
 		for (int r = 0; r < REPS; r++)
-			two[r] = run_threads(&p, image, (enum fractal_impl)impl);
+			two[r] = run_threads(&p, image, (enum simd_impl)impl);
 		uint64_t sum2 = image_sum(image, n);
 		double m1 = median(one, REPS), m2 = median(two, REPS);
 		printf("%-7s 1 thread %8.1f ms   %d threads %8.1f ms (x%.2f)   sum=%" PRIu64 "%s\n", name, m1 * 1e3,

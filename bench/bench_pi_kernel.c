@@ -20,10 +20,10 @@ int main(int argc, char **argv)
 	uint64_t trials = argc > 1 ? strtoull(argv[1], NULL, 0) : UINT64_C(1) << 30;
 	int reps = 3;
 
-	printf("trials=%" PRIu64 " best=%s\n", trials, pi_impl_name(pi_best_impl()));
-	for (int impl = 0; impl < PI_IMPL_COUNT; impl++) {
-		if (!pi_impl_supported((enum pi_impl)impl)) {
-			printf("%-7s unsupported on this CPU\n", pi_impl_name((enum pi_impl)impl));
+	printf("trials=%" PRIu64 " best=%s\n", trials, simd_impl_name(simd_best_impl()));
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl)) {
+			printf("%-7s unsupported on this CPU\n", simd_impl_name((enum simd_impl)impl));
 			continue;
 		}
 		/* Best of a few runs: the minimum is the least disturbed by other load on the box. */
@@ -31,13 +31,13 @@ int main(int argc, char **argv)
 		uint64_t hits = 0;
 		for (int r = 0; r < reps; r++) {
 			double t0 = now_seconds();
-			hits = pi_count_hits(42, 0, trials, (enum pi_impl)impl);
+			hits = pi_count_hits(42, 0, trials, (enum simd_impl)impl);
 			double dt = now_seconds() - t0;
 			if (r == 0 || dt < best)
 				best = dt;
 		}
 		printf("%-7s %.3e trials/s  (%.3f s, hits=%" PRIu64 ", estimate=%.6f)\n",
-		       pi_impl_name((enum pi_impl)impl), (double)trials / best, best, hits,
+		       simd_impl_name((enum simd_impl)impl), (double)trials / best, best, hits,
 		       4.0 * (double)hits / (double)trials);
 	}
 	return 0;

@@ -32,7 +32,7 @@ struct part {
 static void *run_part(void *p)
 {
 	struct part *t = p;
-	t->hits = pi_count_hits(42, t->chunk, t->trials, pi_best_impl());
+	t->hits = pi_count_hits(42, t->chunk, t->trials, simd_best_impl());
 	return NULL;
 }
 
@@ -74,7 +74,7 @@ static void measure(uint64_t trials, unsigned threads, int reps)
 	double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
 	printf("{\"impl\": \"%s\", \"threads\": %u, \"trials\": %" PRIu64 ", \"seconds\": %.6f, \"min_seconds\": %.6f, "
 	       "\"rate\": %.4e, \"per_thread\": %.4e, \"estimate\": %.6f}\n",
-	       pi_impl_name(pi_best_impl()), threads, trials, med, t[0], (double)trials / med,
+	       simd_impl_name(simd_best_impl()), threads, trials, med, t[0], (double)trials / med,
 	       (double)trials / med / threads, 4.0 * (double)hits / (double)trials);
 	fflush(stdout);
 	free(t);

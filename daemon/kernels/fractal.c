@@ -51,11 +51,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define FRACTAL_HAVE_X86 1
+#if SIMD_HAVE_X86
 #include <immintrin.h>
-#else
-#define FRACTAL_HAVE_X86 0
 #endif
 
 #define FRACTAL_DEFAULT_ITERATIONS 20
@@ -152,7 +149,7 @@ static void row_scalar(const struct fractal_grid *g, double ci, int32_t *out)
 		out[j] = pixel_scalar(axis_coord(g->xstep, g->xmin, j), ci, g->iterations);
 }
 
-#if FRACTAL_HAVE_X86
+#if SIMD_HAVE_X86
 
 /* ---------------------------------------------------------------------------------------------
  * Vector paths: a row is cut into blocks of NV vectors that iterate together, several independent
@@ -415,72 +412,32 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
 	}
 }
 
-#endif /* FRACTAL_HAVE_X86 */
+#endif /* SIMD_HAVE_X86 */
 
 /* ---------------------------------------------------------------------------------------------
  * Dispatch.
  */
 
-const char *fractal_impl_name(enum fractal_impl impl)
-{
-	switch (impl) {
-	case FRACTAL_IMPL_SCALAR:
-		return "scalar";
-	case FRACTAL_IMPL_AVX2:
-		return "avx2";
-	case FRACTAL_IMPL_AVX512:
-		return "avx512";
-	default:
-		return "?";
-	}
-}
-
-bool fractal_impl_supported(enum fractal_impl impl)
-{
-	switch (impl) {
-	case FRACTAL_IMPL_SCALAR:
-		return true;
-#if FRACTAL_HAVE_X86
-	/* libgcc's checks include the OS having enabled the register state (XCR0), not just CPUID. */
-	case FRACTAL_IMPL_AVX2:
-		return __builtin_cpu_supports("avx2");
-	case FRACTAL_IMPL_AVX512:
-		return __builtin_cpu_supports("avx512f");
-#endif
-	default:
-		return false;
-	}
-}
-
-enum fractal_impl fractal_best_impl(void)
-{
-	if (fractal_impl_supported(FRACTAL_IMPL_AVX512))
-		return FRACTAL_IMPL_AVX512;
-	if (fractal_impl_supported(FRACTAL_IMPL_AVX2))
-		return FRACTAL_IMPL_AVX2;
-	return FRACTAL_IMPL_SCALAR;
-}
-
 void fractal_rows(const struct pard_fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
-		  enum fractal_impl impl)
+		  enum simd_impl impl)
 {
 	if (!p || !image || p->width == 0 || row0 >= p->height)
 		return;
 	uint32_t row_end = nrows > p->height - row0 ? p->height : row0 + nrows;
 	struct fractal_grid g;
 	grid_init(&g, p);
-	if (!fractal_impl_supported(impl))
-		impl = FRACTAL_IMPL_SCALAR;
+	if (!simd_impl_supported(impl))
+		impl = SIMD_SCALAR;
 
 	for (uint32_t r = row0; r < row_end; r++) {
 		double ci = axis_coord(g.ystep, g.ymin, r);
 		int32_t *out = image + (size_t)r * g.width;
 		switch (impl) {
-#if FRACTAL_HAVE_X86
-		case FRACTAL_IMPL_AVX2:
+#if SIMD_HAVE_X86
+		case SIMD_AVX2:
 			row_avx2(&g, ci, out);
 			break;
-		case FRACTAL_IMPL_AVX512:
+		case SIMD_AVX512:
 			row_avx512(&g, ci, out);
 			break;
 #endif
@@ -562,7 +519,7 @@ static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *
 			int32_t *image = buf;
 			populate_band(image + (size_t)first * f->width, (size_t)(end - first) * f->width * sizeof(int32_t));
 			/* Rows are computed in place and fully overwritten, so a rerun after a crash is harmless. */
-			fractal_rows(f, (uint32_t)first, (uint32_t)(end - first), image, fractal_best_impl());
+			fractal_rows(f, (uint32_t)first, (uint32_t)(end - first), image, simd_best_impl());
 			/* The result is the image itself; the chunk's word just says how many rows it wrote
 			 * (a checksum pass over the band cost 6-9% of the compute). */
 			sum = end - first;

@@ -15,11 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define PI_HAVE_X86 1
+#if SIMD_HAVE_X86
 #include <immintrin.h>
-#else
-#define PI_HAVE_X86 0
 #endif
 
 /*
@@ -111,7 +108,7 @@ static uint64_t pi_steps_scalar(struct pi_state *st, uint64_t steps)
 	return hits;
 }
 
-#if PI_HAVE_X86
+#if SIMD_HAVE_X86
 
 #define PI_AVX2 __attribute__((target("avx2"), always_inline)) static inline
 
@@ -210,63 +207,23 @@ __attribute__((target("avx512f"))) static uint64_t pi_steps_avx512(struct pi_sta
 	return hits;
 }
 
-#endif /* PI_HAVE_X86 */
+#endif /* SIMD_HAVE_X86 */
 
-const char *pi_impl_name(enum pi_impl impl)
-{
-	switch (impl) {
-	case PI_IMPL_SCALAR:
-		return "scalar";
-	case PI_IMPL_AVX2:
-		return "avx2";
-	case PI_IMPL_AVX512:
-		return "avx512";
-	default:
-		return "?";
-	}
-}
-
-bool pi_impl_supported(enum pi_impl impl)
-{
-	switch (impl) {
-	case PI_IMPL_SCALAR:
-		return true;
-#if PI_HAVE_X86
-	/* libgcc's checks include the OS having enabled the register state (XCR0), not just CPUID. */
-	case PI_IMPL_AVX2:
-		return __builtin_cpu_supports("avx2");
-	case PI_IMPL_AVX512:
-		return __builtin_cpu_supports("avx512f");
-#endif
-	default:
-		return false;
-	}
-}
-
-enum pi_impl pi_best_impl(void)
-{
-	if (pi_impl_supported(PI_IMPL_AVX512))
-		return PI_IMPL_AVX512;
-	if (pi_impl_supported(PI_IMPL_AVX2))
-		return PI_IMPL_AVX2;
-	return PI_IMPL_SCALAR;
-}
-
-uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum pi_impl impl)
+uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum simd_impl impl)
 {
 	struct pi_state st;
 	pi_seed(&st, seed, chunk);
 
 	uint64_t steps = trials / PI_LANES;
 	uint64_t hits;
-	if (!pi_impl_supported(impl))
-		impl = PI_IMPL_SCALAR;
+	if (!simd_impl_supported(impl))
+		impl = SIMD_SCALAR;
 	switch (impl) {
-#if PI_HAVE_X86
-	case PI_IMPL_AVX2:
+#if SIMD_HAVE_X86
+	case SIMD_AVX2:
 		hits = pi_steps_avx2(&st, steps);
 		break;
-	case PI_IMPL_AVX512:
+	case SIMD_AVX512:
 		hits = pi_steps_avx512(&st, steps);
 		break;
 #endif
@@ -321,7 +278,7 @@ static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, 
 		n = per;
 	else
 		n = p->pi.trials - (uint64_t)chunk * per;
-	*out = n ? pi_count_hits(p->pi.seed, chunk, n, pi_best_impl()) : 0;
+	*out = n ? pi_count_hits(p->pi.seed, chunk, n, simd_best_impl()) : 0;
 }
 
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -157,16 +157,16 @@ static void test_kernel_identity(void **state)
 	assert_string_equal(pard_kernel_fractal.name, "fractal");
 	assert_int_equal(pard_kernel_fractal.kind, PARD_KIND_FRACTAL);
 	assert_true(sizeof(struct pard_fractal_params) <= sizeof(union pard_params));
-	assert_true(fractal_impl_supported(FRACTAL_IMPL_SCALAR));
-	assert_true(fractal_impl_supported(fractal_best_impl()));
-	assert_false(fractal_impl_supported(FRACTAL_IMPL_COUNT));
-	assert_string_equal(fractal_impl_name(FRACTAL_IMPL_SCALAR), "scalar");
-	assert_string_equal(fractal_impl_name(FRACTAL_IMPL_AVX2), "avx2");
-	assert_string_equal(fractal_impl_name(FRACTAL_IMPL_AVX512), "avx512");
-	assert_string_equal(fractal_impl_name(FRACTAL_IMPL_COUNT), "?");
+	assert_true(simd_impl_supported(SIMD_SCALAR));
+	assert_true(simd_impl_supported(simd_best_impl()));
+	assert_false(simd_impl_supported(SIMD_IMPL_COUNT));
+	assert_string_equal(simd_impl_name(SIMD_SCALAR), "scalar");
+	assert_string_equal(simd_impl_name(SIMD_AVX2), "avx2");
+	assert_string_equal(simd_impl_name(SIMD_AVX512), "avx512");
+	assert_string_equal(simd_impl_name(SIMD_IMPL_COUNT), "?");
 	/* The best impl is the widest one supported. */
-	for (int impl = fractal_best_impl() + 1; impl < FRACTAL_IMPL_COUNT; impl++)
-		assert_false(fractal_impl_supported((enum fractal_impl)impl));
+	for (int impl = simd_best_impl() + 1; impl < SIMD_IMPL_COUNT; impl++)
+		assert_false(simd_impl_supported((enum simd_impl)impl));
 }
 
 /* Every path this CPU supports reproduces every numpy vector exactly, parameters from the parser. */
@@ -181,13 +181,13 @@ static void test_reference_vectors(void **state)
 		assert_int_equal(pard_kernel_fractal.result_bytes(&p), n * 4);
 		int32_t *img = malloc(n * sizeof(int32_t));
 		assert_non_null(img);
-		for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-			if (!fractal_impl_supported((enum fractal_impl)impl))
+		for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+			if (!simd_impl_supported((enum simd_impl)impl))
 				continue;
 			char what[256];
-			snprintf(what, sizeof(what), "%s via %s", rc->file, fractal_impl_name((enum fractal_impl)impl));
+			snprintf(what, sizeof(what), "%s via %s", rc->file, simd_impl_name((enum simd_impl)impl));
 			memset(img, 0x5a, n * sizeof(int32_t));
-			fractal_rows(&p.fractal, 0, p.fractal.height, img, (enum fractal_impl)impl);
+			fractal_rows(&p.fractal, 0, p.fractal.height, img, (enum simd_impl)impl);
 			assert_images_equal(img, want, rc->width, rc->height, what);
 		}
 		free(img);
@@ -270,16 +270,16 @@ static void test_odd_sizes_match_scalar(void **state)
 					int32_t *buf = malloc((n + 32) * sizeof(int32_t));
 					assert_non_null(want);
 					assert_non_null(buf);
-					fractal_rows(&p, 0, p.height, want, FRACTAL_IMPL_SCALAR);
-					for (int impl = 1; impl < FRACTAL_IMPL_COUNT; impl++) {
-						if (!fractal_impl_supported((enum fractal_impl)impl))
+					fractal_rows(&p, 0, p.height, want, SIMD_SCALAR);
+					for (int impl = 1; impl < SIMD_IMPL_COUNT; impl++) {
+						if (!simd_impl_supported((enum simd_impl)impl))
 							continue;
 						for (size_t i = 0; i < n + 32; i++)
 							buf[i] = guard;
-						fractal_rows(&p, 0, p.height, buf + 16, (enum fractal_impl)impl);
+						fractal_rows(&p, 0, p.height, buf + 16, (enum simd_impl)impl);
 						char what[200];
 						snprintf(what, sizeof(what), "%s %" PRIu32 "x%" PRIu32 " it=%" PRIu32 " region %zu",
-							 fractal_impl_name((enum fractal_impl)impl), p.width, p.height,
+							 simd_impl_name((enum simd_impl)impl), p.width, p.height,
 							 p.iterations, ri);
 						assert_images_equal(buf + 16, want, p.width, p.height, what);
 						for (int i = 0; i < 16; i++) {
@@ -306,11 +306,11 @@ static void test_known_pixels(void **state)
 	struct pard_fractal_params p = {
 		.width = 5, .height = 1, .iterations = 9, .xmin = -6.0, .xmax = 2.0, .ymin = 0.0, .ymax = 1.0};
 	const int32_t want[5] = {9, 8, 9, 9, 0};
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-		if (!fractal_impl_supported((enum fractal_impl)impl))
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
 		int32_t img[5] = {-1, -1, -1, -1, -1};
-		fractal_rows(&p, 0, 1, img, (enum fractal_impl)impl);
+		fractal_rows(&p, 0, 1, img, (enum simd_impl)impl);
 		assert_memory_equal(img, want, sizeof(want));
 	}
 
@@ -319,11 +319,11 @@ static void test_known_pixels(void **state)
 	 * NaN not diverged and count on. */
 	struct pard_fractal_params big = {
 		.width = 3, .height = 2, .iterations = 5, .xmin = 1e200, .xmax = 2e200, .ymin = 1e200, .ymax = 3e200};
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-		if (!fractal_impl_supported((enum fractal_impl)impl))
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
 		int32_t img[6] = {-1, -1, -1, -1, -1, -1};
-		fractal_rows(&big, 0, 2, img, (enum fractal_impl)impl);
+		fractal_rows(&big, 0, 2, img, (enum simd_impl)impl);
 		for (int i = 0; i < 6; i++)
 			assert_int_equal(img[i], 0);
 	}
@@ -339,12 +339,12 @@ static void test_row_bands(void **state)
 	int32_t *whole = malloc(n * sizeof(int32_t)), *band = malloc(n * sizeof(int32_t));
 	assert_non_null(whole);
 	assert_non_null(band);
-	fractal_rows(&p, 0, p.height, whole, FRACTAL_IMPL_SCALAR);
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-		if (!fractal_impl_supported((enum fractal_impl)impl))
+	fractal_rows(&p, 0, p.height, whole, SIMD_SCALAR);
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
 		memset(band, 0x11, n * sizeof(int32_t));
-		fractal_rows(&p, 7, 5, band, (enum fractal_impl)impl);
+		fractal_rows(&p, 7, 5, band, (enum simd_impl)impl);
 		for (uint32_t r = 0; r < p.height; r++)
 			for (uint32_t x = 0; x < p.width; x++) {
 				size_t i = (size_t)r * p.width + x;
@@ -355,8 +355,8 @@ static void test_row_bands(void **state)
 			}
 		/* Past the end: clipped to the image, and a start beyond it writes nothing. */
 		memset(band, 0x22, n * sizeof(int32_t));
-		fractal_rows(&p, p.height - 2, 100, band, (enum fractal_impl)impl);
-		fractal_rows(&p, p.height, 3, band, (enum fractal_impl)impl);
+		fractal_rows(&p, p.height - 2, 100, band, (enum simd_impl)impl);
+		fractal_rows(&p, p.height, 3, band, (enum simd_impl)impl);
 		assert_memory_equal(band + (size_t)(p.height - 2) * p.width, whole + (size_t)(p.height - 2) * p.width,
 				    2 * p.width * sizeof(int32_t));
 		assert_int_equal(band[(size_t)(p.height - 2) * p.width - 1], 0x22222222);
@@ -371,15 +371,15 @@ static void test_unsupported_impl_falls_back(void **state)
 	struct pard_fractal_params p = {
 		.width = 31, .height = 3, .iterations = 20, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
 	int32_t want[93], got[93];
-	fractal_rows(&p, 0, 3, want, FRACTAL_IMPL_SCALAR);
+	fractal_rows(&p, 0, 3, want, SIMD_SCALAR);
 	memset(got, 0, sizeof(got));
-	fractal_rows(&p, 0, 3, got, FRACTAL_IMPL_COUNT);
+	fractal_rows(&p, 0, 3, got, SIMD_IMPL_COUNT);
 	assert_memory_equal(got, want, sizeof(want));
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++) {
-		if (fractal_impl_supported((enum fractal_impl)impl))
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+		if (simd_impl_supported((enum simd_impl)impl))
 			continue;
 		memset(got, 0, sizeof(got));
-		fractal_rows(&p, 0, 3, got, (enum fractal_impl)impl);
+		fractal_rows(&p, 0, 3, got, (enum simd_impl)impl);
 		assert_memory_equal(got, want, sizeof(want));
 	}
 }
@@ -428,7 +428,7 @@ static void test_corrupt_rows_per_chunk(void **state)
 	int32_t *want = malloc(n * sizeof(int32_t)), *img = malloc(n * sizeof(int32_t));
 	assert_non_null(want);
 	assert_non_null(img);
-	fractal_rows(&p.fractal, 0, 2000, want, FRACTAL_IMPL_SCALAR);
+	fractal_rows(&p.fractal, 0, 2000, want, SIMD_SCALAR);
 
 	p.fractal.rows_per_chunk = 0;
 	uint32_t count = pard_kernel_fractal.chunk_count(&p);
@@ -663,9 +663,9 @@ static void test_format_result(void **state)
 
 int main(void)
 {
-	for (int impl = 0; impl < FRACTAL_IMPL_COUNT; impl++)
-		printf("# impl %-7s %s\n", fractal_impl_name((enum fractal_impl)impl),
-		       fractal_impl_supported((enum fractal_impl)impl) ? "tested" : "unsupported on this CPU, skipped");
+	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++)
+		printf("# impl %-7s %s\n", simd_impl_name((enum simd_impl)impl),
+		       simd_impl_supported((enum simd_impl)impl) ? "tested" : "unsupported on this CPU, skipped");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_identity),
 		cmocka_unit_test(test_reference_vectors),

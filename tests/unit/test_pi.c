@@ -57,12 +57,12 @@ static void test_kernel_identity(void **state)
 	assert_int_equal(pard_kernel_pi.kind, PARD_KIND_PI);
 	union pard_params p = make_params(1000, 1);
 	assert_int_equal(pard_kernel_pi.result_bytes(&p), 0);
-	assert_true(pi_impl_supported(PI_IMPL_SCALAR));
-	assert_true(pi_impl_supported(pi_best_impl()));
-	assert_false(pi_impl_supported(PI_IMPL_COUNT));
-	assert_string_equal(pi_impl_name(PI_IMPL_SCALAR), "scalar");
-	assert_string_equal(pi_impl_name(PI_IMPL_AVX2), "avx2");
-	assert_string_equal(pi_impl_name(PI_IMPL_AVX512), "avx512");
+	assert_true(simd_impl_supported(SIMD_SCALAR));
+	assert_true(simd_impl_supported(simd_best_impl()));
+	assert_false(simd_impl_supported(SIMD_IMPL_COUNT));
+	assert_string_equal(simd_impl_name(SIMD_SCALAR), "scalar");
+	assert_string_equal(simd_impl_name(SIMD_AVX2), "avx2");
+	assert_string_equal(simd_impl_name(SIMD_AVX512), "avx512");
 }
 
 /* Pins the streams: these values come from an independent Python model of the documented
@@ -84,14 +84,14 @@ static void test_known_answers(void **state)
 		{42, 0, 1048576, 823464},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		for (int impl = 0; impl < PI_IMPL_COUNT; impl++) {
-			if (!pi_impl_supported((enum pi_impl)impl))
+		for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
+			if (!simd_impl_supported((enum simd_impl)impl))
 				continue;
-			uint64_t h = pi_count_hits(cases[i].seed, cases[i].chunk, cases[i].trials, (enum pi_impl)impl);
+			uint64_t h = pi_count_hits(cases[i].seed, cases[i].chunk, cases[i].trials, (enum simd_impl)impl);
 			if (h != cases[i].hits)
 				fail_msg("seed=%" PRIu64 " chunk=%u trials=%" PRIu64 " impl=%s: hits %" PRIu64
 					 ", want %" PRIu64,
-					 cases[i].seed, cases[i].chunk, cases[i].trials, pi_impl_name((enum pi_impl)impl), h,
+					 cases[i].seed, cases[i].chunk, cases[i].trials, simd_impl_name((enum simd_impl)impl), h,
 					 cases[i].hits);
 		}
 }
@@ -103,19 +103,19 @@ static void test_dispatch_paths_match_scalar(void **state)
 	static const uint32_t chunks[] = {0, 1, 2, 511, 1023};
 	static const uint64_t trials[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 129, 1000, 4099, 100003};
 	int compared = 0;
-	for (int impl = 1; impl < PI_IMPL_COUNT; impl++) {
-		if (!pi_impl_supported((enum pi_impl)impl))
+	for (int impl = 1; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
 		for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++)
 			for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
 				for (size_t t = 0; t < sizeof(trials) / sizeof(trials[0]); t++) {
-					uint64_t want = pi_count_hits(seeds[s], chunks[c], trials[t], PI_IMPL_SCALAR);
-					uint64_t got = pi_count_hits(seeds[s], chunks[c], trials[t], (enum pi_impl)impl);
+					uint64_t want = pi_count_hits(seeds[s], chunks[c], trials[t], SIMD_SCALAR);
+					uint64_t got = pi_count_hits(seeds[s], chunks[c], trials[t], (enum simd_impl)impl);
 					assert_true(want <= trials[t]);
 					if (got != want)
 						fail_msg("%s: seed=%" PRIu64 " chunk=%u trials=%" PRIu64 ": %" PRIu64
 							 " != scalar %" PRIu64,
-							 pi_impl_name((enum pi_impl)impl), seeds[s], chunks[c], trials[t], got,
+							 simd_impl_name((enum simd_impl)impl), seeds[s], chunks[c], trials[t], got,
 							 want);
 					compared++;
 				}
@@ -129,12 +129,12 @@ static void test_dispatch_paths_match_scalar(void **state)
 static void test_dispatch_prefixes_match_scalar(void **state)
 {
 	(void)state;
-	for (int impl = 1; impl < PI_IMPL_COUNT; impl++) {
-		if (!pi_impl_supported((enum pi_impl)impl))
+	for (int impl = 1; impl < SIMD_IMPL_COUNT; impl++) {
+		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
 		for (uint64_t n = 0; n <= 300; n++)
-			assert_int_equal(pi_count_hits(99, 5, n, (enum pi_impl)impl),
-					 pi_count_hits(99, 5, n, PI_IMPL_SCALAR));
+			assert_int_equal(pi_count_hits(99, 5, n, (enum simd_impl)impl),
+					 pi_count_hits(99, 5, n, SIMD_SCALAR));
 	}
 }
 
@@ -142,8 +142,8 @@ static void test_dispatch_prefixes_match_scalar(void **state)
 static void test_unknown_impl_falls_back(void **state)
 {
 	(void)state;
-	assert_int_equal(pi_count_hits(3, 4, 777, PI_IMPL_COUNT), pi_count_hits(3, 4, 777, PI_IMPL_SCALAR));
-	assert_int_equal(pi_count_hits(3, 4, 0, PI_IMPL_SCALAR), 0);
+	assert_int_equal(pi_count_hits(3, 4, 777, SIMD_IMPL_COUNT), pi_count_hits(3, 4, 777, SIMD_SCALAR));
+	assert_int_equal(pi_count_hits(3, 4, 0, SIMD_SCALAR), 0);
 }
 
 /* Distinct chunks and seeds must not share a stream; compare the sequence of prefix hits. */
@@ -152,9 +152,9 @@ static void test_streams_differ(void **state)
 	(void)state;
 	uint64_t a[200], b[200], c[200];
 	for (int n = 0; n < 200; n++) {
-		a[n] = pi_count_hits(10, 0, (uint64_t)n + 1, PI_IMPL_SCALAR);
-		b[n] = pi_count_hits(10, 1, (uint64_t)n + 1, PI_IMPL_SCALAR);
-		c[n] = pi_count_hits(11, 0, (uint64_t)n + 1, PI_IMPL_SCALAR);
+		a[n] = pi_count_hits(10, 0, (uint64_t)n + 1, SIMD_SCALAR);
+		b[n] = pi_count_hits(10, 1, (uint64_t)n + 1, SIMD_SCALAR);
+		c[n] = pi_count_hits(11, 0, (uint64_t)n + 1, SIMD_SCALAR);
 	}
 	assert_memory_not_equal(a, b, sizeof(a));
 	assert_memory_not_equal(a, c, sizeof(a));
@@ -199,7 +199,7 @@ static void test_determinism_across_chunk_orders(void **state)
 	uint64_t per = p.pi.chunk_trials;
 	for (uint32_t c = 0; c < n; c++) {
 		uint64_t share = c + 1 < n ? per : p.pi.trials - (uint64_t)c * per;
-		assert_int_equal(r_fwd[c], pi_count_hits(p.pi.seed, c, share, PI_IMPL_SCALAR));
+		assert_int_equal(r_fwd[c], pi_count_hits(p.pi.seed, c, share, SIMD_SCALAR));
 	}
 	assert_int_equal(p.pi.trials - 3 * per, 12345);
 }
@@ -249,7 +249,7 @@ static void test_tiny_job(void **state)
 		uint64_t out = UINT64_MAX;
 		pard_kernel_pi.run_chunk(&p, 0, NULL, &out);
 		assert_true(out <= 1);
-		assert_int_equal(out, pi_count_hits(seed, 0, 1, PI_IMPL_SCALAR));
+		assert_int_equal(out, pi_count_hits(seed, 0, 1, SIMD_SCALAR));
 	}
 }
 
