@@ -96,17 +96,25 @@ static int write_npy(FILE *f, const int32_t *px, uint32_t w, uint32_t h)
 static int write_pgm(FILE *f, const int32_t *px, uint32_t w, uint32_t h, int32_t maxval)
 {
 	int32_t mv = maxval < 1 ? 1 : maxval > 65535 ? 65535 : maxval;
+	size_t bytes = mv < 256 ? 1 : 2; /* two-byte samples are big-endian */
+	unsigned char *row = malloc((size_t)w * bytes);
+	if (!row)
+		return -ENOMEM;
 	fprintf(f, "P5\n%u %u\n%d\n", w, h, mv);
-	size_t n = (size_t)w * h;
-	for (size_t i = 0; i < n; i++) {
-		int32_t v = px[i] < 0 ? 0 : px[i] > mv ? mv : px[i];
-		if (mv < 256) {
-			fputc(v, f);
-		} else {
-			fputc(v >> 8, f);
-			fputc(v & 0xff, f);
+	for (uint32_t y = 0; y < h; y++) {
+		const int32_t *src = px + (size_t)y * w;
+		for (uint32_t x = 0; x < w; x++) {
+			int32_t v = src[x] < 0 ? 0 : src[x] > mv ? mv : src[x];
+			if (bytes == 1) {
+				row[x] = (unsigned char)v;
+			} else {
+				row[2 * (size_t)x] = (unsigned char)(v >> 8);
+				row[2 * (size_t)x + 1] = (unsigned char)(v & 0xff);
+			}
 		}
+		fwrite(row, bytes, w, f);
 	}
+	free(row);
 	return ferror(f) ? -EIO : 0;
 }
 
