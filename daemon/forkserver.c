@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,27 @@ static void reply(int ctl, const char *fmt, ...)
 	va_end(ap);
 	if (send(ctl, msg, (size_t)n, MSG_NOSIGNAL) < 0)
 		exit(errno == EPIPE ? 0 : 1); /* the daemon is gone: so are we */
+}
+
+/* Sends one message carrying fd (SCM_RIGHTS). */
+static void reply_fd(int ctl, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_fd(int ctl, int fd, const char *fmt, ...)
+{
+	char msg[FORKSERVER_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0)
+		exit(errno == EPIPE ? 0 : 1);
 }
 
 /* Receives one message and at most one fd. Returns its length, 0 at end, or -errno. */
@@ -113,10 +135,20 @@ int forkserver_main(int ctl)
 				prctl(PR_SET_NAME, "pard-worker");
 				worker_main(&seg, (uint32_t)w, done_fd);
 			}
-			if (pid < 0)
+			if (pid < 0) {
 				reply(ctl, "ERR %d", errno);
-			else
-				reply(ctl, "PID %u %d", (unsigned)w, (int)pid);
+				continue;
+			}
+			/* The pidfd is opened here, where the child cannot have been reaped yet: opened by
+			 * the daemon later, a worker that already exited would be gone (ESRCH). */
+			int pidfd = pidfd_open(pid, 0);
+			if (pidfd < 0) {
+				kill(pid, SIGKILL);
+				reply(ctl, "ERR %d", errno);
+				continue;
+			}
+			reply_fd(ctl, pidfd, "PID %u %d", (unsigned)w, (int)pid);
+			close(pidfd);
 		} else {
 			if (fd >= 0)
 				close(fd);

@@ -4,7 +4,7 @@
  *
  * Messages are SOCK_SEQPACKET datagrams of text:
  *   daemon -> helper  "ATTACH <shm name>" + the done eventfd (SCM_RIGHTS)  -> "OK" | "ERR <errno>"
- *   daemon -> helper  "FORK <w>"                                          -> "PID <w> <pid>" | "ERR <errno>"
+ *   daemon -> helper  "FORK <w>"                     -> "PID <w> <pid>" + its pidfd (SCM_RIGHTS) | "ERR <errno>"
  *   helper -> daemon  "EXIT <pid> <wait status>" whenever a worker it forked ends. */
 #ifndef PARD_FORKSERVER_H
 #define PARD_FORKSERVER_H

@@ -523,6 +523,16 @@ uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
 		log_notice("job %llu failed: timed out after %.3f s", (unsigned long long)job->id, secs);
 		snprintf(job->error, sizeof(job->error), "timed out after %.3f s (--timeout)", secs);
 		job_abort(js, job, JOB_FAILED);
+		/* Its running chunks may never end (a hung kernel): stop their workers, so the job
+		 * settles and its waiting clients are answered now. The chunks are dropped, not rerun. */
+		if (!job->settled && js->kill_worker) {
+			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+			for (uint32_t i = 0; i < s->nchunks; i++) {
+				uint32_t v = atomic_load(&s->chunk_state[i]);
+				if (PARD_CHUNK_STATE(v) == PARD_CHUNK_CLAIMED)
+					js->kill_worker(js->ctx, PARD_CHUNK_OWNER(v), "killed: its job timed out");
+			}
+		}
 	}
 	return next;
 }

@@ -66,6 +66,8 @@ struct jobs {
 	unsigned id_shift;
 	/* Called for every job that reached a terminal state. */
 	void (*on_finished)(void *ctx, struct job *job);
+	/* Stops worker w, whose chunk belongs to a job that timed out (NULL: let it finish). */
+	void (*kill_worker)(void *ctx, uint32_t w, const char *why);
 	void *ctx;
 };
 

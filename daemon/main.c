@@ -113,6 +113,12 @@ static void done_handle(struct daemon *d, struct watch *w, uint32_t events)
 	jobs_collect(&d->jobs);
 }
 
+static void kill_worker(void *ctx, uint32_t w, const char *why)
+{
+	struct daemon *d = ctx;
+	pool_kill_worker(&d->pool, w, why);
+}
+
 /* pard-worker: the configured path, else the one beside this pard (a build tree), else the
  * installed one. */
 static void find_worker_binary(const struct pard_config *cfg, char *out, size_t len)
@@ -291,6 +297,7 @@ static int setup(struct daemon *d)
 	if (r < 0)
 		return r;
 	d->jobs.on_finished = server_job_finished;
+	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
 	d->pool.max_chunks = d->cfg.max_chunks_per_worker;

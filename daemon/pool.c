@@ -36,17 +36,20 @@ static int pool_start_one(struct pool *p, uint32_t w)
 {
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
 	atomic_store(&row->exit_requested, 0);
-	/* Up to 25% jitter so workers started together are not all recycled together. */
+	/* Up to 25% jitter (at least a chunk or two) so workers started together do not reach their
+	 * limit together; the recycling token in the segment makes sure only one leaves at a time. */
 	uint64_t max = p->max_chunks;
 	if (max)
-		max += (uint64_t)random() % (max / 4 + 1);
+		max += (uint64_t)random() % (max / 4 + 2);
 	atomic_store(&row->max_chunks, max);
 	atomic_store(&row->state, PARD_WORKER_STARTING);
 	atomic_store(&row->pid, 0);
 	pid_t pid = p->strategy->start(p, w);
 	if (pid < 0) {
-		log_error("cannot start worker %u (%s): %s", w, p->strategy->name, strerror((int)-pid));
+		log_error("cannot start worker %u (%s): %s; trying again in 1 s", w, p->strategy->name,
+			  strerror((int)-pid));
 		atomic_store(&row->state, PARD_WORKER_EMPTY);
+		p->w[w].restart_at_ns = pard_now_ns() + 1000000000u;
 		return (int)pid;
 	}
 	atomic_store(&row->pid, pid);
@@ -68,6 +71,7 @@ static int pool_start_one(struct pool *p, uint32_t w)
 int pool_init(struct pool *p, const struct pool_strategy *s, int done_fd, int epfd, const char *worker_binary)
 {
 	memset(p, 0, sizeof(*p));
+	srandom((unsigned)(pard_now_ns() ^ (uint64_t)getpid()));
 	p->strategy = s;
 	p->done_fd = done_fd;
 	p->epfd = epfd;
@@ -99,7 +103,18 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
+static void pool_replace_or_retire(struct pool *p, struct jobs *js, uint32_t w, int status);
+
 void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status)
+{
+	pool_replace_or_retire(p, js, w, status);
+	/* It may have held the recycling token (or died holding it): the next may go only now that
+	 * its replacement exists, so the pool is never empty. */
+	uint32_t token = w + 1;
+	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
+}
+
+static void pool_replace_or_retire(struct pool *p, struct jobs *js, uint32_t w, int status)
 {
 	struct pool_worker *pw = &p->w[w];
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
@@ -242,6 +257,15 @@ void pool_begin_stop(struct pool *p)
 	pard_futex_wake(&h->work_seq, INT32_MAX);
 }
 
+void pool_kill_worker(struct pool *p, uint32_t w, const char *why)
+{
+	if (w >= p->rows || !p->w[w].pid || p->w[w].kill_reason)
+		return;
+	log_notice("worker %u (pid %d): %s", w, (int)p->w[w].pid, why);
+	p->w[w].kill_reason = why;
+	kill(p->w[w].pid, SIGKILL);
+}
+
 void pool_kill_all(struct pool *p, const char *why)
 {
 	for (uint32_t w = 0; w < p->rows; w++)
@@ -310,9 +334,15 @@ void pool_resize(struct pool *p, uint32_t n)
 		atomic_fetch_add(&p->seg->hdr->work_seq, 1);
 		pard_futex_wake(&p->seg->hdr->work_seq, INT32_MAX);
 	}
-	for (uint32_t w = 0; w < n; w++)
-		if (!p->w[w].pid && !p->w[w].retiring)
+	for (uint32_t w = 0; w < n; w++) {
+		if (p->w[w].retiring) {
+			/* Shrunk and grown again before it left: let it go, and replace it at once. */
+			p->w[w].retiring = false;
+			p->w[w].replacing = true;
+		} else if (!p->w[w].pid) {
 			pool_start_one(p, w);
+		}
+	}
 	log_info("pool resized from %u to %u workers", old, n);
 }
 

@@ -85,6 +85,8 @@ uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns);
 bool pool_healthy(const struct pool *p, uint64_t now, uint64_t timeout_ns);
 /* Starts a graceful stop: workers exit after their current chunk; none is replaced. */
 void pool_begin_stop(struct pool *p);
+/* Kills worker w (why goes to the log and to its chunk's job). */
+void pool_kill_worker(struct pool *p, uint32_t w, const char *why);
 /* Kills every worker still running. */
 void pool_kill_all(struct pool *p, const char *why);
 /* Workers still running. */

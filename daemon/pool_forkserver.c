@@ -39,22 +39,43 @@ struct forkserver {
 
 static struct forkserver fs = {.ctl = -1};
 
-/* Reads one message, waiting up to timeout_ms. Returns its length, 0 on timeout, or -errno. */
-static int fs_read(char *buf, size_t len, int timeout_ms)
+/* Reads one message, waiting up to timeout_ms; a descriptor that comes with it goes to *fd (or is
+ * closed when fd is NULL). Returns its length, 0 on timeout, or -errno. */
+static int fs_read_fd(char *buf, size_t len, int timeout_ms, int *fd)
 {
+	if (fd)
+		*fd = -1;
 	struct pollfd pfd = {.fd = fs.ctl, .events = POLLIN};
 	int r = poll(&pfd, 1, timeout_ms);
 	if (r < 0)
 		return -errno;
 	if (r == 0)
 		return 0;
-	ssize_t n = recv(fs.ctl, buf, len - 1, MSG_DONTWAIT);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(fs.ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
 	if (n == 0)
 		return -EPIPE;
 	buf[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		int got;
+		memcpy(&got, CMSG_DATA(c), sizeof(int));
+		if (fd && *fd < 0)
+			*fd = got;
+		else
+			close(got);
+	}
 	return (int)n;
+}
+
+static int fs_read(char *buf, size_t len, int timeout_ms)
+{
+	return fs_read_fd(buf, len, timeout_ms, NULL);
 }
 
 /* Handles an EXIT message: keep the status for the pidfd handler. Returns true if it was one. */
@@ -159,8 +180,8 @@ static int fs_prepare(struct pool *p)
 	return fs_launch(p->worker_binary);
 }
 
-/* Asks the helper for worker w. Returns the pid or -errno. */
-static pid_t fs_fork(struct pool *p, uint32_t w)
+/* Asks the helper for worker w. Returns the pid (and its pidfd in *pidfd) or -errno. */
+static pid_t fs_fork(struct pool *p, uint32_t w, int *pidfd)
 {
 	int r = fs_ensure(p);
 	if (r < 0)
@@ -173,7 +194,7 @@ static pid_t fs_fork(struct pool *p, uint32_t w)
 		return -e;
 	}
 	for (;;) {
-		r = fs_read(msg, sizeof(msg), REPLY_TIMEOUT_MS);
+		r = fs_read_fd(msg, sizeof(msg), REPLY_TIMEOUT_MS, pidfd);
 		if (r <= 0) {
 			fs_teardown(r == 0 ? "did not answer FORK in time" : "closed its socket");
 			return r == 0 ? -ETIMEDOUT : r;
@@ -182,8 +203,10 @@ static pid_t fs_fork(struct pool *p, uint32_t w)
 			continue;
 		unsigned rw;
 		int pid, err;
-		if (sscanf(msg, "PID %u %d", &rw, &pid) == 2 && rw == w)
+		if (sscanf(msg, "PID %u %d", &rw, &pid) == 2 && rw == w && *pidfd >= 0)
 			return pid;
+		if (*pidfd >= 0)
+			close(*pidfd);
 		if (sscanf(msg, "ERR %d", &err) == 1)
 			return -err;
 		fs_teardown("answered nonsense");
@@ -193,17 +216,12 @@ static pid_t fs_fork(struct pool *p, uint32_t w)
 
 static pid_t fs_start(struct pool *p, uint32_t w)
 {
-	pid_t pid = fs_fork(p, w);
+	int pidfd = -1;
+	pid_t pid = fs_fork(p, w, &pidfd);
 	if (pid == -EPIPE || pid == -ECONNRESET || pid == -ETIMEDOUT)
-		pid = fs_fork(p, w); /* the helper had died: one more try with a fresh one */
+		pid = fs_fork(p, w, &pidfd); /* the helper had died: one more try with a fresh one */
 	if (pid < 0)
 		return pid;
-	int pidfd = pidfd_open(pid, 0);
-	if (pidfd < 0) {
-		int e = errno;
-		kill(pid, SIGKILL);
-		return -e;
-	}
 	struct watch *wt = &fs.watches[w];
 	wt->fd = pidfd;
 	wt->handle = fs_worker_event;

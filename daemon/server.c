@@ -491,6 +491,7 @@ static void cmd_workers(struct daemon *d, struct client *c, int argc, char **arg
 	log_info("uid %u resizes the pool to %llu workers", (unsigned)c->uid, (unsigned long long)n);
 	d->cfg.workers = (unsigned)n;
 	pool_resize(&d->pool, (uint32_t)n);
+	daemon_schedule(d); /* a worker that could not start is retried by the timer */
 	client_reply(d, c, "OK workers=%llu", (unsigned long long)n);
 }
 

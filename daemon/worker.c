@@ -127,7 +127,10 @@ _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_
 		if (atomic_load(&h->shutdown) || atomic_load(&row->exit_requested))
 			_exit(0);
 		uint64_t max = atomic_load(&row->max_chunks);
-		if (max && done_here >= max)
+		uint32_t none = 0;
+		/* One at a time: a worker past its limit leaves only when no other is leaving, so the
+		 * pool is never emptied by recycling. */
+		if (max && done_here >= max && atomic_compare_exchange_strong(&h->recycling, &none, w + 1))
 			_exit(WORKER_EXIT_RECYCLE);
 		uint32_t slot, chunk;
 		if (!worker_claim(seg, w, &slot, &chunk)) {

@@ -100,6 +100,8 @@ struct pard_segment_header {
 	/* 1 while the daemon has been told (eventfd) and not yet looked: workers finishing jobs
 	 * meanwhile skip the write, so a busy daemon is woken once, not once per job. */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t done_pending;
+	/* Worker index + 1 of the one worker allowed to leave for recycling now (0: none). */
+	_Atomic uint32_t recycling;
 	/* Statistics, only ever added to. */
 	_Alignas(PARD_CACHELINE) _Atomic uint64_t chunks_run;
 	_Atomic uint64_t chunks_requeued;
