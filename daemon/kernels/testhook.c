@@ -72,8 +72,11 @@ static void testhook_run(const union pard_params *p, uint32_t chunk, void *buf, 
 {
 	(void)buf;
 	const struct testhook_params *t = params_of(p);
-	if (chunk == t->crash_chunk)
+	if (chunk == t->crash_chunk) {
+		/* The default action, not a sanitizer's handler: the worker must die of SIGSEGV. */
+		signal(SIGSEGV, SIG_DFL);
 		raise(SIGSEGV);
+	}
 	if (t->sleep_ms == 0)
 		for (;;)
 			pause();
