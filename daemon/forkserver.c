@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The forkserver helper (runs inside pard-worker --forkserver): forks workers on request. */
 #include "forkserver.h"
+#include "fdpass.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -21,19 +22,7 @@
 #include "pard/segment.h"
 #include "worker.h"
 
-static void reply(int ctl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void reply(int ctl, const char *fmt, ...)
-{
-	char msg[FORKSERVER_MSG_MAX];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (send(ctl, msg, (size_t)n, MSG_NOSIGNAL) < 0)
-		exit(errno == EPIPE ? 0 : 1); /* the daemon is gone: so are we */
-}
-
-/* Sends one message carrying fd (SCM_RIGHTS). */
+/* Sends a formatted message with fd attached (-1: none); a daemon that is gone ends us too. */
 static void reply_fd(int ctl, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void reply_fd(int ctl, int fd, const char *fmt, ...)
 {
@@ -42,34 +31,12 @@ static void reply_fd(int ctl, int fd, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(ctl, &mh, MSG_NOSIGNAL) < 0)
-		exit(errno == EPIPE ? 0 : 1);
+	int r = fdpass_send(ctl, msg, (size_t)n, fd);
+	if (r < 0)
+		exit(r == -EPIPE ? 0 : 1);
 }
 
-/* Receives one message and at most one fd. Returns its length, 0 at end, or -errno. */
-static ssize_t receive(int ctl, char *buf, size_t len, int *fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	ssize_t n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	return n;
-}
+#define reply(ctl, ...) reply_fd(ctl, -1, __VA_ARGS__)
 
 int forkserver_main(int ctl)
 {
@@ -103,7 +70,7 @@ int forkserver_main(int ctl)
 			continue;
 		char msg[FORKSERVER_MSG_MAX];
 		int fd = -1;
-		ssize_t n = receive(ctl, msg, sizeof(msg), &fd);
+		ssize_t n = fdpass_recv(ctl, msg, sizeof(msg), &fd, 0);
 		if (n == 0 || (n < 0 && n != -EINTR && n != -EAGAIN))
 			return 0; /* the daemon closed its end */
 		if (n < 0)

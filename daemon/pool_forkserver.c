@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "fdpass.h"
 #include "forkserver.h"
 #include "launch.h"
 #include "pard/log.h"
@@ -51,25 +52,16 @@ static int fs_read_fd(char *buf, size_t len, int timeout_ms, int *fd)
 		return -errno;
 	if (r == 0)
 		return 0;
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = buf, .iov_len = len - 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	ssize_t n = recvmsg(fs.ctl, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int got;
+	ssize_t n = fdpass_recv(fs.ctl, buf, len, &got, MSG_DONTWAIT);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if (n == 0)
 		return -EPIPE;
-	buf[n] = '\0';
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		int got;
-		memcpy(&got, CMSG_DATA(c), sizeof(int));
-		if (fd && *fd < 0)
-			*fd = got;
-		else
-			close(got);
-	}
+	if (fd)
+		*fd = got;
+	else if (got >= 0)
+		close(got);
 	return (int)n;
 }
 
@@ -143,18 +135,10 @@ static int fs_ensure(struct pool *p)
 		return 0;
 	char msg[FORKSERVER_MSG_MAX];
 	int n = snprintf(msg, sizeof(msg), "ATTACH %s", p->seg->name);
-	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = msg, .iov_len = (size_t)n};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &p->done_fd, sizeof(int));
-	if (sendmsg(fs.ctl, &mh, MSG_NOSIGNAL) < 0) {
-		int e = errno;
+	int e = fdpass_send(fs.ctl, msg, (size_t)n, p->done_fd);
+	if (e < 0) {
 		fs_teardown("did not take the segment");
-		return -e;
+		return e;
 	}
 	for (;;) {
 		int r = fs_read(msg, sizeof(msg), REPLY_TIMEOUT_MS);
