@@ -126,32 +126,35 @@ static void client_reply(struct daemon *d, struct client *c, const char *fmt, ..
 	client_write(d, c, line, (size_t)n);
 }
 
+/* Sends as much of buf as the socket takes now; a hard error marks the client dead. Returns the
+ * bytes sent. */
+static size_t client_send(struct client *c, const char *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = send(c->watch.fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				c->dead = true;
+			break;
+		}
+		done += (size_t)w;
+	}
+	return done;
+}
+
 static void client_flush(struct daemon *d, struct client *c)
 {
-	while (c->outoff < c->outlen) {
-		ssize_t w = send(c->watch.fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				c->dead = true;
-			break;
-		}
-		c->outoff += (size_t)w;
-	}
+	c->outoff += client_send(c, c->out + c->outoff, c->outlen - c->outoff);
 	if (c->outoff == c->outlen)
 		c->outoff = c->outlen = 0;
-	while (c->outlen == 0 && c->bulk_len && !c->dead) {
-		ssize_t w = send(c->watch.fd, c->bulk, c->bulk_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				c->dead = true;
-			break;
-		}
-		c->bulk += w;
-		c->bulk_len -= (size_t)w;
+	/* A result buffer goes out after the reply line that announces it, straight from the arena. */
+	if (c->outlen == 0 && c->bulk_len && !c->dead) {
+		size_t n = client_send(c, c->bulk, c->bulk_len);
+		c->bulk += n;
+		c->bulk_len -= n;
 		if (!c->bulk_len)
 			client_bulk_done(d, c);
 	}
