@@ -305,6 +305,17 @@ class Pard:
     def workers(self):
         return children_of(self.pid)
 
+    def kill_workers(self):
+        """SIGKILLs every current worker; returns how many were still there to kill."""
+        killed = 0
+        for w in self.workers():
+            try:
+                os.kill(w, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        return killed
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 

@@ -627,12 +627,7 @@ class WorkerDeathTest(FractalTestCase):
             while kills < 60 and time.monotonic() < budget:
                 if self._status(p, jid)["state"] != "running":
                     break
-                for w in p.workers():
-                    try:
-                        os.kill(w, signal.SIGKILL)
-                        kills += 1
-                    except ProcessLookupError:
-                        pass
+                kills += p.kill_workers()
                 time.sleep(0.02)
             out = self.path("loop.raw")
             r = self.parctl(p, "wait", jid, "-o", out)

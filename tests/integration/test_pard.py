@@ -645,12 +645,7 @@ class WorkerDeathTest(PardTestCase):
             while kills < 40 and time.monotonic() < budget:
                 if all(self.parctl_json(p, "status", i)["state"] == "done" for i in ids[-1:]):
                     break
-                for w in p.workers():
-                    try:
-                        os.kill(w, signal.SIGKILL)
-                        kills += 1
-                    except ProcessLookupError:
-                        pass
+                kills += p.kill_workers()
                 time.sleep(0.004)
         results = {}
         for i in ids:
@@ -693,11 +688,7 @@ class WorkerDeathTest(PardTestCase):
         for _ in range(200):
             if self.parctl_json(p, "status", jid)["state"] == "failed":
                 break
-            for w in p.workers():
-                try:
-                    os.kill(w, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            p.kill_workers()
             time.sleep(0.02)
         r = self.parctl(p, "wait", jid, json_out=True)
         self.assertEqual(r.returncode, EXIT_FAILED, r)
