@@ -285,7 +285,6 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->submit_ns = pard_now_ns();
 	job->finish_ns = job->expire_ns = 0;
 	job->deadline_ns = timeout_ns ? job->submit_ns + timeout_ns : 0;
-	job->fetched = false;
 	job->settled = false;
 	job->error[0] = '\0';
 	job->has_buffer = false;
@@ -555,7 +554,6 @@ uint64_t jobs_expire(struct jobs *js, uint64_t now)
 
 void jobs_fetched(struct jobs *js, struct job *job)
 {
-	job->fetched = true;
 	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
 	lru_unlink(js, job);
 	lru_append(js, job);

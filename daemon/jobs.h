@@ -31,7 +31,6 @@ struct job {
 	uint64_t finish_ns;
 	uint64_t expire_ns; /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
-	bool fetched;
 	bool settled;      /* no chunk queued or running: the job is terminal */
 	char *result;      /* key=value text of a done job */
 	char error[192];   /* why a failed job failed */
@@ -44,7 +43,7 @@ struct job {
 	union pard_params params;
 	uint16_t *attempts; /* times each chunk was lost to a dying worker (allocated at the first loss) */
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
-	bool in_lru;
+	bool in_lru;       /* its result has been fetched: the slot may be reused when the table is full */
 };
 
 struct jobs {

@@ -19,7 +19,6 @@
 #include "pard/util.h"
 #include "server.h"
 
-#define STOP_GRACE_MS 5000
 
 int daemon_watch(struct daemon *d, struct watch *w, uint32_t events)
 {
@@ -393,7 +392,7 @@ int main(int argc, char **argv)
 	}
 	server_fini(&d);
 	if (d.pool.strategy)
-		pool_stop(&d.pool, STOP_GRACE_MS);
+		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
 	if (d.jobs.table)
 		jobs_fini(&d.jobs);
 	pard_segment_close(&d.seg);
