@@ -741,9 +741,18 @@ static int fractal_format_result(const union pard_params *p, const uint64_t *chu
 	return n;
 }
 
+static const struct pard_kernel_option fractal_options[] = {
+	{"iterations", "N", "iteration cap per pixel"},
+	{"region", "X0,X1,Y0,Y1", "the part of the complex plane drawn"},
+	{0},
+};
+
 const struct pard_kernel pard_kernel_fractal = {
 	.name = "fractal",
 	.kind = PARD_KIND_FRACTAL,
+	.positional = "WIDTHxHEIGHT",
+	.summary = "compute a WIDTHxHEIGHT Mandelbrot image (int32 iteration counts)",
+	.options = fractal_options,
 	.parse = fractal_parse,
 	.chunk_count = fractal_chunk_count,
 	.result_bytes = fractal_result_bytes,

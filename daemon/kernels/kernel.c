@@ -2,6 +2,8 @@
 /* The table of job kinds; adding a kind means one file plus one line here. */
 #include "pard/kernel.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct pard_kernel *const kernels[] = {
@@ -11,6 +13,28 @@ static const struct pard_kernel *const kernels[] = {
 	&pard_kernel_testhook,
 #endif
 };
+
+size_t pard_kernel_count(void)
+{
+	return sizeof(kernels) / sizeof(kernels[0]);
+}
+
+const struct pard_kernel *pard_kernel_at(size_t i)
+{
+	return i < pard_kernel_count() ? kernels[i] : NULL;
+}
+
+int pard_kernel_names(char *buf, size_t len, const char *sep)
+{
+	size_t used = 0;
+	for (size_t i = 0; i < pard_kernel_count(); i++) {
+		int n = snprintf(buf + used, len - used, "%s%s", i ? sep : "", kernels[i]->name);
+		if (n < 0 || (size_t)n >= len - used)
+			return -ENOSPC;
+		used += (size_t)n;
+	}
+	return (int)used;
+}
 
 const struct pard_kernel *pard_kernel_find(const char *name)
 {

@@ -401,9 +401,17 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 	return n;
 }
 
+static const struct pard_kernel_option pi_options[] = {
+	{"seed", "S", "random-number seed: the same seed gives the same result"},
+	{0},
+};
+
 const struct pard_kernel pard_kernel_pi = {
 	.name = "pi",
 	.kind = PARD_KIND_PI,
+	.positional = "TRIALS",
+	.summary = "estimate pi from TRIALS random points (Monte Carlo)",
+	.options = pi_options,
 	.parse = pi_parse,
 	.chunk_count = pi_chunk_count,
 	.result_bytes = pi_result_bytes,

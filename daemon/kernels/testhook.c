@@ -95,9 +95,18 @@ static int testhook_format(const union pard_params *p, const uint64_t *results, 
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
 
+static const struct pard_kernel_option testhook_options[] = {
+	{"sleep_ms", "MS", "sleep per chunk (0 hangs)"},
+	{"crash", "CHUNK", "this chunk crashes its worker"},
+	{0},
+};
+
 const struct pard_kernel pard_kernel_testhook = {
 	.name = "testhook",
 	.kind = 99,
+	.positional = "CHUNKS",
+	.summary = "test builds only: chunks that sleep, hang or crash",
+	.options = testhook_options,
 	.parse = testhook_parse,
 	.chunk_count = testhook_chunks,
 	.result_bytes = testhook_bytes,

@@ -44,9 +44,20 @@ union pard_params {
 	uint8_t raw[64];
 };
 
+/* One key=value option a kind accepts (parctl spells it --NAME VALUE); a table of them ends with
+ * an entry whose name is NULL. Help texts and shell completions are derived from these. */
+struct pard_kernel_option {
+	const char *name;
+	const char *value; /* placeholder in help: "S", "N", "X0,X1,Y0,Y1" */
+	const char *help;
+};
+
 struct pard_kernel {
 	const char *name;
 	uint32_t kind;
+	const char *positional; /* the required argument, as help shows it: "TRIALS", "WIDTHxHEIGHT" */
+	const char *summary;    /* one line for help */
+	const struct pard_kernel_option *options;
 	/* Parses the request's arguments: positionals and key=value options.
 	 * Returns 0, or -EINVAL (malformed) / -ERANGE (over a cap) with a message in err. */
 	int (*parse)(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
@@ -63,6 +74,11 @@ struct pard_kernel {
 			     char *buf, size_t len);
 };
 
+/* The kind table, in the order help lists it: pard_kernel_at(0 .. pard_kernel_count() - 1). */
+size_t pard_kernel_count(void);
+const struct pard_kernel *pard_kernel_at(size_t i);
+/* Writes the kinds' names separated by sep ("pi, fractal"). Returns the length, or -ENOSPC. */
+int pard_kernel_names(char *buf, size_t len, const char *sep);
 /* Returns the kernel named name, or NULL for an unknown kind. */
 const struct pard_kernel *pard_kernel_find(const char *name);
 /* Returns the kernel for a kind number, or NULL. */
