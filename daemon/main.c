@@ -6,110 +6,77 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "config.h"
+#include "jobs.h"
+#include "loop.h"
 #include "notify.h"
+#include "pool.h"
 #include "pard/log.h"
 #include "pard/util.h"
 #include "server.h"
 
 
-int daemon_watch(struct daemon *d, struct watch *w, uint32_t events)
+/* The daemon's one context: each module's state; main wires them together. */
+struct daemon {
+	struct pard_config cfg;
+	char config_path[4096];
+	bool config_explicit;
+	struct pard_segment seg;
+	struct loop loop;
+	struct jobs jobs;
+	struct pool pool;
+	struct server server;
+	struct notify notify;
+	struct watch signals;
+	struct watch done; /* eventfd the workers write */
+	bool stopping;
+	bool stop_killed; /* stop_grace passed and the remaining workers were killed */
+	uint64_t stop_deadline_ns;
+};
+
+/* Deadlines of jobs (timeouts, retention) and of a graceful stop. */
+static uint64_t daemon_due(void *ctx, uint64_t now)
 {
-	struct epoll_event e = {.events = events, .data.ptr = w};
-	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, w->fd, &e) < 0) {
-		int err = errno;
-		log_error("epoll_ctl: %s", strerror(err));
-		return -err;
+	struct daemon *d = ctx;
+	uint64_t next = jobs_expire(&d->jobs, now);
+	uint64_t t = jobs_check_deadlines(&d->jobs, now);
+	if (t && (!next || t < next))
+		next = t;
+	if (d->stopping && !d->stop_killed) {
+		if (now >= d->stop_deadline_ns) {
+			log_warning("%u workers still busy after stop_grace (%u s); killing them", pool_alive(&d->pool),
+				    d->cfg.stop_grace);
+			pool_kill_all(&d->pool, "killed at shutdown after stop_grace");
+			d->stop_killed = true;
+		} else if (!next || d->stop_deadline_ns < next) {
+			next = d->stop_deadline_ns;
+		}
 	}
-	return 0;
+	return next;
 }
 
-static void earliest(uint64_t *next, uint64_t t)
-{
-	if (t && (!*next || t < *next))
-		*next = t;
-}
-
-void daemon_tick_at(struct daemon *d, uint64_t when)
-{
-	if (d->timer_due_ns && d->timer_due_ns <= when)
-		return;
-	d->timer_due_ns = when;
-	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(when / 1000000000u), .tv_nsec = (long)(when % 1000000000u)}};
-	timerfd_settime(d->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-void daemon_tick_soon(struct daemon *d)
-{
-	daemon_tick_at(d, pard_now_ns() + 1000000000u);
-}
-
-void daemon_schedule(struct daemon *d)
-{
-	uint64_t now = pard_now_ns();
-	uint64_t next = 0;
-	/* Every deadline pard keeps lives here; the timer is armed for the earliest only. */
-	earliest(&next, jobs_expire(&d->jobs, now));
-	earliest(&next, jobs_check_deadlines(&d->jobs, now));
-	earliest(&next, pool_restart_due(&d->pool, now));
-	earliest(&next, pool_check_hangs(&d->pool, now, (uint64_t)d->cfg.chunk_timeout * 1000000000u));
-	if (d->progress_pending)
-		earliest(&next, now + PARD_PROGRESS_INTERVAL_NS);
-	if (d->stopping && !d->stop_killed)
-		earliest(&next, d->stop_deadline_ns);
-	if (d->listener_paused_until) {
-		if (now >= d->listener_paused_until)
-			server_resume_listening(d);
-		else
-			earliest(&next, d->listener_paused_until);
-	}
-	earliest(&next, notify_watchdog(d, now));
-	earliest(&next, notify_status_due(d, now));
-	/* A worker starting a chunk is not an event: while jobs are active, look again within a
-	 * second so a chunk that hangs is noticed. */
-	if (d->jobs.active && d->cfg.chunk_timeout)
-		earliest(&next, now + 1000000000u);
-	d->timer_due_ns = next;
-	struct itimerspec its = {0};
-	if (next) {
-		its.it_value.tv_sec = (time_t)(next / 1000000000u);
-		its.it_value.tv_nsec = (long)(next % 1000000000u);
-	}
-	timerfd_settime(d->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
-}
-
-static void timer_handle(struct daemon *d, struct watch *w, uint32_t events)
+static void done_handle(struct watch *w, uint32_t events)
 {
 	(void)events;
-	uint64_t n;
-	ssize_t r = read(w->fd, &n, sizeof(n));
-	(void)r;
-	d->progress_pending = server_progress_tick(d);
-	if (d->stopping && !d->stop_killed && pard_now_ns() >= d->stop_deadline_ns) {
-		log_warning("%u workers still busy after stop_grace (%u s); killing them", pool_alive(&d->pool),
-			    d->cfg.stop_grace);
-		pool_kill_all(&d->pool, "killed at shutdown after stop_grace");
-		d->stop_killed = true;
-	}
-	daemon_schedule(d);
-}
-
-static void done_handle(struct daemon *d, struct watch *w, uint32_t events)
-{
-	(void)events;
+	struct daemon *d = PARD_CONTAINER_OF(w, struct daemon, done);
 	uint64_t n;
 	ssize_t r = read(w->fd, &n, sizeof(n));
 	(void)r;
 	/* Cleared before looking: a job finishing after this point writes the eventfd again. */
 	atomic_store(&d->seg.hdr->done_pending, 0);
 	jobs_collect(&d->jobs);
+}
+
+static void job_finished(void *ctx, struct job *job)
+{
+	struct daemon *d = ctx;
+	server_job_finished(&d->server, job);
 }
 
 static void kill_worker(void *ctx, uint32_t w, const char *why)
@@ -177,23 +144,25 @@ static void reload(struct daemon *d)
 		d->cfg = n;
 		pard_log_set_level((enum pard_log_level)n.log_level);
 		d->pool.max_chunks = n.max_chunks_per_worker;
+		d->pool.chunk_timeout_ns = (uint64_t)n.chunk_timeout * 1000000000u;
 		if (n.workers != old_workers)
 			pool_resize(&d->pool, n.workers);
-		daemon_schedule(d);
+		loop_schedule(&d->loop);
 		log_info("configuration reloaded from %s", d->config_path);
 	}
-	notify_ready(d);
+	notify_ready(&d->notify);
 }
 
-static void signal_handle(struct daemon *d, struct watch *w, uint32_t events)
+static void signal_handle(struct watch *w, uint32_t events)
 {
 	(void)events;
+	struct daemon *d = PARD_CONTAINER_OF(w, struct daemon, signals);
 	struct signalfd_siginfo si;
 	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGCHLD:
-			pool_reap(&d->pool, &d->jobs);
-			daemon_schedule(d);
+			pool_reap(&d->pool);
+			loop_schedule(&d->loop);
 			break;
 		case SIGHUP:
 			reload(d);
@@ -207,9 +176,9 @@ static void signal_handle(struct daemon *d, struct watch *w, uint32_t events)
 			notify_stopping();
 			d->stopping = true;
 			d->stop_deadline_ns = pard_now_ns() + (uint64_t)d->cfg.stop_grace * 1000000000u;
-			server_stop_listening(d);
+			server_begin_stop(&d->server);
 			pool_begin_stop(&d->pool);
-			daemon_schedule(d);
+			loop_schedule(&d->loop);
 			break;
 		}
 	}
@@ -263,13 +232,16 @@ static int setup(struct daemon *d)
 	d->signals.handle = signal_handle;
 	d->done.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	d->done.handle = done_handle;
-	d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	d->timer.handle = timer_handle;
-	d->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (d->signals.fd < 0 || d->done.fd < 0 || d->timer.fd < 0 || d->epfd < 0) {
+	if (d->signals.fd < 0 || d->done.fd < 0) {
 		log_error("cannot create event descriptors: %s", strerror(errno));
 		return -errno;
 	}
+	int r = loop_init(&d->loop);
+	if (r < 0)
+		return r;
+	/* Order matters only for who runs first in a schedule pass: jobs' deadlines, then the
+	 * pool, the server and systemd's notifications. */
+	loop_add_deadline(&d->loop, daemon_due, d);
 	const struct pool_strategy *strategy = pool_strategy_find(d->cfg.strategy);
 	if (!strategy) {
 		log_error("unknown strategy %s", d->cfg.strategy);
@@ -278,9 +250,12 @@ static int setup(struct daemon *d)
 	char worker_binary[4096];
 	find_worker_binary(&d->cfg, worker_binary, sizeof(worker_binary));
 	/* The forkserver starts here, before the daemon holds a segment, clients or jobs. */
-	int r = pool_init(&d->pool, strategy, d->done.fd, d->epfd, worker_binary);
+	r = pool_init(&d->pool, strategy, &d->loop, &d->jobs, d->done.fd, worker_binary);
 	if (r < 0)
 		return r;
+	d->pool.chunk_timeout_ns = (uint64_t)d->cfg.chunk_timeout * 1000000000u;
+	notify_init(&d->notify, &d->loop, &d->pool, &d->jobs, &d->cfg);
+	server_init(&d->server, &d->loop, &d->cfg, &d->jobs, &d->pool, &d->notify);
 	struct pard_segment_geometry g = {
 		.max_jobs = d->cfg.max_jobs,
 		.max_workers = PARD_MAX_WORKERS,
@@ -295,7 +270,7 @@ static int setup(struct daemon *d)
 	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
 	if (r < 0)
 		return r;
-	d->jobs.on_finished = server_job_finished;
+	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
@@ -303,36 +278,23 @@ static int setup(struct daemon *d)
 	r = pool_start(&d->pool, &d->seg, d->cfg.workers);
 	if (r < 0)
 		return r;
-	if ((r = daemon_watch(d, &d->signals, EPOLLIN)) < 0 || (r = daemon_watch(d, &d->done, EPOLLIN)) < 0 ||
-	    (r = daemon_watch(d, &d->timer, EPOLLIN)) < 0)
+	if ((r = loop_watch(&d->loop, &d->signals, EPOLLIN)) < 0 || (r = loop_watch(&d->loop, &d->done, EPOLLIN)) < 0)
 		return r;
-	r = server_listen(d);
+	r = server_listen(&d->server);
 	if (r < 0)
 		return r;
 	log_info("pard %s ready: %u workers (%s), socket %s", PARD_VERSION, d->cfg.workers, strategy->name,
-		 d->listener_from_systemd ? "from systemd" : d->cfg.socket);
+		 d->server.listener_from_systemd ? "from systemd" : d->cfg.socket);
 	return 0;
 }
 
 static void run(struct daemon *d)
 {
-	struct epoll_event evs[64];
 	/* After SIGTERM the loop goes on until the last worker has finished its chunk (or was
 	 * killed), so jobs whose last chunks were running still reach their waiting clients. */
-	while (!d->stopping || pool_alive(&d->pool)) {
-		int n = epoll_wait(d->epfd, evs, 64, -1);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("epoll_wait: %s", strerror(errno));
+	while (!d->stopping || pool_alive(&d->pool))
+		if (loop_run_once(&d->loop, -1) < 0)
 			break;
-		}
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-			w->handle(d, w, evs[i].events);
-		}
-		server_after_events(d);
-	}
 }
 
 int main(int argc, char **argv)
@@ -340,7 +302,7 @@ int main(int argc, char **argv)
 	static struct daemon d;
 	bool check_only = false;
 	snprintf(d.config_path, sizeof(d.config_path), "%s", PARD_DEFAULT_CONFIG);
-	d.listener.fd = -1;
+	d.signals.fd = d.done.fd = d.loop.epfd = d.loop.timer.fd = -1;
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 't'},
@@ -382,20 +344,25 @@ int main(int argc, char **argv)
 		       d.cfg.workers, d.cfg.strategy, d.cfg.socket, d.cfg.shm_name);
 		return 0;
 	}
-	d.start_ns = pard_now_ns();
 	int r = setup(&d);
 	if (r == 0) {
-		notify_ready(&d);
-		daemon_schedule(&d); /* arms the first deadlines, the watchdog's among them */
+		notify_ready(&d.notify);
+		loop_schedule(&d.loop); /* arms the first deadlines, the watchdog's among them */
 		run(&d);
 		jobs_collect(&d.jobs);
 	}
-	server_fini(&d);
+	if (d.server.loop)
+		server_fini(&d.server);
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
 	if (d.jobs.table)
 		jobs_fini(&d.jobs);
 	pard_segment_close(&d.seg);
+	loop_fini(&d.loop);
+	if (d.signals.fd >= 0)
+		close(d.signals.fd);
+	if (d.done.fd >= 0)
+		close(d.done.fd);
 	log_info("stopped");
 	return r < 0 ? 1 : 0;
 }

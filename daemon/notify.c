@@ -5,14 +5,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
-#include "daemon.h"
 #include "pard/log.h"
 #include "pard/util.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
+
+/* At most four updates a second: a STATUS per tiny job would cost more than the job. A change
+ * inside the quiet period is sent when it ends (status_due), so the last state always reaches
+ * systemd. */
+#define STATUS_INTERVAL_NS 250000000u
 
 int notify_listen_fd(void)
 {
@@ -32,17 +37,17 @@ int notify_listen_fd(void)
 	return SD_LISTEN_FDS_START;
 }
 
-static void notify_status(struct daemon *d)
+static void notify_status(struct notify *n)
 {
 	uint32_t running, busy;
-	pool_count(&d->pool, &running, &busy);
+	pool_count(n->pool, &running, &busy);
 	sd_notifyf(0, "STATUS=%u workers (%u busy, %u idle), %u jobs queued or running", running, busy,
-		   running - busy, d->jobs.active);
+		   running - busy, n->jobs->active);
 }
 
-void notify_ready(struct daemon *d)
+void notify_ready(struct notify *n)
 {
-	notify_status(d);
+	notify_status(n);
 	sd_notify(0, "READY=1");
 }
 
@@ -56,62 +61,62 @@ void notify_stopping(void)
 	sd_notify(0, "STOPPING=1");
 }
 
-uint64_t notify_watchdog(struct daemon *d, uint64_t now)
+/* Sends WATCHDOG=1 when due and the workers look alive. Returns when it is due next. */
+static uint64_t watchdog_due(struct notify *n, uint64_t now)
 {
-	static int enabled = -1;
-	static uint64_t interval_ns, next_ns;
-	if (enabled < 0) {
+	if (n->watchdog < 0) {
 		uint64_t usec = 0;
-		enabled = sd_watchdog_enabled(0, &usec) > 0;
-		interval_ns = usec * 1000 / 2; /* ping at twice the rate systemd expects */
+		n->watchdog = sd_watchdog_enabled(0, &usec) > 0;
+		n->watchdog_interval_ns = usec * 1000 / 2; /* ping at twice the rate systemd expects */
 	}
-	if (!enabled)
+	if (!n->watchdog)
 		return 0;
-	if (now >= next_ns) {
+	if (now >= n->watchdog_next_ns) {
 		/* Only a daemon whose workers show life says it is alive: a hung pool should be
 		 * restarted by systemd, not hidden by a healthy event loop. */
-		if (pool_healthy(&d->pool, now, (uint64_t)d->cfg.chunk_timeout * 1000000000u))
+		if (pool_healthy(n->pool, now, (uint64_t)n->cfg->chunk_timeout * 1000000000u))
 			sd_notify(0, "WATCHDOG=1");
 		else
 			log_warning("workers look hung: not sending WATCHDOG=1");
-		next_ns = now + interval_ns;
+		n->watchdog_next_ns = now + n->watchdog_interval_ns;
 	}
-	return next_ns;
+	return n->watchdog_next_ns;
 }
 
-/* At most four updates a second: a STATUS per tiny job would cost more than the job. A change
- * inside the quiet period is sent when it ends (notify_status_due), so the last state always
- * reaches systemd. */
-#define STATUS_INTERVAL_NS 250000000u
-static uint64_t status_last_ns;
-static bool status_pending;
-
-void notify_status_changed(struct daemon *d)
+void notify_status_changed(struct notify *n)
 {
 	uint64_t now = pard_now_ns();
-	if (now - status_last_ns < STATUS_INTERVAL_NS) {
-		if (!status_pending) {
-			status_pending = true;
-			daemon_tick_at(d, status_last_ns + STATUS_INTERVAL_NS);
+	if (now - n->status_last_ns < STATUS_INTERVAL_NS) {
+		if (!n->status_pending) {
+			n->status_pending = true;
+			loop_tick_at(n->loop, n->status_last_ns + STATUS_INTERVAL_NS);
 		}
 		return;
 	}
-	status_last_ns = now;
-	status_pending = false;
-	notify_status(d);
+	n->status_last_ns = now;
+	n->status_pending = false;
+	notify_status(n);
 }
 
-uint64_t notify_status_due(struct daemon *d, uint64_t now)
+/* Sends a held-back STATUS when its time has come. Returns when one is due next. */
+static uint64_t status_due(struct notify *n, uint64_t now)
 {
-	if (!status_pending)
+	if (!n->status_pending)
 		return 0;
-	if (now - status_last_ns >= STATUS_INTERVAL_NS) {
-		status_last_ns = now;
-		status_pending = false;
-		notify_status(d);
+	if (now - n->status_last_ns >= STATUS_INTERVAL_NS) {
+		n->status_last_ns = now;
+		n->status_pending = false;
+		notify_status(n);
 		return 0;
 	}
-	return status_last_ns + STATUS_INTERVAL_NS;
+	return n->status_last_ns + STATUS_INTERVAL_NS;
+}
+
+static uint64_t notify_due(void *ctx, uint64_t now)
+{
+	struct notify *n = ctx;
+	uint64_t a = watchdog_due(n, now), b = status_due(n, now);
+	return !a ? b : !b ? a : a < b ? a : b;
 }
 
 #else
@@ -121,9 +126,9 @@ int notify_listen_fd(void)
 	return -1;
 }
 
-void notify_ready(struct daemon *d)
+void notify_ready(struct notify *n)
 {
-	(void)d;
+	(void)n;
 }
 
 void notify_reloading(void)
@@ -134,23 +139,28 @@ void notify_stopping(void)
 {
 }
 
-uint64_t notify_watchdog(struct daemon *d, uint64_t now)
+void notify_status_changed(struct notify *n)
 {
-	(void)d;
-	(void)now;
-	return 0;
+	(void)n;
 }
 
-void notify_status_changed(struct daemon *d)
+static uint64_t notify_due(void *ctx, uint64_t now)
 {
-	(void)d;
-}
-
-uint64_t notify_status_due(struct daemon *d, uint64_t now)
-{
-	(void)d;
+	(void)ctx;
 	(void)now;
 	return 0;
 }
 
 #endif
+
+void notify_init(struct notify *n, struct loop *loop, const struct pool *pool, const struct jobs *jobs,
+		 const struct pard_config *cfg)
+{
+	memset(n, 0, sizeof(*n));
+	n->loop = loop;
+	n->pool = pool;
+	n->jobs = jobs;
+	n->cfg = cfg;
+	n->watchdog = -1;
+	loop_add_deadline(loop, notify_due, n);
+}

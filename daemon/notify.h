@@ -1,23 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* Talking to systemd (sd-daemon): readiness, status, socket activation. No-ops without systemd. */
+/* Talking to systemd (sd-daemon): readiness, status, watchdog, socket activation. No-ops without
+ * systemd. */
 #ifndef PARD_NOTIFY_H
 #define PARD_NOTIFY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-struct daemon;
+#include "config.h"
+#include "jobs.h"
+#include "loop.h"
+#include "pool.h"
 
+struct notify {
+	struct loop *loop;
+	const struct pool *pool;
+	const struct jobs *jobs;
+	const struct pard_config *cfg; /* chunk_timeout, for the watchdog's health check */
+	int watchdog;                  /* -1: not asked yet, 0: off, 1: on */
+	uint64_t watchdog_interval_ns, watchdog_next_ns;
+	uint64_t status_last_ns;
+	bool status_pending;
+};
+
+/* Prepares n and registers its deadlines (watchdog, held-back status) with loop. */
+void notify_init(struct notify *n, struct loop *loop, const struct pool *pool, const struct jobs *jobs,
+		 const struct pard_config *cfg);
 /* Returns the listening socket systemd passed, or -1 when there is none. */
 int notify_listen_fd(void);
-void notify_ready(struct daemon *d);
+void notify_ready(struct notify *n);
 void notify_reloading(void);
 void notify_stopping(void);
-/* Sends WATCHDOG=1 when due and the workers look alive. Returns when it is due next (0: no
- * watchdog configured). */
-uint64_t notify_watchdog(struct daemon *d, uint64_t now);
 /* Tells systemd the current workers and queue (rate-limited). */
-void notify_status_changed(struct daemon *d);
-/* Sends a held-back STATUS when its time has come. Returns when one is due next (0: none). */
-uint64_t notify_status_due(struct daemon *d, uint64_t now);
+void notify_status_changed(struct notify *n);
 
 #endif

@@ -32,6 +32,15 @@ const struct pool_strategy *pool_strategy_find(const char *name)
 
 static void pool_finish_drain(struct pool *p);
 
+/* splitmix64: jitter only has to differ between workers, not be unpredictable. */
+static uint64_t next_random(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
 static int pool_start_one(struct pool *p, uint32_t w)
 {
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
@@ -40,7 +49,7 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	 * limit together; the recycling token in the segment makes sure only one leaves at a time. */
 	uint64_t max = p->max_chunks;
 	if (max)
-		max += (uint64_t)random() % (max / 4 + 2);
+		max += next_random(&p->rng) % (max / 4 + 2);
 	atomic_store(&row->max_chunks, max);
 	atomic_store(&row->state, PARD_WORKER_STARTING);
 	atomic_store(&row->pid, 0);
@@ -68,13 +77,30 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	return 0;
 }
 
-int pool_init(struct pool *p, const struct pool_strategy *s, int done_fd, int epfd, const char *worker_binary)
+static uint64_t pool_due(void *ctx, uint64_t now)
+{
+	struct pool *p = ctx;
+	uint64_t next = pool_restart_due(p, now);
+	uint64_t hang = pool_check_hangs(p, now, p->chunk_timeout_ns);
+	if (hang && (!next || hang < next))
+		next = hang;
+	/* A worker starting a chunk is not an event: while jobs are active, look again within a
+	 * second so a chunk that hangs is noticed. */
+	if (p->jobs->active && p->chunk_timeout_ns && (!next || now + 1000000000u < next))
+		next = now + 1000000000u;
+	return next;
+}
+
+int pool_init(struct pool *p, const struct pool_strategy *s, struct loop *loop, struct jobs *jobs, int done_fd,
+	      const char *worker_binary)
 {
 	memset(p, 0, sizeof(*p));
-	srandom((unsigned)(pard_now_ns() ^ (uint64_t)getpid()));
+	p->rng = pard_now_ns() ^ ((uint64_t)getpid() << 32);
 	p->strategy = s;
 	p->done_fd = done_fd;
-	p->epfd = epfd;
+	p->loop = loop;
+	p->jobs = jobs;
+	loop_add_deadline(loop, pool_due, p);
 	snprintf(p->worker_binary, sizeof(p->worker_binary), "%s", worker_binary);
 	for (uint32_t w = 0; w < PARD_MAX_WORKERS; w++)
 		p->w[w].pidfd = -1;
@@ -103,18 +129,18 @@ static void describe_exit(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void pool_replace_or_retire(struct pool *p, struct jobs *js, uint32_t w, int status);
+static void pool_replace_or_retire(struct pool *p, uint32_t w, int status);
 
-void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status)
+void pool_worker_exited(struct pool *p, uint32_t w, int status)
 {
-	pool_replace_or_retire(p, js, w, status);
+	pool_replace_or_retire(p, w, status);
 	/* It may have held the recycling token (or died holding it): the next may go only now that
 	 * its replacement exists, so the pool is never empty. */
 	uint32_t token = w + 1;
 	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
 }
 
-static void pool_replace_or_retire(struct pool *p, struct jobs *js, uint32_t w, int status)
+static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 {
 	struct pool_worker *pw = &p->w[w];
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
@@ -128,7 +154,7 @@ static void pool_replace_or_retire(struct pool *p, struct jobs *js, uint32_t w, 
 	pw->kill_reason = NULL;
 	atomic_store(&row->pid, 0);
 	atomic_store(&row->state, PARD_WORKER_EMPTY);
-	jobs_worker_died(js, w, why);
+	jobs_worker_died(p->jobs, w, why);
 	pool_finish_drain(p);
 	if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
 		log_info("worker %u (pid %d) retired", w, (int)pid);
@@ -283,7 +309,7 @@ uint32_t pool_alive(const struct pool *p)
 	return n;
 }
 
-void pool_reap(struct pool *p, struct jobs *js)
+void pool_reap(struct pool *p)
 {
 	for (;;) {
 		int status;
@@ -295,9 +321,11 @@ void pool_reap(struct pool *p, struct jobs *js)
 			if (p->w[w].pid == pid && p->w[w].pidfd < 0)
 				break;
 		if (w < p->rows)
-			pool_worker_exited(p, js, w, status);
-		else if (p->strategy->child_exited)
-			p->strategy->child_exited(p, js, pid, status);
+			pool_worker_exited(p, w, status);
+		else if (p->strategy->child_exited && p->strategy->child_exited(p, pid, status))
+			;
+		else if (p->old_strategy && p->old_strategy->child_exited)
+			p->old_strategy->child_exited(p, pid, status);
 	}
 }
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "jobs.h"
+#include "loop.h"
 #include "pard/segment.h"
 
 struct pool;
@@ -18,10 +19,11 @@ struct pool_strategy {
 	/* Starts a process that runs worker_main for row w. Returns its pid, or -errno. */
 	pid_t (*start)(struct pool *p, uint32_t w);
 	/* Optional: a child of the daemon that is not a worker exited (a helper); true if it was ours. */
-	bool (*child_exited)(struct pool *p, struct jobs *js, pid_t pid, int status);
-	/* Optional: runs before the daemon creates any state (the forkserver starts here). */
+	bool (*child_exited)(struct pool *p, pid_t pid, int status);
+	/* Optional: runs before the daemon creates any state (the forkserver starts here); may keep
+	 * its state in p->strategy_state. */
 	int (*prepare)(struct pool *p);
-	/* Optional: stops helpers once every worker is gone. */
+	/* Optional: stops helpers once every worker is gone and frees p->strategy_state. */
 	void (*fini)(struct pool *p);
 };
 
@@ -47,10 +49,15 @@ struct pool_worker {
 struct pool {
 	struct pard_segment *seg;
 	const struct pool_strategy *strategy;
-	int done_fd;   /* eventfd workers write when a job's last chunk is done */
-	int epfd;      /* the daemon's epoll, for strategies that watch descriptors */
+	struct jobs *jobs; /* where a dead worker's chunks go back */
+	struct loop *loop; /* for strategies that watch descriptors */
+	int done_fd;       /* eventfd workers write when a job's last chunk is done */
 	char worker_binary[4096]; /* pard-worker, for spawn and forkserver */
+	/* State of the strategy that keeps some (the forkserver's helper). Of the current and a
+	 * draining strategy at most one keeps state: a change is refused while one drains. */
 	void *strategy_state;
+	uint64_t rng;            /* jitter for recycling limits */
+	uint64_t chunk_timeout_ns; /* a busy worker is killed after this (0: never) */
 	uint32_t target; /* workers wanted */
 	uint32_t rows;   /* rows in use: the highest index ever started + 1 */
 	uint64_t restarts;
@@ -60,16 +67,17 @@ struct pool {
 	struct pool_worker w[PARD_MAX_WORKERS];
 };
 
-/* Prepares p and runs the strategy's early step. Returns 0 or -errno. */
-int pool_init(struct pool *p, const struct pool_strategy *s, int done_fd, int epfd, const char *worker_binary);
+/* Prepares p, registers its deadlines (restarts, hang checks) with loop and runs the strategy's
+ * early step. Returns 0 or -errno. */
+int pool_init(struct pool *p, const struct pool_strategy *s, struct loop *loop, struct jobs *jobs, int done_fd,
+	      const char *worker_binary);
 /* Starts the first workers on seg. Returns 0, or -errno when they cannot be started. */
 int pool_start(struct pool *p, struct pard_segment *seg, uint32_t workers);
 /* Worker w's process ended with a waitpid status (-1: unknown): requeues its chunks and schedules
  * a replacement. */
-void pool_worker_exited(struct pool *p, struct jobs *js, uint32_t w, int status);
-/* Reaps every exited child; requeues the dead workers' chunks through js and schedules
- * replacements. */
-void pool_reap(struct pool *p, struct jobs *js);
+void pool_worker_exited(struct pool *p, uint32_t w, int status);
+/* Reaps every exited child; requeues the dead workers' chunks and schedules replacements. */
+void pool_reap(struct pool *p);
 /* Starts replacements whose back-off has passed. Returns the next due time, or 0. */
 uint64_t pool_restart_due(struct pool *p, uint64_t now);
 /* Grows or shrinks to n workers; a shrinking worker finishes its chunk first. */

@@ -1,25 +1,52 @@
 /* SPDX-License-Identifier: MIT */
-/* The UNIX-socket side of the daemon: listening, clients, and the protocol's commands. */
+/* The UNIX-socket side of the daemon: the listener, its clients and the protocol they speak. */
 #ifndef PARD_SERVER_H
 #define PARD_SERVER_H
 
-#include "daemon.h"
+#include <stdbool.h>
+#include <stdint.h>
 
+#include "config.h"
+#include "jobs.h"
+#include "loop.h"
+#include "notify.h"
+#include "pool.h"
+
+struct client;
+
+struct server {
+	/* What the commands act on; the daemon owns them. */
+	struct loop *loop;
+	struct pard_config *cfg; /* WORKERS updates cfg->workers so a reload keeps it */
+	struct jobs *jobs;
+	struct pool *pool;
+	struct notify *notify;
+	/* The server's own state. */
+	struct watch listener;
+	bool listener_from_systemd;
+	bool socket_owned;              /* we bound it: unlink on exit */
+	uint64_t listener_paused_until; /* out of descriptors: accept again then (0: not paused) */
+	struct client *clients;
+	uint32_t nclients;
+	bool stopping;          /* SIGTERM: no new clients or jobs */
+	uint64_t progress_next_ns; /* when waiting clients get their next PROGRESS line (0: none wait) */
+	uint64_t start_ns;
+};
+
+/* Prepares s and registers its deadlines with loop; nothing listens yet. */
+void server_init(struct server *s, struct loop *loop, struct pard_config *cfg, struct jobs *jobs, struct pool *pool,
+		 struct notify *notify);
 /* Binds and listens on the configured socket, or adopts one systemd passed.
  * Returns 0 or -errno (-EADDRINUSE when another daemon answers there). */
-int server_listen(struct daemon *d);
-/* Called by jobs when a job becomes terminal: answers the clients waiting for it. */
+int server_listen(struct server *s);
+/* Serves an already connected socket (a test's socketpair, for one); uid is its peer's. Returns 0
+ * or -errno (the descriptor is closed on error). */
+int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid);
+/* Called by jobs when a job becomes terminal (ctx is the server): answers the clients waiting. */
 void server_job_finished(void *ctx, struct job *job);
-/* Sends progress lines to clients that asked for them; returns true while any still wants them. */
-bool server_progress_tick(struct daemon *d);
-/* Continues clients whose wait ended and frees closed ones; call after each batch of events. */
-void server_after_events(struct daemon *d);
-/* Answers every waiting client with a shutdown error and closes all connections. */
-void server_close_all(struct daemon *d, const char *why);
-/* Watches the listener again after a pause for lack of descriptors. */
-void server_resume_listening(struct daemon *d);
-/* Closes the listening socket: no new clients (SIGTERM). */
-void server_stop_listening(struct daemon *d);
-void server_fini(struct daemon *d);
+/* SIGTERM: closes the listening socket and refuses new jobs. */
+void server_begin_stop(struct server *s);
+/* Answers every waiting client with a shutdown error, closes all connections and the listener. */
+void server_fini(struct server *s);
 
 #endif

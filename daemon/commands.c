@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/* The protocol's commands (docs/protocol.md), one handler each, and the table that names them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pard/log.h"
+#include "pard/parse.h"
+#include "pard/util.h"
+#include "server_internal.h"
+
+struct command {
+	const char *name;
+	int min_args, max_args; /* words after the command */
+	void (*handle)(struct server *s, struct client *c, int argc, char **argv);
+	const char *usage;
+};
+
+static double to_seconds(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+static bool client_may_access(const struct client *c, const struct job *job)
+{
+	return c->uid == 0 || c->uid == job->owner;
+}
+
+/* Looks up the job named by arg for c; replies with an error and returns NULL when it cannot. */
+static struct job *client_job(struct server *s, struct client *c, const char *arg)
+{
+	uint64_t id;
+	if (pard_parse_u64(arg, 1, UINT64_MAX, &id) < 0) {
+		client_reply(c, "ERR " PARD_ERR_BADARG " job id must be a positive whole number (got \"%.64s\")", arg);
+		return NULL;
+	}
+	struct job *job = jobs_find(s->jobs, id);
+	if (!job) {
+		client_reply(c, "ERR " PARD_ERR_NOTFOUND " no job %llu (never submitted, or its result expired)",
+			     (unsigned long long)id);
+		return NULL;
+	}
+	if (!client_may_access(c, job)) {
+		client_reply(c, "ERR " PARD_ERR_PERM " job %llu belongs to uid %u; only its owner or root may do this",
+			     (unsigned long long)id, (unsigned)job->owner);
+		return NULL;
+	}
+	return job;
+}
+
+static void cmd_hello(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)s;
+	(void)argc;
+	uint64_t v;
+	if (pard_parse_u64(argv[0], 1, UINT32_MAX, &v) < 0 || v != PARD_PROTO_VERSION) {
+		client_reply(c, "ERR " PARD_ERR_VERSION " protocol version %.32s not supported (this pard speaks %d)",
+			     argv[0], PARD_PROTO_VERSION);
+		return;
+	}
+	client_reply(c, "OK proto=%d server=pard/%s", PARD_PROTO_VERSION, PARD_VERSION);
+}
+
+/* Parses and admits a job; returns it, or NULL after replying with the error. */
+static struct job *submit(struct server *s, struct client *c, int argc, char **argv)
+{
+	const struct pard_kernel *k = pard_kernel_find(argv[0]);
+	if (!k) {
+		char known[256];
+		if (pard_kernel_names(known, sizeof(known), ", ") < 0)
+			snprintf(known, sizeof(known), "see parctl help submit");
+		client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown job kind \"%.32s\" (known: %s)", argv[0], known);
+		return NULL;
+	}
+	if (s->stopping) {
+		client_reply(c, "ERR " PARD_ERR_SHUTDOWN " pard is shutting down");
+		return NULL;
+	}
+	/* timeout=SECONDS belongs to every kind: take it out before the kernel sees the arguments. */
+	uint64_t timeout_ns = 0;
+	char *kargv[PARD_MAX_ARGS];
+	int kargc = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "timeout=", 8) != 0) {
+			kargv[kargc++] = argv[i];
+			continue;
+		}
+		double t;
+		if (timeout_ns || pard_parse_double(argv[i] + 8, &t) < 0 || t <= 0 || t > 1e7) {
+			client_reply(c, "ERR " PARD_ERR_BADARG " timeout must be given once, in seconds, from 0 to 1e7");
+			return NULL;
+		}
+		timeout_ns = (uint64_t)(t * 1e9);
+		if (!timeout_ns)
+			timeout_ns = 1;
+	}
+	union pard_params params;
+	memset(&params, 0, sizeof(params));
+	char err[256] = "";
+	int r = k->parse(kargc, kargv, &s->cfg->limits, &params, err, sizeof(err));
+	if (r < 0) {
+		client_reply(c, "ERR %s %s: %s", r == -ERANGE ? PARD_ERR_TOOLARGE : PARD_ERR_BADARG, k->name, err);
+		return NULL;
+	}
+	struct job *job;
+	r = jobs_submit(s->jobs, k, &params, c->uid, timeout_ns, &job, err, sizeof(err));
+	if (r < 0) {
+		client_reply(c, "ERR %s %s", r == -E2BIG ? PARD_ERR_TOOLARGE : PARD_ERR_BUSY, err);
+		return NULL;
+	}
+	/* Arming the timer is cheap; a full schedule pass per job would not be. */
+	if (timeout_ns)
+		loop_tick_at(s->loop, job->deadline_ns);
+	loop_tick_soon(s->loop);
+	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name,
+		  (unsigned)c->uid, (int)c->pid);
+	notify_status_changed(s->notify);
+	return job;
+}
+
+static void cmd_submit(struct server *s, struct client *c, int argc, char **argv)
+{
+	struct job *job = submit(s, c, argc, argv);
+	if (job) {
+		uint32_t done, total;
+		jobs_progress(s->jobs, job, &done, &total);
+		client_reply(c, "OK id=%llu kind=%s chunks=%u", (unsigned long long)job->id, job->kernel->name,
+			     total);
+	}
+}
+
+static void cmd_run(struct server *s, struct client *c, int argc, char **argv)
+{
+	/* A trailing nodata word is ours, not the kernel's: keep the result buffer on the daemon. */
+	bool data = true;
+	if (argc > 1 && !strcmp(argv[argc - 1], "nodata")) {
+		data = false;
+		argc--;
+	}
+	struct job *job = submit(s, c, argc, argv);
+	if (job)
+		waits_start(s, c, job, false, data);
+}
+
+/* Reads the optional flags after a job id: progress (WAIT only) and nodata. */
+static bool parse_flags(int argc, char **argv, bool allow_progress, bool *progress, bool *data)
+{
+	*progress = false;
+	*data = true;
+	for (int i = 1; i < argc; i++) {
+		if (allow_progress && !strcmp(argv[i], "progress"))
+			*progress = true;
+		else if (!strcmp(argv[i], "nodata"))
+			*data = false;
+		else
+			return false;
+	}
+	return true;
+}
+
+static void cmd_wait(struct server *s, struct client *c, int argc, char **argv)
+{
+	bool progress, data;
+	if (!parse_flags(argc, argv, true, &progress, &data)) {
+		client_reply(c, "ERR " PARD_ERR_USAGE " WAIT ID [progress] [nodata]");
+		return;
+	}
+	struct job *job = client_job(s, c, argv[0]);
+	if (job)
+		waits_start(s, c, job, progress, data);
+}
+
+static void cmd_result(struct server *s, struct client *c, int argc, char **argv)
+{
+	bool progress, data;
+	if (!parse_flags(argc, argv, false, &progress, &data)) {
+		client_reply(c, "ERR " PARD_ERR_USAGE " RESULT ID [nodata]");
+		return;
+	}
+	struct job *job = client_job(s, c, argv[0]);
+	if (!job)
+		return;
+	if (!job_is_terminal(job)) {
+		uint32_t done, total;
+		jobs_progress(s->jobs, job, &done, &total);
+		jobs_refresh_state(s->jobs, job);
+		client_reply(c, "ERR " PARD_ERR_NOTREADY " job %llu is %s (%u of %u chunks done)",
+			     (unsigned long long)job->id, job_state_name(job->state), done, total);
+		return;
+	}
+	waits_reply_result(s, c, job, data);
+}
+
+static void cmd_status(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	struct job *job = client_job(s, c, argv[0]);
+	if (!job)
+		return;
+	uint32_t done, total;
+	jobs_refresh_state(s->jobs, job);
+	jobs_progress(s->jobs, job, &done, &total);
+	uint64_t end = job_is_terminal(job) ? job->finish_ns : pard_now_ns();
+	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f",
+		     (unsigned long long)job->id, job->kernel->name, job_state_name(job->state), total, done,
+		     (unsigned)job->owner, to_seconds(end - job->submit_ns));
+}
+
+static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	struct job *job = client_job(s, c, argv[0]);
+	if (!job)
+		return;
+	if (jobs_cancel(s->jobs, job) < 0) {
+		client_reply(c, "ERR " PARD_ERR_BADARG " job %llu has already finished (%s)",
+			     (unsigned long long)job->id, job_state_name(job->state));
+		return;
+	}
+	log_info("job %llu cancelled by uid %u", (unsigned long long)job->id, (unsigned)c->uid);
+	client_reply(c, "OK id=%llu state=cancelled", (unsigned long long)job->id);
+}
+
+static void cmd_list(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	uint32_t count = 0;
+	for (uint32_t i = 0; i < s->jobs->nslots; i++)
+		count += s->jobs->table[i].state != JOB_FREE;
+	client_reply(c, "OK count=%u", count);
+	/* Oldest first: ids only grow, so sort by id with a selection over the (small) table. */
+	uint64_t last = 0;
+	for (uint32_t n = 0; n < count; n++) {
+		struct job *best = NULL;
+		for (uint32_t i = 0; i < s->jobs->nslots; i++) {
+			struct job *j = &s->jobs->table[i];
+			if (j->state != JOB_FREE && j->id > last && (!best || j->id < best->id))
+				best = j;
+		}
+		if (!best)
+			break;
+		last = best->id;
+		uint32_t done, total;
+		jobs_refresh_state(s->jobs, best);
+		jobs_progress(s->jobs, best, &done, &total);
+		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u",
+			     (unsigned long long)best->id, best->kernel->name, job_state_name(best->state), total, done,
+			     (unsigned)best->owner);
+	}
+}
+
+static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	uint32_t running, busy, queued = 0, active = 0, finished = 0;
+	pool_count(s->pool, &running, &busy);
+	for (uint32_t i = 0; i < s->jobs->nslots; i++) {
+		struct job *j = &s->jobs->table[i];
+		if (j->state == JOB_FREE)
+			continue;
+		jobs_refresh_state(s->jobs, j);
+		if (job_is_terminal(j))
+			finished++;
+		else if (j->state == JOB_QUEUED)
+			queued++;
+		else
+			active++;
+	}
+	const struct pard_segment_header *h = s->jobs->seg->hdr;
+	client_reply(c,
+		     "OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
+		     "jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
+		     "worker_restarts=%llu workers_recycled=%llu clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
+		     PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued,
+		     active, finished, (unsigned long long)atomic_load(&h->jobs_submitted),
+		     (unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
+		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
+		     (unsigned long long)s->pool->recycled, s->nclients, to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
+}
+
+static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	if (c->uid != 0 && c->uid != geteuid()) {
+		client_reply(c, "ERR " PARD_ERR_PERM " only root or the daemon's user (uid %u) may resize the pool",
+			     (unsigned)geteuid());
+		return;
+	}
+	uint64_t n;
+	int r = pard_parse_u64(argv[0], 1, PARD_MAX_WORKERS, &n);
+	if (r < 0) {
+		client_reply(c, "ERR " PARD_ERR_BADARG " workers must be a whole number from 1 to %d", PARD_MAX_WORKERS);
+		return;
+	}
+	if (s->stopping) {
+		client_reply(c, "ERR " PARD_ERR_SHUTDOWN " pard is shutting down");
+		return;
+	}
+	log_info("uid %u resizes the pool to %llu workers", (unsigned)c->uid, (unsigned long long)n);
+	s->cfg->workers = (unsigned)n;
+	pool_resize(s->pool, (uint32_t)n);
+	loop_schedule(s->loop); /* a worker that could not start is retried by the timer */
+	client_reply(c, "OK workers=%llu", (unsigned long long)n);
+}
+
+static const struct command commands[] = {
+	{"HELLO", 1, 1, cmd_hello, "HELLO VERSION"},
+	{"SUBMIT", 1, PARD_MAX_ARGS - 1, cmd_submit, "SUBMIT KIND ARGS..."},
+	{"RUN", 1, PARD_MAX_ARGS - 1, cmd_run, "RUN KIND ARGS... [nodata]"},
+	{"WAIT", 1, 3, cmd_wait, "WAIT ID [progress] [nodata]"},
+	{"RESULT", 1, 2, cmd_result, "RESULT ID [nodata]"},
+	{"STATUS", 1, 1, cmd_status, "STATUS ID"},
+	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
+	{"LIST", 0, 0, cmd_list, "LIST"},
+	{"STATS", 0, 0, cmd_stats, "STATS"},
+	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
+};
+
+void commands_run(struct server *s, struct client *c, char *line)
+{
+	char *words[PARD_MAX_ARGS];
+	int n = pard_split_words(line, words, PARD_MAX_ARGS);
+	if (n < 0) {
+		client_reply(c, "ERR " PARD_ERR_USAGE " too many words in request (at most %d)", PARD_MAX_ARGS);
+		return;
+	}
+	if (n == 0) {
+		client_reply(c, "ERR " PARD_ERR_USAGE " empty request");
+		return;
+	}
+	for (size_t i = 0; i < PARD_ARRAY_SIZE(commands); i++) {
+		const struct command *cmd = &commands[i];
+		if (strcmp(cmd->name, words[0]) != 0)
+			continue;
+		if (n - 1 < cmd->min_args || n - 1 > cmd->max_args) {
+			client_reply(c, "ERR " PARD_ERR_USAGE " %s", cmd->usage);
+			return;
+		}
+		cmd->handle(s, c, n - 1, words + 1);
+		return;
+	}
+	client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown command \"%.32s\"", words[0]);
+}
+
+/* Handles complete lines in the input buffer, one at a time, until the client must wait. */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* Clients waiting for jobs: results, the fan-out when a job finishes, and progress lines. */
+#include <stdio.h>
+
+#include "pard/log.h"
+#include "pard/util.h"
+#include "server_internal.h"
+
+static double seconds(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
+void waits_reply_result(struct server *s, struct client *c, struct job *job, bool data)
+{
+	const struct pard_job_slot *slot = pard_segment_job(s->jobs->seg, job->slot);
+	unsigned long long id = (unsigned long long)job->id;
+	switch (job->state) {
+	case JOB_DONE: {
+		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
+		double elapsed = start && end >= start ? seconds(end - start) : 0.0;
+		client_reply(c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f%s", id,
+			     job->kernel->name, job->result, elapsed, seconds(job->finish_ns - job->submit_ns),
+			     job->has_buffer && !data ? " data=none" : "");
+		jobs_fetched(s->jobs, job);
+		if (job->has_buffer && data)
+			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off), job->buffer_bytes);
+		break;
+	}
+	case JOB_FAILED:
+		client_reply(c, "ERR " PARD_ERR_FAILED " job %llu failed: %s", id, job->error);
+		jobs_fetched(s->jobs, job);
+		break;
+	case JOB_CANCELLED:
+		client_reply(c, "ERR " PARD_ERR_CANCELLED " job %llu was cancelled", id);
+		jobs_fetched(s->jobs, job);
+		break;
+	default:
+		client_reply(c, "ERR " PARD_ERR_INTERNAL " job %llu is not finished", id);
+	}
+}
+
+void waits_start(struct server *s, struct client *c, struct job *job, bool progress, bool data)
+{
+	if (job_is_terminal(job)) {
+		waits_reply_result(s, c, job, data);
+		return;
+	}
+	c->wait_id = job->id;
+	c->wait_progress = progress;
+	c->wait_nodata = !data;
+	c->last_done = UINT32_MAX;
+	if (progress && !s->progress_next_ns) {
+		s->progress_next_ns = pard_now_ns() + SERVER_PROGRESS_INTERVAL_NS;
+		loop_tick_at(s->loop, s->progress_next_ns);
+	}
+}
+
+static void send_progress(struct server *s, struct client *c, struct job *job)
+{
+	uint32_t done, total;
+	jobs_progress(s->jobs, job, &done, &total);
+	if (done == c->last_done)
+		return;
+	c->last_done = done;
+	client_reply(c, "PROGRESS id=%llu done=%u total=%u", (unsigned long long)job->id, done, total);
+}
+
+void server_job_finished(void *ctx, struct job *job)
+{
+	struct server *s = ctx;
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (c->wait_id != job->id)
+			continue;
+		if (c->wait_progress) {
+			c->last_done = UINT32_MAX; /* the final count always goes out */
+			send_progress(s, c, job);
+		}
+		waits_reply_result(s, c, job, !c->wait_nodata);
+		c->wait_id = 0;
+		c->resume = true;
+	}
+	notify_status_changed(s->notify);
+	loop_tick_at(s->loop, job->expire_ns);
+}
+
+uint64_t waits_progress_due(struct server *s, uint64_t now)
+{
+	if (!s->progress_next_ns || now < s->progress_next_ns)
+		return s->progress_next_ns;
+	bool any = false;
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (!c->wait_id || !c->wait_progress)
+			continue;
+		struct job *job = jobs_find(s->jobs, c->wait_id);
+		if (!job)
+			continue;
+		any = true;
+		send_progress(s, c, job);
+	}
+	s->progress_next_ns = any ? now + SERVER_PROGRESS_INTERVAL_NS : 0;
+	return s->progress_next_ns;
+}
