@@ -53,6 +53,12 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	atomic_store(&row->max_chunks, max);
 	atomic_store(&row->state, PARD_WORKER_STARTING);
 	atomic_store(&row->pid, 0);
+	/* The row is in use from the first try: a start that fails is retried by pool_restart_due,
+	 * which only looks at rows in use. */
+	if (w + 1 > p->rows) {
+		p->rows = w + 1;
+		atomic_store(&p->seg->hdr->worker_rows, p->rows);
+	}
 	pid_t pid = p->strategy->start(p, w);
 	if (pid < 0) {
 		log_error("cannot start worker %u (%s): %s; trying again in 1 s", w, p->strategy->name,
@@ -69,10 +75,6 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	p->w[w].replacing = false;
 	p->w[w].kill_reason = NULL;
 	p->w[w].started_by = p->strategy;
-	if (w + 1 > p->rows) {
-		p->rows = w + 1;
-		atomic_store(&p->seg->hdr->worker_rows, p->rows);
-	}
 	log_debug("worker %u started (pid %d, %s)", w, (int)pid, p->strategy->name);
 	return 0;
 }

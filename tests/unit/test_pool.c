@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the pool's supervision: start, reap, replace, back-off, resize and retire, with a
+ * strategy of the test's own whose processes only wait to be killed; fork is wrapped at link time
+ * (-Wl,--wrap=fork) so the real fork strategy can be made to fail. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "jobs.h"
+#include "loop.h"
+#include "pard/log.h"
+#include "pard/util.h"
+#include "pool.h"
+
+pid_t __real_fork(void);
+pid_t __wrap_fork(void);
+
+static int fork_fails_with; /* 0: fork works */
+
+pid_t __wrap_fork(void)
+{
+	if (fork_fails_with) {
+		errno = fork_fails_with;
+		return -1;
+	}
+	return __real_fork();
+}
+
+static unsigned fake_starts;
+
+/* A stand-in worker: a child that waits until it is killed. */
+static pid_t fake_start(struct pool *p, uint32_t w)
+{
+	(void)p;
+	(void)w;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	fake_starts++;
+	return pid;
+}
+
+static const struct pool_strategy fake = {.name = "fake", .start = fake_start};
+
+struct fixture {
+	char shm[64];
+	struct pard_segment seg;
+	struct pard_config cfg;
+	struct loop loop;
+	struct jobs jobs;
+	struct pool pool;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+	struct fixture *f = &fx;
+	memset(f, 0, sizeof(*f));
+	fork_fails_with = 0;
+	fake_starts = 0;
+	snprintf(f->shm, sizeof(f->shm), "/pard-unit-pool-%d", (int)getpid());
+	shm_unlink(f->shm);
+	config_defaults(&f->cfg);
+	struct pard_segment_geometry g = {.max_jobs = 4, .max_workers = PARD_MAX_WORKERS, .runq_len = 4, .arena_size = 0};
+	assert_int_equal(pard_segment_create(&f->seg, f->shm, &g), 0);
+	assert_int_equal(loop_init(&f->loop), 0);
+	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	pool_stop(&f->pool, 0);
+	jobs_fini(&f->jobs);
+	pard_segment_close(&f->seg);
+	loop_fini(&f->loop);
+	return 0;
+}
+
+/* Kills worker w's process and waits until it is a zombie, so pool_reap finds it. */
+static void kill_and_wait(struct fixture *f, uint32_t w)
+{
+	pid_t pid = f->pool.w[w].pid;
+	assert_true(pid > 0);
+	kill(pid, SIGKILL);
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+}
+
+static void test_start_and_count(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 3), 0);
+	assert_int_equal(pool_alive(&f->pool), 3);
+	assert_int_equal(f->pool.rows, 3);
+	assert_int_equal(atomic_load(&f->seg.hdr->worker_rows), 3);
+	for (uint32_t w = 0; w < 3; w++) {
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->pid), f->pool.w[w].pid);
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->state), PARD_WORKER_STARTING);
+	}
+	uint32_t running, busy;
+	pool_count(&f->pool, &running, &busy);
+	assert_int_equal(running, 3);
+	assert_int_equal(busy, 0);
+}
+
+static void test_dead_worker_replaced(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	pid_t old = f->pool.w[1].pid;
+	/* It had worked a while: a death after that is not a quick one, so no back-off. */
+	f->pool.w[1].started_ns = pard_now_ns() - 5000000000u;
+	kill_and_wait(f, 1);
+	pool_reap(&f->pool);
+	assert_int_equal(f->pool.restarts, 1);
+	assert_true(f->pool.w[1].pid > 0);
+	assert_int_not_equal(f->pool.w[1].pid, old);
+	assert_int_equal(pool_alive(&f->pool), 2);
+	assert_int_equal(fake_starts, 3);
+}
+
+static void test_quick_deaths_back_off(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	/* The first quick death is replaced at once; the second in a row backs off. */
+	f->pool.w[0].started_ns = pard_now_ns();
+	kill_and_wait(f, 0);
+	pool_reap(&f->pool);
+	assert_true(f->pool.w[0].pid > 0);
+	f->pool.w[0].started_ns = pard_now_ns();
+	kill_and_wait(f, 0);
+	uint64_t before = pard_now_ns();
+	pool_reap(&f->pool);
+	assert_int_equal(f->pool.w[0].pid, 0);
+	uint64_t due = f->pool.w[0].restart_at_ns;
+	assert_true(due > before);
+	/* Not yet due: nothing starts, and the pool says when to look again. */
+	assert_int_equal(pool_restart_due(&f->pool, due - 1), due);
+	assert_int_equal(f->pool.w[0].pid, 0);
+	/* Due: the replacement starts. */
+	assert_int_equal(pool_restart_due(&f->pool, due), 0);
+	assert_true(f->pool.w[0].pid > 0);
+	assert_int_equal(pool_alive(&f->pool), 2);
+}
+
+static void test_shrink_retires_and_grow_starts(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 3), 0);
+	pool_resize(&f->pool, 1);
+	/* Shrinking asks the extra workers to leave after their chunk; they are not replaced. */
+	for (uint32_t w = 1; w < 3; w++) {
+		assert_true(f->pool.w[w].retiring);
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->exit_requested), 1);
+	}
+	assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, 0)->exit_requested), 0);
+	kill_and_wait(f, 1);
+	kill_and_wait(f, 2);
+	pool_reap(&f->pool);
+	assert_int_equal(pool_alive(&f->pool), 1);
+	assert_int_equal(f->pool.restarts, 0);
+	assert_int_equal(f->pool.w[1].pid, 0);
+	assert_int_equal(f->pool.w[1].restart_at_ns, 0);
+	pool_resize(&f->pool, 4);
+	assert_int_equal(pool_alive(&f->pool), 4);
+	assert_int_equal(f->pool.rows, 4);
+}
+
+static void test_shrink_then_grow_before_exit(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	pool_resize(&f->pool, 1);
+	pool_resize(&f->pool, 2);
+	/* Worker 1 was already told to leave: when it does, it is replaced at once. */
+	assert_false(f->pool.w[1].retiring);
+	assert_true(f->pool.w[1].replacing);
+	kill_and_wait(f, 1);
+	pool_reap(&f->pool);
+	assert_true(f->pool.w[1].pid > 0);
+	assert_int_equal(pool_alive(&f->pool), 2);
+	assert_int_equal(f->pool.restarts, 0);
+}
+
+static void test_kill_worker_reason_reaches_log_once(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	pool_kill_worker(&f->pool, 0, "killed: test");
+	assert_string_equal(f->pool.w[0].kill_reason, "killed: test");
+	/* A second request for the same worker does nothing (the reason stays the first). */
+	pool_kill_worker(&f->pool, 0, "killed: again");
+	assert_string_equal(f->pool.w[0].kill_reason, "killed: test");
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)f->pool.w[0].pid, &si, WEXITED | WNOWAIT), 0);
+	assert_int_equal(si.si_status, SIGKILL);
+	pool_reap(&f->pool);
+	assert_null(f->pool.w[0].kill_reason);
+	assert_true(f->pool.w[0].pid > 0);
+}
+
+static void test_fork_failure_retried(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &pool_strategy_fork, &f->loop, &f->jobs, -1, ""), 0);
+	fork_fails_with = EAGAIN;
+	uint64_t before = pard_now_ns();
+	assert_int_equal(pool_start(&f->pool, &f->seg, 1), -EAGAIN);
+	assert_int_equal(f->pool.w[0].pid, 0);
+	assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, 0)->state), PARD_WORKER_EMPTY);
+	uint64_t due = f->pool.w[0].restart_at_ns;
+	assert_true(due >= before + 1000000000u);
+	/* Still failing when due: tried again a second later. */
+	assert_int_equal(pool_restart_due(&f->pool, due), due + 1000000000u);
+	assert_int_equal(f->pool.w[0].pid, 0);
+	/* fork works again: a real worker starts and attaches to the segment. */
+	fork_fails_with = 0;
+	assert_int_equal(pool_restart_due(&f->pool, due + 1000000000u), 0);
+	assert_true(f->pool.w[0].pid > 0);
+	assert_int_equal(pool_alive(&f->pool), 1);
+}
+
+static void test_healthy_sees_hung_chunk(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	struct pard_worker_row *row = pard_segment_worker(&f->seg, 0);
+	uint64_t now = pard_now_ns();
+	atomic_store(&row->state, PARD_WORKER_BUSY);
+	atomic_store(&row->chunk_start_ns, now - 10000000000u);
+	assert_true(pool_healthy(&f->pool, now, 20000000000u));
+	assert_false(pool_healthy(&f->pool, now, 5000000000u));
+	/* The hang check kills it and names the reason. */
+	assert_int_equal(pool_check_hangs(&f->pool, now, 5000000000u), 0);
+	assert_non_null(f->pool.w[0].kill_reason);
+	assert_non_null(strstr(f->pool.w[0].kill_reason, "chunk_timeout"));
+}
+
+int main(void)
+{
+	pard_log_init("test_pool", PARD_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_start_and_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_worker_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quick_deaths_back_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrink_retires_and_grow_starts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrink_then_grow_before_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill_worker_reason_reaches_log_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_failure_retried, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_healthy_sees_hung_chunk, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,325 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the server's protocol commands: a socketpair is the client, the daemon's real
+ * modules (loop, jobs, segment, server) run in this process and chunks run in-process the way a
+ * worker would run them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "jobs.h"
+#include "loop.h"
+#include "notify.h"
+#include "pard/log.h"
+#include "pard/protocol.h"
+#include "pool.h"
+#include "server.h"
+#include "worker.h"
+
+static pid_t no_start(struct pool *p, uint32_t w)
+{
+	(void)p;
+	(void)w;
+	return -ENOSYS;
+}
+
+/* The pool is there for STATS and WORKERS; its workers never start (chunks run in the test). */
+static const struct pool_strategy no_workers = {.name = "none", .start = no_start};
+
+struct fixture {
+	char shm[64];
+	struct pard_segment seg;
+	struct pard_config cfg;
+	struct loop loop;
+	struct jobs jobs;
+	struct pool pool;
+	struct notify notify;
+	struct server server;
+};
+
+static struct fixture fx;
+
+static int setup(void **state)
+{
+	struct fixture *f = &fx;
+	memset(f, 0, sizeof(*f));
+	snprintf(f->shm, sizeof(f->shm), "/pard-unit-server-%d", (int)getpid());
+	shm_unlink(f->shm);
+	config_defaults(&f->cfg);
+	f->cfg.max_jobs = 8;
+	f->cfg.queue_depth = 8;
+	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 1 << 20};
+	assert_int_equal(pard_segment_create(&f->seg, f->shm, &g), 0);
+	assert_int_equal(loop_init(&f->loop), 0);
+	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
+	assert_int_equal(pool_init(&f->pool, &no_workers, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 0), 0);
+	notify_init(&f->notify, &f->loop, &f->pool, &f->jobs, &f->cfg);
+	server_init(&f->server, &f->loop, &f->cfg, &f->jobs, &f->pool, &f->notify);
+	f->jobs.on_finished = server_job_finished;
+	f->jobs.ctx = &f->server;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	server_fini(&f->server);
+	jobs_fini(&f->jobs);
+	pard_segment_close(&f->seg);
+	loop_fini(&f->loop);
+	return 0;
+}
+
+/* A client connected through a socketpair, as uid. Returns the test's end. */
+static int connect_as(struct fixture *f, uid_t uid)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	assert_int_equal(server_adopt(&f->server, sv[0], uid, 1), 0);
+	return sv[1];
+}
+
+/* Runs the loop until n lines have arrived on fd (or it clearly never will); returns them. */
+static char *read_lines(struct fixture *f, int fd, int n)
+{
+	static char buf[65536];
+	size_t len = 0;
+	for (int pass = 0; pass < 1000; pass++) {
+		assert_true(loop_run_once(&f->loop, 10) >= 0);
+		for (;;) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (poll(&p, 1, 0) != 1)
+				break;
+			ssize_t r = read(fd, buf + len, sizeof(buf) - 1 - len);
+			if (r <= 0)
+				break;
+			len += (size_t)r;
+		}
+		buf[len] = '\0';
+		int lines = 0;
+		for (size_t i = 0; i < len; i++)
+			lines += buf[i] == '\n';
+		if (lines >= n)
+			return buf;
+	}
+	fail_msg("expected %d lines, got \"%s\"", n, buf);
+	return NULL;
+}
+
+static char *request(struct fixture *f, int fd, const char *line, int nlines)
+{
+	size_t len = strlen(line);
+	assert_int_equal(write(fd, line, len), (ssize_t)len);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	return read_lines(f, fd, nlines);
+}
+
+static void assert_prefix(const char *got, const char *want)
+{
+	if (strncmp(got, want, strlen(want)) != 0)
+		fail_msg("expected \"%s...\", got \"%s\"", want, got);
+}
+
+/* Runs every queued chunk the way a worker does, then lets the daemon collect. */
+static void run_chunks(struct fixture *f)
+{
+	uint32_t slot, chunk;
+	while (worker_claim(&f->seg, 0, &slot, &chunk)) {
+		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
+		uint64_t out = 0;
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, NULL, &out);
+		worker_finish(&f->seg, slot, chunk, out);
+	}
+	jobs_collect(&f->jobs);
+}
+
+static void test_hello(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "HELLO 1", 1), "OK proto=1 server=pard/");
+	assert_prefix(request(f, fd, "HELLO 7", 1), "ERR version ");
+	assert_prefix(request(f, fd, "HELLO", 1), "ERR usage HELLO VERSION");
+	close(fd);
+}
+
+static void test_malformed_requests(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "FROB 1", 1), "ERR unknown unknown command \"FROB\"");
+	assert_prefix(request(f, fd, "", 1), "ERR usage empty request");
+	assert_prefix(request(f, fd, "STATUS \x01", 1), "ERR usage control character in request");
+	assert_prefix(request(f, fd, "STATUS abc", 1), "ERR badarg job id must be a positive whole number");
+	assert_prefix(request(f, fd, "STATUS 99", 1), "ERR notfound no job 99");
+	char *longline = malloc(PARD_MAX_LINE + 10);
+	memset(longline, 'A', PARD_MAX_LINE + 9);
+	longline[PARD_MAX_LINE + 9] = '\0';
+	assert_prefix(request(f, fd, longline, 1), "ERR toolong ");
+	free(longline);
+	/* The connection still works after all of that. */
+	assert_prefix(request(f, fd, "HELLO 1", 1), "OK proto=1");
+	close(fd);
+}
+
+static void test_unknown_kind_lists_the_table(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	char known[256];
+	assert_true(pard_kernel_names(known, sizeof(known), ", ") > 0);
+	char want[512];
+	snprintf(want, sizeof(want), "ERR unknown unknown job kind \"bogus\" (known: %s)\n", known);
+	assert_string_equal(request(f, fd, "SUBMIT bogus 1", 1), want);
+	close(fd);
+}
+
+static void test_submit_status_wait(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 1000);
+	assert_string_equal(request(f, fd, "SUBMIT pi 1000 seed=5", 1), "OK id=1 kind=pi chunks=1\n");
+	assert_prefix(request(f, fd, "STATUS 1", 1), "OK id=1 kind=pi state=queued chunks=1 done=0 owner=1000 ");
+	assert_prefix(request(f, fd, "RESULT 1", 1), "ERR notready job 1 is queued (0 of 1 chunks done)");
+	/* WAIT holds the answer until the job finishes. */
+	assert_int_equal(write(fd, "WAIT 1\n", 7), 7);
+	assert_true(loop_run_once(&f->loop, 0) >= 0);
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, 0), 0);
+	run_chunks(f);
+	char *r = read_lines(f, fd, 1);
+	assert_prefix(r, "OK id=1 kind=pi state=done trials=1000 hits=");
+	assert_non_null(strstr(r, " seed=5 "));
+	close(fd);
+}
+
+static void test_pipelined_requests_answered_in_order(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	const char *req = "SUBMIT pi 100 seed=1\nSUBMIT pi 100 seed=2\nWAIT 1\nSTATUS 2\n";
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	char *r = read_lines(f, fd, 2);
+	assert_string_equal(r, "OK id=1 kind=pi chunks=1\nOK id=2 kind=pi chunks=1\n");
+	/* STATUS 2 waits behind WAIT 1: answers keep the order of requests. */
+	run_chunks(f);
+	r = read_lines(f, fd, 2);
+	assert_prefix(r, "OK id=1 kind=pi state=done");
+	assert_prefix(strchr(r, '\n') + 1, "OK id=2 kind=pi state=done chunks=1 done=1");
+	close(fd);
+}
+
+static void test_owner_checks(void **state)
+{
+	struct fixture *f = *state;
+	int alice = connect_as(f, 1000), bob = connect_as(f, 1001), root = connect_as(f, 0);
+	assert_string_equal(request(f, alice, "SUBMIT pi 100", 1), "OK id=1 kind=pi chunks=1\n");
+	assert_string_equal(request(f, bob, "STATUS 1", 1),
+			    "ERR perm job 1 belongs to uid 1000; only its owner or root may do this\n");
+	assert_prefix(request(f, bob, "CANCEL 1", 1), "ERR perm ");
+	assert_prefix(request(f, root, "STATUS 1", 1), "OK id=1 ");
+	assert_string_equal(request(f, alice, "CANCEL 1", 1), "OK id=1 state=cancelled\n");
+	assert_prefix(request(f, alice, "CANCEL 1", 1), "ERR badarg job 1 has already finished (cancelled)");
+	assert_prefix(request(f, alice, "WAIT 1", 1), "ERR cancelled job 1 was cancelled");
+	if (getuid() != 1001)
+		assert_prefix(request(f, bob, "WORKERS 3", 1), "ERR perm only root or the daemon's user");
+	close(alice);
+	close(bob);
+	close(root);
+}
+
+static void test_list_oldest_first(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	for (int i = 0; i < 3; i++)
+		assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=");
+	/* Free the first slot and reuse it: the table order then differs from the id order. */
+	assert_prefix(request(f, fd, "CANCEL 1", 1), "OK");
+	assert_prefix(request(f, fd, "RESULT 1", 1), "ERR cancelled");
+	jobs_expire(&f->jobs, UINT64_MAX);
+	assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=4 ");
+	char *r = request(f, fd, "LIST", 4);
+	assert_prefix(r, "OK count=3\nJOB id=2 kind=pi state=queued chunks=1 done=0 owner=0\n"
+			 "JOB id=3 kind=pi state=queued chunks=1 done=0 owner=0\n"
+			 "JOB id=4 kind=pi state=queued chunks=1 done=0 owner=0\n");
+	close(fd);
+}
+
+static void test_stats_counts(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=1");
+	assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=2");
+	char *r = request(f, fd, "STATS", 1);
+	assert_prefix(r, "OK version=");
+	assert_non_null(strstr(r, " strategy=none workers=0 running=0 busy=0 idle=0 queued=2 active=0 finished=0 "));
+	assert_non_null(strstr(r, " jobs_submitted=2 "));
+	assert_non_null(strstr(r, " clients=1 "));
+	close(fd);
+}
+
+static void test_run_progress_and_shutdown(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "SUBMIT pi 10000000 seed=3", 1), "OK id=1 kind=pi chunks=");
+	assert_int_equal(write(fd, "WAIT 1 progress\n", 16), 16);
+	/* A waiting client is told the job did not finish when the server stops. */
+	assert_true(loop_run_once(&f->loop, 0) >= 0);
+	server_begin_stop(&f->server);
+	assert_prefix(request(f, fd, "SUBMIT pi 100", 0), "");
+	server_fini(&f->server);
+	char *r = read_lines(f, fd, 1);
+	assert_non_null(strstr(r, "ERR shutdown job 1 did not finish: pard stopped before it could finish\n"));
+	close(fd);
+}
+
+static void test_peer_gone_mid_wait_keeps_job(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "SUBMIT pi 100 seed=9", 1), "OK id=1");
+	assert_int_equal(write(fd, "WAIT 1\n", 7), 7);
+	close(fd);
+	for (int i = 0; i < 3; i++)
+		assert_true(loop_run_once(&f->loop, 0) >= 0);
+	assert_int_equal(f->server.nclients, 0);
+	/* The job runs on and keeps its result for the next client. */
+	run_chunks(f);
+	fd = connect_as(f, 0);
+	assert_prefix(request(f, fd, "RESULT 1", 1), "OK id=1 kind=pi state=done trials=100 ");
+	close(fd);
+}
+
+int main(void)
+{
+	pard_log_init("test_server", PARD_LOG_ERROR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_hello, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_malformed_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_kind_lists_the_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_submit_status_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_requests_answered_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_checks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_progress_and_shutdown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_gone_mid_wait_keeps_job, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
