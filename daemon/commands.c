@@ -187,7 +187,7 @@ static void cmd_result(struct server *s, struct client *c, int argc, char **argv
 		jobs_progress(s->jobs, job, &done, &total);
 		jobs_refresh_state(s->jobs, job);
 		client_reply(c, "ERR " PARD_ERR_NOTREADY " job %llu is %s (%u of %u chunks done)",
-			     (unsigned long long)job->id, job_state_name(job->state), done, total);
+			     (unsigned long long)job->id, job_state_name(job), done, total);
 		return;
 	}
 	waits_reply_result(s, c, job, data);
@@ -204,7 +204,7 @@ static void cmd_status(struct server *s, struct client *c, int argc, char **argv
 	jobs_progress(s->jobs, job, &done, &total);
 	uint64_t end = job_is_terminal(job) ? job->finish_ns : pard_now_ns();
 	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f",
-		     (unsigned long long)job->id, job->kernel->name, job_state_name(job->state), total, done,
+		     (unsigned long long)job->id, job->kernel->name, job_state_name(job), total, done,
 		     (unsigned)job->owner, to_seconds(end - job->submit_ns));
 }
 
@@ -216,7 +216,7 @@ static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv
 		return;
 	if (jobs_cancel(s->jobs, job) < 0) {
 		client_reply(c, "ERR " PARD_ERR_BADARG " job %llu has already finished (%s)",
-			     (unsigned long long)job->id, job_state_name(job->state));
+			     (unsigned long long)job->id, job_state_name(job));
 		return;
 	}
 	log_info("job %llu cancelled by uid %u", (unsigned long long)job->id, (unsigned)c->uid);
@@ -247,7 +247,7 @@ static void cmd_list(struct server *s, struct client *c, int argc, char **argv)
 		jobs_refresh_state(s->jobs, best);
 		jobs_progress(s->jobs, best, &done, &total);
 		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u",
-			     (unsigned long long)best->id, best->kernel->name, job_state_name(best->state), total, done,
+			     (unsigned long long)best->id, best->kernel->name, job_state_name(best), total, done,
 			     (unsigned)best->owner);
 	}
 }
@@ -265,7 +265,7 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 		jobs_refresh_state(s->jobs, j);
 		if (job_is_terminal(j))
 			finished++;
-		else if (j->state == JOB_QUEUED)
+		else if (j->state == JOB_QUEUED || j->state == JOB_WAITING)
 			queued++;
 		else
 			active++;

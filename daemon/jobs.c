@@ -12,18 +12,48 @@
 #include "worker.h"
 
 static const char *const state_names[] = {
-	[JOB_FREE] = "free", [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",
-	[JOB_DONE] = "done", [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
+	[JOB_FREE] = "free", [JOB_WAITING] = "queued", [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",
+	[JOB_ENDING] = "ending", [JOB_DONE] = "done", [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
 };
 
-const char *job_state_name(enum job_state s)
+/* The transitions of the diagram in jobs.h: allowed[from] has bit (1 << to). */
+#define TO(s) (1u << (s))
+static const unsigned allowed[] = {
+	[JOB_FREE] = TO(JOB_WAITING) | TO(JOB_QUEUED),
+	[JOB_WAITING] = TO(JOB_QUEUED) | TO(JOB_CANCELLED) | TO(JOB_FAILED),
+	[JOB_QUEUED] = TO(JOB_RUNNING) | TO(JOB_DONE) | TO(JOB_ENDING) | TO(JOB_CANCELLED) | TO(JOB_FAILED),
+	[JOB_RUNNING] = TO(JOB_DONE) | TO(JOB_ENDING) | TO(JOB_CANCELLED) | TO(JOB_FAILED),
+	[JOB_ENDING] = TO(JOB_CANCELLED) | TO(JOB_FAILED),
+	[JOB_DONE] = TO(JOB_FREE),
+	[JOB_FAILED] = TO(JOB_FREE),
+	[JOB_CANCELLED] = TO(JOB_FREE),
+};
+#undef TO
+
+int job_set_state(struct job *job, enum job_state s)
 {
-	return state_names[s];
+	if (!(allowed[job->state] & (1u << s))) {
+		log_error("job %llu: no transition from %s to %s (a bug)", (unsigned long long)job->id,
+			  state_names[job->state], state_names[s]);
+		return -EINVAL;
+	}
+	job->state = s;
+	return 0;
+}
+
+const char *job_state_name(const struct job *job)
+{
+	return state_names[job->state == JOB_ENDING ? job->ends_as : job->state];
 }
 
 bool job_is_terminal(const struct job *job)
 {
-	return job->settled;
+	return job->state >= JOB_DONE;
+}
+
+bool job_is_ending(const struct job *job)
+{
+	return job->state == JOB_ENDING || job->state == JOB_FAILED || job->state == JOB_CANCELLED;
 }
 
 int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg)
@@ -170,8 +200,9 @@ static void job_publish(struct jobs *js, struct job *job)
 	if (pos >= atomic_load_explicit(&js->seg->hdr->runq_used, memory_order_relaxed))
 		atomic_store_explicit(&js->seg->hdr->runq_used, pos + 1, memory_order_release);
 	job->runq_pos = pos;
-	job->waiting = false;
 	job->published = true;
+	if (job->state == JOB_WAITING)
+		job_set_state(job, JOB_QUEUED);
 
 	/* Wake as many sleeping workers as there are chunks to take; when none is idle (all busy
 	 * under load) skip the system call: each looks for work before it sleeps, and a worker
@@ -189,7 +220,7 @@ static void start_waiting(struct jobs *js)
 		struct job *oldest = NULL;
 		for (uint32_t i = 0; i < js->nslots; i++) {
 			struct job *j = &js->table[i];
-			if (j->state != JOB_FREE && j->waiting && (!oldest || j->id < oldest->id))
+			if (j->state == JOB_WAITING && (!oldest || j->id < oldest->id))
 				oldest = j;
 		}
 		if (!oldest || arena_alloc(&js->arena, oldest->buffer_bytes, &oldest->buffer_off) < 0)
@@ -226,8 +257,7 @@ static void job_free(struct jobs *js, struct job *job)
 	job->attempts = NULL;
 	lru_unlink(js, job);
 	index_remove(js, job);
-	job->state = JOB_FREE;
-	job->settled = false;
+	job_set_state(job, JOB_FREE);
 	job->id = 0;
 	js->free_stack[js->nfree++] = job->slot;
 }
@@ -278,14 +308,12 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 		return -EBUSY;
 	}
 	job->id = js->next_id++;
-	job->state = JOB_QUEUED;
 	job->kernel = k;
 	job->owner = owner;
 	job->params = *params;
 	job->submit_ns = pard_now_ns();
 	job->finish_ns = job->expire_ns = 0;
 	job->deadline_ns = timeout_ns ? job->submit_ns + timeout_ns : 0;
-	job->settled = false;
 	job->error[0] = '\0';
 	job->has_buffer = false;
 	job->published = false;
@@ -298,7 +326,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
 	if (bytes && (js->waiting || arena_alloc(&js->arena, bytes, &job->buffer_off) < 0)) {
-		job->waiting = true;
+		job_set_state(job, JOB_WAITING);
 		js->waiting++;
 		log_info("job %llu waits for %llu bytes of arena (%llu of %llu in use)", (unsigned long long)job->id,
 			 (unsigned long long)bytes, (unsigned long long)js->arena.used,
@@ -306,6 +334,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 		return 0;
 	}
 	job->has_buffer = bytes != 0;
+	job_set_state(job, JOB_QUEUED);
 	job_publish(js, job);
 	return 0;
 }
@@ -341,7 +370,7 @@ void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done,
 void jobs_refresh_state(const struct jobs *js, struct job *job)
 {
 	if (job->state == JOB_QUEUED && job->published && atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns))
-		job->state = JOB_RUNNING;
+		job_set_state(job, JOB_RUNNING);
 }
 
 /* Turns an active job whose chunks all settled into a terminal one. */
@@ -356,38 +385,35 @@ static void job_finish(struct jobs *js, struct job *job)
 		used--;
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
-	job->settled = true;
 	js->active--;
 	uint64_t now = pard_now_ns();
 	job->finish_ns = now;
 	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
-	if (job->state == JOB_QUEUED || job->state == JOB_RUNNING) {
+	if (job->state == JOB_ENDING) {
+		job_set_state(job, job->ends_as);
+	} else {
 		bool complete = true;
 		for (uint32_t i = 0; i < s->nchunks; i++)
 			if (atomic_load(&s->chunk_state[i]) != PARD_CHUNK_DONE)
 				complete = false;
-		if (complete) {
-			char buf[1024];
-			int n = job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf));
-			if (n < 0) {
-				job->state = JOB_FAILED;
-				snprintf(job->error, sizeof(job->error), "result does not fit the reply");
-			} else {
-				job->state = JOB_DONE;
-				free(job->result);
-				job->result = strdup(buf);
-			}
-		} else if (job->state != JOB_FAILED) {
-			job->state = JOB_FAILED;
+		char buf[1024];
+		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf)) : 0;
+		if (!complete || n < 0) {
+			job_set_state(job, JOB_FAILED);
 			if (!job->error[0])
-				snprintf(job->error, sizeof(job->error), "chunks were dropped");
+				snprintf(job->error, sizeof(job->error), "%s",
+					 complete ? "result does not fit the reply" : "chunks were dropped");
+		} else {
+			job_set_state(job, JOB_DONE);
+			free(job->result);
+			job->result = strdup(buf);
 		}
 	}
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_completed, 1, memory_order_relaxed);
 	/* Only a done job's buffer holds a result worth keeping. */
 	if (job->state != JOB_DONE)
 		release_buffer(js, job);
-	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job->state));
+	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job));
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
 }
@@ -404,22 +430,22 @@ static bool drop_queued(struct jobs *js, struct job *job)
 }
 
 /* Ends an unfinished job as state (cancelled or failed): queued chunks are dropped, chunks
- * already claimed run to the end and the worker that finishes the last one wakes us. */
+ * already claimed run to the end (ENDING) and the worker that finishes the last one wakes us. */
 static void job_abort(struct jobs *js, struct job *job, enum job_state state)
 {
-	job->state = state;
-	if (job->waiting) {
+	if (job->state == JOB_WAITING) {
 		/* Workers never saw it: it ends here. */
-		job->waiting = false;
+		job_set_state(job, state);
 		js->waiting--;
 		js->active--;
-		job->settled = true;
 		job->finish_ns = pard_now_ns();
 		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
 		if (js->on_finished)
 			js->on_finished(js->ctx, job);
 		return;
 	}
+	job->ends_as = state;
+	job_set_state(job, JOB_ENDING);
 	if (drop_queued(js, job))
 		job_finish(js, job);
 }
@@ -428,7 +454,7 @@ int jobs_cancel(struct jobs *js, struct job *job)
 {
 	if (job_is_terminal(job))
 		return -EALREADY;
-	if (job->state != JOB_CANCELLED && job->state != JOB_FAILED)
+	if (job->state != JOB_ENDING)
 		job_abort(js, job, JOB_CANCELLED);
 	return 0;
 }
@@ -464,19 +490,24 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 				claimed++;
 			if (atomic_load(&s->chunk_state[i]) != v)
 				continue;
-			bool give_up = job->state == JOB_CANCELLED || job->state == JOB_FAILED;
-			if (!job->attempts && !(job->attempts = calloc(PARD_MAX_CHUNKS, sizeof(*job->attempts)))) {
+			bool give_up = job->state == JOB_ENDING, fail = false;
+			if (!give_up && !job->attempts &&
+			    !(job->attempts = calloc(PARD_MAX_CHUNKS, sizeof(*job->attempts)))) {
 				log_error("out of memory counting chunk retries: job %llu fails", (unsigned long long)job->id);
-				job->state = JOB_FAILED;
 				snprintf(job->error, sizeof(job->error), "out of memory in the daemon");
-				give_up = true;
+				fail = true;
 			}
-			if (!give_up && ++job->attempts[i] > js->cfg->chunk_retries) {
+			if (!give_up && !fail && ++job->attempts[i] > js->cfg->chunk_retries) {
 				log_error("job %llu failed: chunk %u lost %u times, last %s", (unsigned long long)job->id,
 					  i, (unsigned)job->attempts[i], why);
-				job->state = JOB_FAILED;
 				snprintf(job->error, sizeof(job->error), "chunk %u lost %u times to dying workers (last %s)",
 					 i, (unsigned)job->attempts[i], why);
+				fail = true;
+			}
+			if (fail) {
+				/* Its other claimed chunks run out; the job settles as failed after them. */
+				job->ends_as = JOB_FAILED;
+				job_set_state(job, JOB_ENDING);
 				give_up = true;
 			}
 			atomic_store(&s->chunk_state[i], give_up ? PARD_CHUNK_DROPPED : PARD_CHUNK_QUEUED);
@@ -488,7 +519,7 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 				log_notice("job %llu: chunk %u requeued (worker %u %s)", (unsigned long long)job->id, i, w,
 					   why);
 				requeued = true;
-			} else if (job->state == JOB_FAILED) {
+			} else if (fail) {
 				drop_queued(js, job);
 			}
 		}
@@ -510,8 +541,7 @@ uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
 	uint64_t next = 0;
 	for (uint32_t i = 0; i < js->nslots; i++) {
 		struct job *job = &js->table[i];
-		if (job->state == JOB_FREE || job_is_terminal(job) || !job->deadline_ns || job->state == JOB_FAILED ||
-		    job->state == JOB_CANCELLED)
+		if (job->state == JOB_FREE || job_is_terminal(job) || job->state == JOB_ENDING || !job->deadline_ns)
 			continue;
 		if (job->deadline_ns > now) {
 			if (!next || job->deadline_ns < next)
@@ -524,7 +554,7 @@ uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
 		job_abort(js, job, JOB_FAILED);
 		/* Its running chunks may never end (a hung kernel): stop their workers, so the job
 		 * settles and its waiting clients are answered now. The chunks are dropped, not rerun. */
-		if (!job->settled && js->kill_worker) {
+		if (!job_is_terminal(job) && js->kill_worker) {
 			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 			for (uint32_t i = 0; i < s->nchunks; i++) {
 				uint32_t v = atomic_load(&s->chunk_state[i]);

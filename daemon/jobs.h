@@ -12,10 +12,29 @@
 #include "pard/kernel.h"
 #include "pard/segment.h"
 
+/*
+ * A job's life, as the daemon sees it (its segment slot has a simpler one of its own):
+ *
+ *   FREE --submit--> QUEUED ------a chunk starts------> RUNNING
+ *     \--submit, no arena space--> WAITING --space--> QUEUED
+ *   QUEUED, RUNNING --every chunk done--> DONE
+ *   QUEUED, RUNNING --cancel, timeout, chunk out of retries--> ENDING --claimed chunks end--> CANCELLED, FAILED
+ *                   (straight to CANCELLED or FAILED when no chunk is claimed)
+ *   WAITING --cancel, timeout--> CANCELLED, FAILED (workers never saw it)
+ *   DONE, FAILED, CANCELLED --retention passed, or the slot is taken back--> FREE
+ *
+ * DONE, FAILED and CANCELLED are terminal: only they are answered to waiting clients. ENDING is a
+ * cancelled or failed job (ends_as says which) whose claimed chunks still run: their results are
+ * discarded when they end. Clients see WAITING as queued and ENDING as what it ends as.
+ * job_set_state() refuses any other transition. What a job holds is kept apart from its state:
+ * published (its slot describes it), has_buffer (an arena range), in_lru (result fetched).
+ */
 enum job_state {
 	JOB_FREE = 0,
-	JOB_QUEUED,  /* admitted, no chunk started yet */
-	JOB_RUNNING, /* some chunk started */
+	JOB_WAITING,
+	JOB_QUEUED,
+	JOB_RUNNING,
+	JOB_ENDING,
 	JOB_DONE,
 	JOB_FAILED,
 	JOB_CANCELLED,
@@ -25,17 +44,16 @@ struct job {
 	uint64_t id;
 	uint32_t slot;
 	enum job_state state;
+	enum job_state ends_as; /* ENDING: CANCELLED or FAILED */
 	const struct pard_kernel *kernel;
 	uid_t owner;
 	uint64_t submit_ns;
 	uint64_t finish_ns;
 	uint64_t expire_ns; /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
-	bool settled;      /* no chunk queued or running: the job is terminal */
 	char *result;      /* key=value text of a done job */
 	char error[192];   /* why a failed job failed */
-	uint32_t runq_pos; /* its entry in the segment run queue while active */
-	bool waiting;      /* admitted, waiting for arena space before workers see it */
+	uint32_t runq_pos; /* its entry in the segment run queue while published and not terminal */
 	bool published;    /* its segment slot describes it (workers may have run it) */
 	bool has_buffer;   /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;
@@ -90,7 +108,7 @@ void jobs_collect(struct jobs *js);
 void jobs_worker_died(struct jobs *js, uint32_t w, const char *why);
 /* Chunks done and total of a job, read from the segment. */
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total);
-/* Refreshes QUEUED -> RUNNING from the segment. */
+/* Refreshes QUEUED -> RUNNING from the segment (a worker starting a chunk is not an event). */
 void jobs_refresh_state(const struct jobs *js, struct job *job);
 /* Fails unfinished jobs whose deadline passed. Returns the next deadline (0 if none). */
 uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now);
@@ -98,7 +116,13 @@ uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now);
 uint64_t jobs_expire(struct jobs *js, uint64_t now);
 /* Marks a result as fetched: its retention restarts now. */
 void jobs_fetched(struct jobs *js, struct job *job);
-const char *job_state_name(enum job_state s);
+/* Moves job to state s; a transition the diagram above does not have is a bug: it is logged and
+ * refused. Returns 0 or -EINVAL. */
+int job_set_state(struct job *job, enum job_state s);
+/* The state's name as clients see it: "queued", "running", "done", "failed", "cancelled". */
+const char *job_state_name(const struct job *job);
 bool job_is_terminal(const struct job *job);
+/* Cancelled or failed, whether or not claimed chunks still run. */
+bool job_is_ending(const struct job *job);
 
 #endif

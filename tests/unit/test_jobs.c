@@ -149,6 +149,11 @@ static void test_cancel(void **state)
 	assert_int_equal(jobs_cancel(&f->js, job), 0);
 	/* The running chunk keeps the job unsettled; nothing else can be claimed. */
 	assert_false(job_is_terminal(job));
+	assert_int_equal(job->state, JOB_ENDING);
+	assert_string_equal(job_state_name(job), "cancelled");
+	/* Cancelling again changes nothing. */
+	assert_int_equal(jobs_cancel(&f->js, job), 0);
+	assert_int_equal(job->ends_as, JOB_CANCELLED);
 	assert_false(worker_claim(&f->seg, 1, &slot, &chunk));
 	assert_true(worker_finish(&f->seg, job->slot, chunk, 1));
 	jobs_collect(&f->js);
@@ -228,7 +233,10 @@ static void test_deadline(void **state)
 	uint32_t slot, chunk;
 	assert_true(worker_claim(&f->seg, 0, &slot, &chunk)); /* one chunk is running */
 	assert_true(jobs_check_deadlines(&f->js, job->submit_ns + 1000) == 0);
-	assert_int_equal(job->state, JOB_FAILED);
+	/* Failed, but its running chunk has yet to end: ENDING, and clients already see "failed". */
+	assert_int_equal(job->state, JOB_ENDING);
+	assert_int_equal(job->ends_as, JOB_FAILED);
+	assert_string_equal(job_state_name(job), "failed");
 	assert_non_null(strstr(job->error, "timed out"));
 	/* The running chunk finishes, is discarded, and then the job settles as failed. */
 	assert_false(job_is_terminal(job));
@@ -240,6 +248,25 @@ static void test_deadline(void **state)
 	run_all(f, 1);
 	jobs_collect(&f->js);
 	assert_int_equal(other->state, JOB_DONE);
+}
+
+static void test_state_machine_refuses_other_transitions(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "100", "1");
+	assert_int_equal(job->state, JOB_QUEUED);
+	/* Not in the diagram: a queued job cannot be freed, nor a running one go back to queued. */
+	assert_int_equal(job_set_state(job, JOB_FREE), -EINVAL);
+	assert_int_equal(job->state, JOB_QUEUED);
+	assert_int_equal(job_set_state(job, JOB_RUNNING), 0);
+	assert_int_equal(job_set_state(job, JOB_QUEUED), -EINVAL);
+	assert_int_equal(job_set_state(job, JOB_WAITING), -EINVAL);
+	assert_int_equal(job->state, JOB_RUNNING);
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	assert_int_equal(job->state, JOB_DONE);
+	assert_int_equal(job_set_state(job, JOB_FAILED), -EINVAL);
+	assert_int_equal(job->state, JOB_DONE);
 }
 
 int main(void)
@@ -254,6 +281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_machine_refuses_other_transitions, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
