@@ -556,8 +556,8 @@ uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
 		 * settles and its waiting clients are answered now. The chunks are dropped, not rerun. */
 		if (!job_is_terminal(job) && js->kill_worker) {
 			struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
-			for (uint32_t i = 0; i < s->nchunks; i++) {
-				uint32_t v = atomic_load(&s->chunk_state[i]);
+			for (uint32_t c = 0; c < s->nchunks; c++) {
+				uint32_t v = atomic_load(&s->chunk_state[c]);
 				if (PARD_CHUNK_STATE(v) == PARD_CHUNK_CLAIMED)
 					js->kill_worker(js->ctx, PARD_CHUNK_OWNER(v), "killed: its job timed out");
 			}
