@@ -217,7 +217,9 @@ class Pard:
         "arena_size": 16 << 20,
     }
 
-    def __init__(self, **settings):
+    def __init__(self, wrapper=None, **settings):
+        # wrapper: a command pard runs under (valgrind ...), given the daemon's directory.
+        self.wrapper = wrapper
         self.dir = tempfile.mkdtemp(prefix="pard-it-")
         self.socket = os.path.join(self.dir, "pard.sock")
         self.shm_name = "/pard-test-%d-%d" % (os.getpid(), next(_counter))
@@ -254,7 +256,7 @@ class Pard:
         first (returncode is then set)."""
         logf = open(self.log_path, "ab")
         try:
-            self.proc = subprocess.Popen([pard_bin(), "-c", self.config], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, env=clean_env())
         finally:
             logf.close()
@@ -278,11 +280,15 @@ class Pard:
                 raise AssertionError("pard not ready after %.0f s\n%s" % (timeout, self.log()))
             time.sleep(0.02)
 
+    def command(self):
+        cmd = [pard_bin(), "-c", self.config]
+        return (self.wrapper(self.dir) if self.wrapper else []) + cmd
+
     def run_expecting_exit(self, timeout=READY_TIMEOUT):
         """Starts pard when it is expected to refuse to start: returns its exit status, or None
         (after killing it) when it was still running after timeout seconds."""
         with open(self.log_path, "ab") as logf:
-            self.proc = subprocess.Popen([pard_bin(), "-c", self.config], stdin=subprocess.DEVNULL,
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, env=clean_env())
         try:
             self.returncode = self.proc.wait(timeout)
@@ -372,14 +378,14 @@ class PardTestCase(unittest.TestCase):
 
     # -- daemons -------------------------------------------------------------------------------
 
-    def new_pard(self, **settings):
+    def new_pard(self, wrapper=None, **settings):
         """A daemon that is not started yet (tearDown still stops and checks it)."""
-        p = Pard(**settings)
+        p = Pard(wrapper=wrapper, **settings)
         self._pards.append(p)
         return p
 
-    def start_pard(self, **settings):
-        return self.new_pard(**settings).start()
+    def start_pard(self, wrapper=None, **settings):
+        return self.new_pard(wrapper=wrapper, **settings).start()
 
     def stop_pard(self, p):
         """Stops p with SIGTERM and checks a clean exit: status 0, no segment, no socket."""
