@@ -190,9 +190,12 @@ static void job_publish(struct jobs *js, struct job *job)
 	atomic_store_explicit(&s->running, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
+	/* Release, not relaxed: a worker that picked this slot while it still held the previous job
+	 * claims a chunk with a CAS that reads one of these stores, and that CAS (acquire) is then
+	 * what makes this job's kind and params visible to it (the ACTIVE store below comes later). */
 	for (uint32_t i = 0; i < n; i++) {
-		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_relaxed);
 		s->chunk_result[i] = 0;
+		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_release);
 	}
 	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
 	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
@@ -530,9 +533,7 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 		atomic_fetch_add(&js->seg->hdr->work_seq, 1);
 		pard_futex_wake(&js->seg->hdr->work_seq, INT32_MAX);
 	}
-	/* The dead worker may have finished a job's last chunk without getting to announce it, or
-	 * set done_pending and died before writing the eventfd: reset it, then look ourselves. */
-	atomic_store(&js->seg->hdr->done_pending, 0);
+	/* The dead worker may have finished a job's last chunk without getting to announce it. */
 	jobs_collect(js);
 }
 

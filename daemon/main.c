@@ -66,10 +66,9 @@ static void done_handle(struct watch *w, uint32_t events)
 	(void)events;
 	struct daemon *d = PARD_CONTAINER_OF(w, struct daemon, done);
 	uint64_t n;
+	/* Read before looking: a job finishing after this point writes the eventfd again. */
 	ssize_t r = read(w->fd, &n, sizeof(n));
 	(void)r;
-	/* Cleared before looking: a job finishing after this point writes the eventfd again. */
-	atomic_store(&d->seg.hdr->done_pending, 0);
 	jobs_collect(&d->jobs);
 }
 

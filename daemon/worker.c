@@ -26,7 +26,11 @@ static bool claim_in_job(struct pard_job_slot *job, uint32_t w, uint32_t *chunk)
 		uint32_t v = atomic_load_explicit(&job->chunk_state[i], memory_order_relaxed);
 		if (v != PARD_CHUNK_QUEUED)
 			continue;
-		if (atomic_compare_exchange_strong(&job->chunk_state[i], &v, PARD_CHUNK_CLAIMED_BY(w))) {
+		/* Acquire on success carries the ordering the claim needs: the slot may have been settled
+		 * and published again since the ACTIVE check, and the QUEUED this reads was stored with
+		 * release after the new job's kind and params (jobs.c, job_publish). */
+		if (atomic_compare_exchange_strong_explicit(&job->chunk_state[i], &v, PARD_CHUNK_CLAIMED_BY(w),
+							    memory_order_acquire, memory_order_relaxed)) {
 			atomic_store_explicit(&job->claim_hint, i + 1, memory_order_relaxed);
 			*chunk = i;
 			return true;
@@ -111,6 +115,18 @@ bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk
 	return true;
 }
 
+void worker_report(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result, int done_fd)
+{
+	if (!worker_finish(seg, slot, chunk, result))
+		return;
+	/* Every finished job is announced by its own write. A shared flag that let later workers
+	 * skip the write while an earlier one was about to make it let one stopped worker hide every
+	 * other job's completion; the daemon reads all the writes at once anyway. */
+	uint64_t one = 1;
+	while (write(done_fd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_fd)
 {
 	struct pard_segment_header *h = seg->hdr;
@@ -156,10 +172,6 @@ _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_
 		atomic_fetch_add(&row->chunks_done, 1);
 		done_here++;
 		atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
-		if (worker_finish(seg, slot, chunk, result) && !atomic_exchange(&h->done_pending, 1)) {
-			uint64_t one = 1;
-			while (write(done_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-				;
-		}
+		worker_report(seg, slot, chunk, result, done_fd);
 	}
 }

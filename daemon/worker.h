@@ -19,6 +19,9 @@
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk);
 /* Marks a claimed chunk done; returns true when it was the job's last unsettled chunk. */
 bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result);
+/* Marks a claimed chunk done and, when it was its job's last, tells the daemon through done_fd
+ * (an eventfd increment). */
+void worker_report(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result, int done_fd);
 /* True when no chunk of the job is queued or claimed. */
 bool worker_job_settled(const struct pard_job_slot *job);
 /* Runs the worker loop until the daemon asks it to stop; never returns. done_fd is written

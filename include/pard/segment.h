@@ -13,7 +13,7 @@
 
 #define PARD_SEGMENT_MAGIC UINT64_C(0x3147455344524150) /* "PARDSEG1" read little-endian */
 /* Bump whenever any struct below changes: a worker from another build must refuse to attach. */
-#define PARD_LAYOUT_VERSION 1
+#define PARD_LAYOUT_VERSION 2
 #define PARD_MAX_WORKERS 1024
 #define PARD_CACHELINE 64
 
@@ -97,11 +97,8 @@ struct pard_segment_header {
 	/* Workers sleep on this futex word; the daemon bumps it whenever there is new work. */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t work_seq;
 	_Atomic uint32_t shutdown;
-	/* 1 while the daemon has been told (eventfd) and not yet looked: workers finishing jobs
-	 * meanwhile skip the write, so a busy daemon is woken once, not once per job. */
-	_Alignas(PARD_CACHELINE) _Atomic uint32_t done_pending;
 	/* Worker index + 1 of the one worker allowed to leave for recycling now (0: none). */
-	_Atomic uint32_t recycling;
+	_Alignas(PARD_CACHELINE) _Atomic uint32_t recycling;
 	/* Statistics, only ever added to. */
 	_Alignas(PARD_CACHELINE) _Atomic uint64_t chunks_run;
 	_Atomic uint64_t chunks_requeued;
