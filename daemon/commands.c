@@ -223,32 +223,34 @@ static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv
 	client_reply(c, "OK id=%llu state=cancelled", (unsigned long long)job->id);
 }
 
+/* LIST [after=ID] [limit=N]: one page of jobs, oldest first. A page is bounded so one request
+ * never holds the daemon or its output buffers for long, whatever max_jobs is. */
 static void cmd_list(struct server *s, struct client *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	uint64_t after = 0, limit = PARD_LIST_PAGE;
+	for (int i = 0; i < argc; i++) {
+		if (!strncmp(argv[i], "after=", 6) && pard_parse_u64(argv[i] + 6, 0, UINT64_MAX, &after) == 0)
+			continue;
+		if (!strncmp(argv[i], "limit=", 6) && pard_parse_u64(argv[i] + 6, 1, PARD_LIST_PAGE, &limit) == 0)
+			continue;
+		client_reply(c, "ERR " PARD_ERR_USAGE " LIST [after=ID] [limit=1..%d]", PARD_LIST_PAGE);
+		return;
+	}
+	struct job *first = jobs_first_after(s->jobs, after), *j = first;
 	uint32_t count = 0;
-	for (uint32_t i = 0; i < s->jobs->nslots; i++)
-		count += s->jobs->table[i].state != JOB_FREE;
-	client_reply(c, "OK count=%u", count);
-	/* Oldest first: ids only grow, so sort by id with a selection over the (small) table. */
-	uint64_t last = 0;
-	for (uint32_t n = 0; n < count; n++) {
-		struct job *best = NULL;
-		for (uint32_t i = 0; i < s->jobs->nslots; i++) {
-			struct job *j = &s->jobs->table[i];
-			if (j->state != JOB_FREE && j->id > last && (!best || j->id < best->id))
-				best = j;
-		}
-		if (!best)
-			break;
-		last = best->id;
+	for (; j && count < limit; j = j->newer)
+		count++;
+	/* next= tells the client where the next page starts; no next= means this was the last. */
+	if (j)
+		client_reply(c, "OK count=%u next=%llu", count, (unsigned long long)j->older->id);
+	else
+		client_reply(c, "OK count=%u", count);
+	for (j = first; count--; j = j->newer) {
 		uint32_t done, total;
-		jobs_refresh_state(s->jobs, best);
-		jobs_progress(s->jobs, best, &done, &total);
-		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u",
-			     (unsigned long long)best->id, best->kernel->name, job_state_name(best), total, done,
-			     (unsigned)best->owner);
+		jobs_refresh_state(s->jobs, j);
+		jobs_progress(s->jobs, j, &done, &total);
+		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u", (unsigned long long)j->id,
+			     j->kernel->name, job_state_name(j), total, done, (unsigned)j->owner);
 	}
 }
 
@@ -315,7 +317,7 @@ static const struct command commands[] = {
 	{"RESULT", 1, 2, cmd_result, "RESULT ID [nodata]"},
 	{"STATUS", 1, 1, cmd_status, "STATUS ID"},
 	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
-	{"LIST", 0, 0, cmd_list, "LIST"},
+	{"LIST", 0, 2, cmd_list, "LIST [after=ID] [limit=N]"},
 	{"STATS", 0, 0, cmd_stats, "STATS"},
 	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
 };

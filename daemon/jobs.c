@@ -259,6 +259,9 @@ static void job_free(struct jobs *js, struct job *job)
 	free(job->attempts);
 	job->attempts = NULL;
 	lru_unlink(js, job);
+	*(job->older ? &job->older->newer : &js->oldest) = job->newer;
+	*(job->newer ? &job->newer->older : &js->newest) = job->older;
+	job->older = job->newer = NULL;
 	index_remove(js, job);
 	job_set_state(job, JOB_FREE);
 	job->id = 0;
@@ -325,6 +328,11 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->readers = 0;
 	job->attempts = NULL;
 	index_insert(js, job);
+	/* Ids only grow: a new job is the newest. */
+	job->older = js->newest;
+	job->newer = NULL;
+	*(js->newest ? &js->newest->newer : &js->oldest) = job;
+	js->newest = job;
 	js->active++;
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
@@ -350,6 +358,17 @@ struct job *jobs_find(struct jobs *js, uint64_t id)
 			return job;
 	}
 	return NULL;
+}
+
+struct job *jobs_first_after(struct jobs *js, uint64_t after)
+{
+	struct job *j = after ? jobs_find(js, after) : NULL;
+	if (j)
+		return j->newer;
+	/* after is gone (or 0): the first younger one, from the oldest on. */
+	for (j = js->oldest; j && j->id <= after; j = j->newer)
+		;
+	return j;
 }
 
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total)

@@ -60,6 +60,7 @@ struct job {
 	uint32_t readers;  /* result transfers in progress: keep the buffer until they end */
 	union pard_params params;
 	uint16_t *attempts; /* times each chunk was lost to a dying worker (allocated at the first loss) */
+	struct job *older, *newer;       /* every job in the table, by id (submission order) */
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
 	bool in_lru;       /* its result has been fetched: the slot may be reused when the table is full */
 };
@@ -78,6 +79,7 @@ struct jobs {
 	uint32_t *free_stack; /* free slots */
 	uint32_t nfree;
 	struct job *lru_head, *lru_tail; /* fetched results, the first to give up its slot first */
+	struct job *oldest, *newest;     /* the table's jobs by id: LIST without sorting */
 	uint32_t *id_index;  /* open-addressing hash: id -> slot + 1, 0 = empty */
 	uint32_t id_mask;
 	unsigned id_shift;
@@ -114,6 +116,8 @@ void jobs_refresh_state(const struct jobs *js, struct job *job);
 uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now);
 /* Frees finished jobs whose retention passed. Returns the next expiry (0 if none). */
 uint64_t jobs_expire(struct jobs *js, uint64_t now);
+/* The oldest job with an id above after (0: the oldest of all), or NULL. */
+struct job *jobs_first_after(struct jobs *js, uint64_t after);
 /* Marks a result as fetched: its retention restarts now. */
 void jobs_fetched(struct jobs *js, struct job *job);
 /* Moves job to state s; a transition the diagram above does not have is a bug: it is logged and

@@ -13,6 +13,8 @@
 #define PARD_MAX_ARGS 32
 /* Most key=value pairs in one reply. */
 #define PARD_MAX_REPLY_KEYS 48
+/* At most this many JOB lines per LIST reply; more come in pages (after=, next=). */
+#define PARD_LIST_PAGE 1000
 
 /* Error codes after "ERR ". */
 #define PARD_ERR_USAGE "usage"       /* malformed request, wrong argument count */

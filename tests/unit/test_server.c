@@ -259,6 +259,30 @@ static void test_list_oldest_first(void **state)
 	close(fd);
 }
 
+static void test_list_pages(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 0);
+	for (int i = 0; i < 5; i++)
+		assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=");
+	char *r = request(f, fd, "LIST limit=2", 3);
+	assert_prefix(r, "OK count=2 next=2\nJOB id=1 ");
+	assert_non_null(strstr(r, "\nJOB id=2 "));
+	r = request(f, fd, "LIST after=2 limit=2", 3);
+	assert_prefix(r, "OK count=2 next=4\nJOB id=3 ");
+	/* The job a page ended on may be gone by the next request: paging goes on from its id. */
+	assert_prefix(request(f, fd, "CANCEL 4", 1), "OK");
+	assert_prefix(request(f, fd, "RESULT 4", 1), "ERR cancelled");
+	jobs_expire(&f->jobs, UINT64_MAX);
+	r = request(f, fd, "LIST after=4 limit=2", 2);
+	assert_string_equal(r, "OK count=1\nJOB id=5 kind=pi state=queued chunks=1 done=0 owner=0\n");
+	assert_string_equal(request(f, fd, "LIST after=5", 1), "OK count=0\n");
+	assert_prefix(request(f, fd, "LIST limit=0", 1), "ERR usage LIST [after=ID] [limit=1..1000]");
+	assert_prefix(request(f, fd, "LIST limit=1001", 1), "ERR usage ");
+	assert_prefix(request(f, fd, "LIST after=x", 1), "ERR usage ");
+	close(fd);
+}
+
 static void test_stats_counts(void **state)
 {
 	struct fixture *f = *state;
@@ -317,6 +341,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pipelined_requests_answered_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_oldest_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_progress_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_gone_mid_wait_keeps_job, setup, teardown),
