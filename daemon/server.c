@@ -17,8 +17,37 @@
 #include "server_internal.h"
 
 #define MAX_CLIENTS 4096
-/* A client whose unsent output passes this is not read from until it drains. */
-#define OUT_HIGH_WATER (256 * 1024)
+/*
+ * Output memory. A client is read only while its unsent answers stay under a mark, so one that
+ * pipelines faster than it reads is held back by its own socket buffer. The mark is 256 KiB while
+ * all clients together hold little; once they hold more than OUT_BUDGET_SOFT, a client is read
+ * only when everything it was sent has gone out, so many backed-up clients add at most one answer
+ * each. A client whose answer would take the total past OUT_BUDGET_HARD is dropped.
+ */
+#define CLIENT_OUT_MARK (256u * 1024)
+#define OUT_BUDGET_SOFT ((size_t)16 << 20)
+#define OUT_BUDGET_HARD ((size_t)64 << 20)
+/* A drained buffer larger than this is given back rather than kept for the next answer. */
+#define OUT_KEEP (16u * 1024)
+
+static size_t out_mark(const struct server *s)
+{
+	return s->out_bytes > s->out_budget_soft ? 1 : CLIENT_OUT_MARK;
+}
+
+static bool client_has_output(const struct client *c)
+{
+	return c->outlen > c->outoff || c->bulk_len;
+}
+
+/* Output was queued for a client that had none: the send timeout starts now. */
+static void client_output_started(struct client *c)
+{
+	struct server *s = c->server;
+	c->progress_ns = pard_now_ns();
+	if (s->send_timeout_ns)
+		loop_tick_at(s->loop, c->progress_ns + s->send_timeout_ns);
+}
 
 static void client_flush(struct client *c);
 
@@ -41,7 +70,7 @@ static void client_update_events(struct client *c)
 	uint32_t ev = 0;
 	/* Read only while there is room and answers are flowing: a client that pipelines faster
 	 * than it reads is held back by its own socket buffer, not by dropped requests. */
-	if (!c->peer_closed && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len && c->inlen < sizeof(c->in))
+	if (!c->peer_closed && c->outlen - c->outoff < out_mark(c->server) && !c->bulk_len && c->inlen < sizeof(c->in))
 		ev |= EPOLLIN;
 	if (c->outlen > c->outoff || c->bulk_len)
 		ev |= EPOLLOUT;
@@ -55,16 +84,27 @@ static void client_write(struct client *c, const char *data, size_t len)
 {
 	if (c->dead)
 		return;
+	struct server *s = c->server;
+	if (!client_has_output(c))
+		client_output_started(c);
 	if (c->outlen + len > c->outcap) {
 		size_t cap = c->outcap ? c->outcap : 4096;
 		while (cap < c->outlen + len)
 			cap *= 2;
+		if (s->out_bytes - c->outcap + cap > s->out_budget_hard) {
+			log_warning("client uid %u pid %d: answers for all clients would take more than %zu KiB; dropping "
+				    "this one (%zu bytes unsent)",
+				    (unsigned)c->uid, (int)c->pid, s->out_budget_hard >> 10, c->outlen - c->outoff);
+			c->dead = true;
+			return;
+		}
 		char *n = realloc(c->out, cap);
 		if (!n) {
 			log_error("out of memory for client output; dropping client");
 			c->dead = true;
 			return;
 		}
+		s->out_bytes += cap - c->outcap;
 		c->out = n;
 		c->outcap = cap;
 	}
@@ -109,24 +149,35 @@ static size_t client_send(struct client *c, const char *buf, size_t len)
 
 static void client_flush(struct client *c)
 {
-	c->outoff += client_send(c, c->out + c->outoff, c->outlen - c->outoff);
-	if (c->outoff == c->outlen)
+	size_t sent = client_send(c, c->out + c->outoff, c->outlen - c->outoff);
+	c->outoff += sent;
+	if (c->outoff == c->outlen) {
 		c->outoff = c->outlen = 0;
+		if (c->outcap > OUT_KEEP) {
+			c->server->out_bytes -= c->outcap;
+			free(c->out);
+			c->out = NULL;
+			c->outcap = 0;
+		}
+	}
 	/* A result buffer goes out after the reply line that announces it, straight from the arena. */
 	if (c->outlen == 0 && c->bulk_len && !c->dead) {
 		size_t n = client_send(c, c->bulk, c->bulk_len);
 		c->bulk += n;
 		c->bulk_len -= n;
+		sent += n;
 		if (!c->bulk_len)
 			client_bulk_done(c);
 	}
+	if (sent)
+		c->progress_ns = pard_now_ns();
 	client_update_events(c);
 }
 
 static void client_process(struct client *c)
 {
 	size_t off = 0;
-	while (!c->dead && !c->wait_id && !c->bulk_len && c->outlen - c->outoff < OUT_HIGH_WATER) {
+	while (!c->dead && !c->wait_id && !c->bulk_len && c->outlen - c->outoff < out_mark(c->server)) {
 		char *start = c->in + off;
 		char *nl = memchr(start, '\n', c->inlen - off);
 		if (!nl)
@@ -179,6 +230,7 @@ static void client_free(struct client *c)
 		c->next->prev = c->prev;
 	s->nclients--;
 	client_bulk_done(c);
+	s->out_bytes -= c->outcap;
 	free(c->out);
 	free(c);
 }
@@ -189,7 +241,7 @@ static void client_handle(struct watch *w, uint32_t events)
 	if (events & EPOLLOUT) {
 		client_flush(c);
 		/* Output drained: requests already buffered may go on (no new input may ever come). */
-		if (c->inlen && c->outlen - c->outoff < OUT_HIGH_WATER && !c->bulk_len)
+		if (c->inlen && c->outlen - c->outoff < out_mark(c->server) && !c->bulk_len)
 			c->resume = true;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
@@ -295,6 +347,8 @@ void client_send_buffer(struct client *c, struct job *job, const void *buf, size
 {
 	if (c->dead)
 		return;
+	if (!client_has_output(c))
+		client_output_started(c);
 	c->bulk = buf;
 	c->bulk_len = len;
 	c->bulk_job = job;
@@ -412,10 +466,36 @@ static void server_after_events(void *ctx)
 	}
 }
 
+/* Drops clients that took no byte of their answers for send_timeout: a reader that stalls must
+ * not pin a result buffer or output memory for ever. Returns the next such deadline. */
+static uint64_t drop_stalled(struct server *s, uint64_t now)
+{
+	uint64_t next = 0;
+	if (!s->send_timeout_ns)
+		return 0;
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (c->dead || !client_has_output(c))
+			continue;
+		uint64_t due = c->progress_ns + s->send_timeout_ns;
+		if (now >= due) {
+			log_warning("client uid %u pid %d read nothing for %llu s: dropped, %zu bytes unsent%s",
+				    (unsigned)c->uid, (int)c->pid, (unsigned long long)(s->send_timeout_ns / 1000000000u),
+				    c->outlen - c->outoff + c->bulk_len, c->bulk_job ? " (a result buffer is released)" : "");
+			c->dead = true;
+		} else if (!next || due < next) {
+			next = due;
+		}
+	}
+	return next;
+}
+
 static uint64_t server_due(void *ctx, uint64_t now)
 {
 	struct server *s = ctx;
 	uint64_t next = waits_progress_due(s, now);
+	uint64_t stall = drop_stalled(s, now);
+	if (stall && (!next || stall < next))
+		next = stall;
 	if (s->listener_paused_until) {
 		if (now >= s->listener_paused_until) {
 			s->listener_paused_until = 0;
@@ -440,6 +520,9 @@ void server_init(struct server *s, struct loop *loop, struct pard_config *cfg, s
 	s->listener.fd = -1;
 	s->listener.handle = listener_handle;
 	s->start_ns = pard_now_ns();
+	s->send_timeout_ns = (uint64_t)SERVER_SEND_TIMEOUT_S * 1000000000u;
+	s->out_budget_soft = OUT_BUDGET_SOFT;
+	s->out_budget_hard = OUT_BUDGET_HARD;
 	loop->after_events = server_after_events;
 	loop->after_ctx = s;
 	loop_add_deadline(loop, server_due, s);

@@ -24,6 +24,7 @@
 #include "pard/protocol.h"
 #include "pool.h"
 #include "server.h"
+#include "server_internal.h"
 #include "worker.h"
 
 static pid_t no_start(struct pool *p, uint32_t w)
@@ -140,7 +141,8 @@ static void run_chunks(struct fixture *f)
 	while (worker_claim(&f->seg, 0, &slot, &chunk)) {
 		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
 		uint64_t out = 0;
-		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, NULL, &out);
+		void *buf = s->result_bytes ? pard_segment_arena(&f->seg, s->result_off) : NULL;
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
 		worker_finish(&f->seg, slot, chunk, out);
 	}
 	jobs_collect(&f->jobs);
@@ -330,6 +332,126 @@ static void test_peer_gone_mid_wait_keeps_job(void **state)
 	close(fd);
 }
 
+/* Sends up to n requests without reading any answer, as many as the socket takes, running the
+ * loop in between so the server reads what it will. Returns how many went. */
+static int pipeline(struct fixture *f, int fd, const char *line, int n)
+{
+	size_t len = strlen(line);
+	int sent = 0;
+	for (int i = 0; i < n; i++) {
+		ssize_t w = send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EPIPE)
+			break; /* the server dropped us */
+		if (w < 0) {
+			assert_int_equal(errno, EAGAIN);
+			assert_true(loop_run_once(&f->loop, 0) >= 0);
+			if (send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+				break;
+		}
+		sent++;
+	}
+	return sent;
+}
+
+static void run_loop(struct fixture *f, int passes)
+{
+	for (int i = 0; i < passes; i++)
+		assert_true(loop_run_once(&f->loop, 0) >= 0);
+}
+
+static struct client *client_of_uid(struct fixture *f, uid_t uid)
+{
+	for (struct client *c = f->server.clients; c; c = c->next)
+		if (c->uid == uid)
+			return c;
+	return NULL;
+}
+
+static void test_stalled_reader_dropped(void **state)
+{
+	struct fixture *f = *state;
+	int fd = connect_as(f, 1000);
+	/* More answers than the socket holds, never read. */
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	pipeline(f, fd, "STATS\n", 2000);
+	run_loop(f, 50);
+	struct client *c = client_of_uid(f, 1000);
+	assert_non_null(c);
+	assert_true(c->outlen > c->outoff);
+	/* Within its send timeout it stays... */
+	loop_schedule(&f->loop);
+	run_loop(f, 1);
+	assert_int_equal(f->server.nclients, 1);
+	/* ...after it, it is dropped and its buffers are given back. */
+	f->server.send_timeout_ns = 1;
+	loop_schedule(&f->loop);
+	run_loop(f, 1);
+	assert_int_equal(f->server.nclients, 0);
+	assert_int_equal(f->server.out_bytes, 0);
+	close(fd);
+}
+
+static void test_stalled_reader_releases_result(void **state)
+{
+	struct fixture *f = *state;
+	f->cfg.result_retention = 0;
+	int fd = connect_as(f, 1000);
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	assert_int_equal(write(fd, "RUN fractal 400x400\n", 20), 20);
+	run_loop(f, 2);
+	run_chunks(f);
+	run_loop(f, 5);
+	struct job *job = jobs_find(&f->jobs, 1);
+	assert_non_null(job);
+	assert_int_equal(job->state, JOB_DONE);
+	/* The transfer stalls: the buffer is pinned while it lasts, retention or not. */
+	assert_int_equal(job->readers, 1);
+	jobs_expire(&f->jobs, UINT64_MAX);
+	assert_non_null(jobs_find(&f->jobs, 1));
+	f->server.send_timeout_ns = 1;
+	loop_schedule(&f->loop);
+	run_loop(f, 1);
+	assert_int_equal(f->server.nclients, 0);
+	assert_int_equal(job->readers, 0);
+	jobs_expire(&f->jobs, UINT64_MAX);
+	assert_null(jobs_find(&f->jobs, 1));
+	assert_int_equal(f->jobs.arena.used, 0);
+	close(fd);
+}
+
+static void test_output_budget(void **state)
+{
+	struct fixture *f = *state;
+	f->server.out_budget_soft = 8192;
+	int hog = connect_as(f, 1000), other = connect_as(f, 1001);
+	int one = 1;
+	setsockopt(hog, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	pipeline(f, hog, "STATS\n", 5000);
+	run_loop(f, 50);
+	/* Past the soft budget the hog is read no further than one answer beyond it. */
+	struct client *c = client_of_uid(f, 1000);
+	assert_non_null(c);
+	assert_true(c->inlen > 0 || c->outlen > 0);
+	size_t held = f->server.out_bytes;
+	run_loop(f, 50);
+	assert_int_equal(f->server.out_bytes, held);
+	assert_true(held < 64 * 1024);
+	/* Another client is still answered. */
+	assert_prefix(request(f, other, "HELLO 1", 1), "OK proto=1");
+	/* Past the hard budget, the client whose answers would not fit is dropped. */
+	setsockopt(other, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
+	f->server.out_budget_soft = SIZE_MAX;
+	f->server.out_budget_hard = f->server.out_bytes + 8192;
+	pipeline(f, other, "STATS\n", 2000);
+	run_loop(f, 50);
+	assert_true(f->server.nclients < 2);
+	assert_true(f->server.out_bytes <= f->server.out_budget_hard);
+	close(hog);
+	close(other);
+}
+
 int main(void)
 {
 	pard_log_init("test_server", PARD_LOG_ERROR);
@@ -345,6 +467,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_progress_and_shutdown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_gone_mid_wait_keeps_job, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_reader_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_reader_releases_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_budget, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
