@@ -28,7 +28,11 @@ def valgrind(log_dir):
             "--log-file=" + os.path.join(log_dir, "valgrind.log")]
 
 
+SANITIZED = os.environ.get("PARD_SANITIZE", "none") not in ("", "none")
+
+
 @unittest.skipUnless(VALGRIND, "valgrind not installed")
+@unittest.skipIf(SANITIZED, "a sanitizer build cannot run under valgrind (the sanitizers check it)")
 class ValgrindTest(PardTestCase):
     def run_strategy(self, strategy):
         p = self.new_pard(wrapper=valgrind, strategy=strategy, workers=2, log_level="info")
