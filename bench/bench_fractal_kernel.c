@@ -34,7 +34,7 @@ static double median(double *v, int n)
 }
 
 struct shared_job {
-	const struct pard_fractal_params *p;
+	const struct fractal_params *p;
 	int32_t *image;
 	enum simd_impl impl;
 	uint32_t nchunks;
@@ -52,7 +52,7 @@ static void *worker(void *arg)
 	}
 }
 
-static double run_threads(const struct pard_fractal_params *p, int32_t *image, enum simd_impl impl)
+static double run_threads(const struct fractal_params *p, int32_t *image, enum simd_impl impl)
 {
 	struct shared_job job = {.p = p, .image = image, .impl = impl};
 	job.nchunks = (p->height + p->rows_per_chunk - 1) / p->rows_per_chunk;
@@ -80,7 +80,7 @@ static uint64_t image_sum(const int32_t *image, size_t n)
 int main(int argc, char **argv)
 {
 	/* The tutorial's job by default; arguments WIDTH HEIGHT ITERATIONS override it. */
-	struct pard_fractal_params p = {
+	struct fractal_params p = {
 		.width = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 0) : 3000,
 		.height = argc > 2 ? (uint32_t)strtoul(argv[2], NULL, 0) : 4000,
 		.iterations = argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 0) : 20,

@@ -43,9 +43,45 @@ int pard_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static const char *skip_digits(const char *p)
+{
+	while (is_digit(*p))
+		p++;
+	return p;
+}
+
+/* The protocol's decimal grammar, -?D+(.D+)?([eE][+-]?D+)?, checked before strtod sees the text:
+ * strtod alone also reads hex (0x1p3), inf, nan, leading blanks and a plus sign. */
+static bool is_decimal(const char *s)
+{
+	const char *p = s + (*s == '-');
+	const char *q = skip_digits(p);
+	if (q == p)
+		return false;
+	if (*q == '.') {
+		p = q + 1;
+		q = skip_digits(p);
+		if (q == p)
+			return false;
+	}
+	if (*q == 'e' || *q == 'E') {
+		p = q + 1;
+		p += *p == '+' || *p == '-';
+		q = skip_digits(p);
+		if (q == p)
+			return false;
+	}
+	return *q == '\0';
+}
+
 int pard_parse_double(const char *s, double *out)
 {
-	if (!s || !*s || isspace((unsigned char)s[0]))
+	if (!s || !is_decimal(s))
 		return -EINVAL;
 	char *end;
 	errno = 0;

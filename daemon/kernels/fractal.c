@@ -41,12 +41,12 @@
 #include "kernels/fractal.h"
 
 #include "pard/kernel.h"
+#include "pard/options.h"
 #include "pard/parse.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -56,7 +56,6 @@
 #endif
 
 #define FRACTAL_DEFAULT_ITERATIONS 20
-#define FRACTAL_USAGE "usage: fractal WIDTHxHEIGHT [iterations=N] [region=XMIN,XMAX,YMIN,YMAX]"
 /* More chunks than 2 workers need, so a band of slow rows (the set's interior) cannot leave one
  * worker idle for long, and few enough that per-chunk overhead stays negligible. */
 #define FRACTAL_TARGET_CHUNKS 256u
@@ -68,6 +67,17 @@
 #define FRACTAL_PAD_C 10.0
 /* Values are int32, so this bounds iterations (and keeps every loop counter from wrapping). */
 #define FRACTAL_MAX_ITERATIONS_CAP ((uint64_t)INT32_MAX)
+
+/* Its row in the kind table (kernel.c), defined at the end. */
+extern const struct pard_kernel pard_kernel_fractal;
+
+/* Indexes of fractal_options, and so of the scanner's values. */
+enum { FRACTAL_OPT_ITERATIONS, FRACTAL_OPT_REGION };
+
+static const struct fractal_params *params_of(const union pard_params *p)
+{
+	return (const struct fractal_params *)(const void *)p->raw;
+}
 
 /* Grid of one image, computed once per call so every path uses the identical coordinates. */
 struct fractal_grid {
@@ -87,7 +97,7 @@ static double axis_coord(double step, double lo, uint32_t k)
 	return t + lo;
 }
 
-static void grid_init(struct fractal_grid *g, const struct pard_fractal_params *p)
+static void grid_init(struct fractal_grid *g, const struct fractal_params *p)
 {
 	g->width = p->width;
 	g->height = p->height;
@@ -418,7 +428,7 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
  * Dispatch.
  */
 
-void fractal_rows(const struct pard_fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
+void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
 		  enum simd_impl impl)
 {
 	if (!p || !image || p->width == 0 || row0 >= p->height)
@@ -464,7 +474,7 @@ uint32_t fractal_rows_per_chunk(uint32_t width, uint32_t height, uint32_t iterat
  * The kernel table entry.
  */
 
-static uint32_t fractal_chunk_rows(const struct pard_fractal_params *f)
+static uint32_t fractal_chunk_rows(const struct fractal_params *f)
 {
 	/* A corrupt 0 in shared memory must not divide by zero; fall back to the parse-time choice. */
 	return f->rows_per_chunk ? f->rows_per_chunk : fractal_rows_per_chunk(f->width, f->height, f->iterations);
@@ -472,7 +482,7 @@ static uint32_t fractal_chunk_rows(const struct pard_fractal_params *f)
 
 static uint32_t fractal_chunk_count(const union pard_params *p)
 {
-	const struct pard_fractal_params *f = &p->fractal;
+	const struct fractal_params *f = params_of(p);
 	uint32_t rows = fractal_chunk_rows(f);
 	uint32_t n = f->height / rows + (f->height % rows != 0);
 	/* Clamping keeps a corrupt rows_per_chunk from overrunning the job slot; the last chunk then
@@ -486,7 +496,8 @@ static uint32_t fractal_chunk_count(const union pard_params *p)
 
 static uint64_t fractal_result_bytes(const union pard_params *p)
 {
-	return (uint64_t)p->fractal.width * p->fractal.height * sizeof(int32_t);
+	const struct fractal_params *f = params_of(p);
+	return (uint64_t)f->width * f->height * sizeof(int32_t);
 }
 
 /* A fresh image's pages are not there yet: fault the band in with one call instead of one trap per
@@ -506,7 +517,7 @@ static void populate_band(void *start, size_t len)
 
 static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
 {
-	const struct pard_fractal_params *f = &p->fractal;
+	const struct fractal_params *f = params_of(p);
 	uint64_t sum = 0;
 	uint32_t count = fractal_chunk_count(p);
 	if (buf && chunk < count && f->width > 0) {
@@ -527,16 +538,6 @@ static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *
 	}
 	if (out)
 		*out = sum;
-}
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* Parses WIDTHxHEIGHT. Returns 0, -EINVAL (malformed, or a side of 0) or -ERANGE (a side too big
@@ -585,140 +586,116 @@ static int parse_region(const char *value, double v[4])
 	return 0;
 }
 
-static int fractal_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
-			 char *err, size_t errlen)
+/* Reads and checks the WIDTHxHEIGHT positional against the caps. */
+static int check_size(const char *arg, const struct pard_limits *lim, uint32_t *width, uint32_t *height,
+		      char *err, size_t errlen)
 {
 	uint64_t max_pixels = lim ? lim->max_pixels : UINT64_MAX;
 	uint64_t arena_size = lim ? lim->arena_size : UINT64_MAX;
-	uint64_t max_iterations = lim ? lim->max_iterations : FRACTAL_MAX_ITERATIONS_CAP;
-	uint64_t width = 0, height = 0, iterations = FRACTAL_DEFAULT_ITERATIONS;
-	double region[4] = {-1.5, 0.0, -1.0, 0.0};
-	bool have_size = false, have_iterations = false, have_region = false;
-	const char *size_arg = "";
-
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!arg)
-			continue;
-		if (strchr(arg, '=')) {
-			/* Split a copy: the caller may still want argv intact for its own messages. */
-			char copy[256], *key, *value;
-			if (strlen(arg) >= sizeof(copy) || !pard_split_option(strcpy(copy, arg), &key, &value)) {
-				set_err(err, errlen, "malformed option '%.40s' (%s)", arg, FRACTAL_USAGE);
-				return -EINVAL;
-			}
-			if (strcmp(key, "iterations") == 0) {
-				if (have_iterations) {
-					set_err(err, errlen, "iterations given twice");
-					return -EINVAL;
-				}
-				int rc = pard_parse_u64(value, 0, UINT64_MAX, &iterations);
-				if (rc == -EINVAL || (rc == 0 && iterations == 0)) {
-					set_err(err, errlen, "iterations must be a whole number from 1 to %" PRIu64 ", got '%.40s'",
-						max_iterations, value);
-					return -EINVAL;
-				}
-				if (rc == -ERANGE || iterations > max_iterations) {
-					set_err(err, errlen, "iterations %.40s exceeds max_iterations %" PRIu64, value,
-						max_iterations);
-					return -ERANGE;
-				}
-				if (iterations > FRACTAL_MAX_ITERATIONS_CAP) {
-					/* Pixel values are int32, so a larger count could not be reported. */
-					set_err(err, errlen, "iterations %.40s exceeds the int32 limit %" PRIu64, value,
-						FRACTAL_MAX_ITERATIONS_CAP);
-					return -ERANGE;
-				}
-				have_iterations = true;
-			} else if (strcmp(key, "region") == 0) {
-				if (have_region) {
-					set_err(err, errlen, "region given twice");
-					return -EINVAL;
-				}
-				if (parse_region(value, region) != 0) {
-					set_err(err, errlen,
-						"region must be four finite numbers XMIN,XMAX,YMIN,YMAX, got '%.80s'", value);
-					return -EINVAL;
-				}
-				if (!(region[0] < region[1]) || !(region[2] < region[3])) {
-					set_err(err, errlen, "region needs XMIN < XMAX and YMIN < YMAX, got '%.80s'", value);
-					return -EINVAL;
-				}
-				have_region = true;
-			} else {
-				set_err(err, errlen, "unknown option '%.40s' (%s)", key, FRACTAL_USAGE);
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (have_size) {
-			set_err(err, errlen, "unexpected extra argument '%.40s': size already given (%s)", arg,
-				FRACTAL_USAGE);
-			return -EINVAL;
-		}
-		int rc = parse_size(arg, &width, &height);
-		if (rc == -ERANGE) {
-			set_err(err, errlen, "size %.40s exceeds max_pixels %" PRIu64, arg, max_pixels);
-			return -ERANGE;
-		}
-		if (rc != 0) {
-			set_err(err, errlen, "size must be WIDTHxHEIGHT with whole numbers >= 1, got '%.40s' (%s)", arg,
-				FRACTAL_USAGE);
-			return -EINVAL;
-		}
-		have_size = true;
-		size_arg = arg;
+	uint64_t w, h, pixels, bytes;
+	int rc = parse_size(arg, &w, &h);
+	if (rc == -ERANGE) {
+		pard_options_error(err, errlen, "size %.40s exceeds max_pixels %" PRIu64, arg, max_pixels);
+		return -ERANGE;
 	}
-	if (!have_size) {
-		set_err(err, errlen, "missing WIDTHxHEIGHT (%s)", FRACTAL_USAGE);
+	if (rc != 0) {
+		char usage[128];
+		if (pard_options_usage(&pard_kernel_fractal, usage, sizeof(usage)) < 0)
+			usage[0] = '\0';
+		pard_options_error(err, errlen, "size must be WIDTHxHEIGHT with whole numbers >= 1, got '%.40s' (%s)",
+				   arg, usage);
 		return -EINVAL;
 	}
-
-	uint64_t pixels, bytes;
-	if (__builtin_mul_overflow(width, height, &pixels)) {
-		set_err(err, errlen, "%.40s has more pixels than 64 bits count, exceeds max_pixels %" PRIu64,
-			size_arg, max_pixels);
+	if (__builtin_mul_overflow(w, h, &pixels)) {
+		pard_options_error(err, errlen, "%.40s has more pixels than 64 bits count, exceeds max_pixels %" PRIu64,
+				   arg, max_pixels);
 		return -ERANGE;
 	}
 	if (pixels > max_pixels) {
-		set_err(err, errlen, "%.40s = %" PRIu64 " pixels exceeds max_pixels %" PRIu64, size_arg, pixels,
-			max_pixels);
+		pard_options_error(err, errlen, "%.40s = %" PRIu64 " pixels exceeds max_pixels %" PRIu64, arg, pixels,
+				   max_pixels);
 		return -ERANGE;
 	}
 	if (__builtin_mul_overflow(pixels, (uint64_t)sizeof(int32_t), &bytes)) {
-		set_err(err, errlen, "%.40s = %" PRIu64 " pixels needs more bytes than 64 bits count, exceeds arena_size %" PRIu64,
-			size_arg, pixels, arena_size);
+		pard_options_error(err, errlen,
+				   "%.40s = %" PRIu64 " pixels needs more bytes than 64 bits count, exceeds arena_size %" PRIu64,
+				   arg, pixels, arena_size);
 		return -ERANGE;
 	}
 	if (bytes > arena_size) {
-		set_err(err, errlen, "%.40s = %" PRIu64 " pixels needs %" PRIu64 " bytes, exceeds arena_size %" PRIu64,
-			size_arg, pixels, bytes, arena_size);
+		pard_options_error(err, errlen,
+				   "%.40s = %" PRIu64 " pixels needs %" PRIu64 " bytes, exceeds arena_size %" PRIu64, arg,
+				   pixels, bytes, arena_size);
 		return -ERANGE;
 	}
-	if (width > UINT32_MAX || height > UINT32_MAX) {
-		set_err(err, errlen, "%.40s: each side must be at most %" PRIu32, size_arg, UINT32_MAX);
+	if (w > UINT32_MAX || h > UINT32_MAX) {
+		pard_options_error(err, errlen, "%.40s: each side must be at most %" PRIu32, arg, UINT32_MAX);
 		return -ERANGE;
+	}
+	*width = (uint32_t)w;
+	*height = (uint32_t)h;
+	return 0;
+}
+
+/* Reads and checks region=XMIN,XMAX,YMIN,YMAX for an image of width x height. */
+static int check_region(const char *value, uint32_t width, uint32_t height, double region[4], char *err,
+			size_t errlen)
+{
+	if (parse_region(value, region) != 0) {
+		pard_options_error(err, errlen, "region must be four finite numbers XMIN,XMAX,YMIN,YMAX, got '%.80s'",
+				   value);
+		return -EINVAL;
+	}
+	if (!(region[0] < region[1]) || !(region[2] < region[3])) {
+		pard_options_error(err, errlen, "region needs XMIN < XMAX and YMIN < YMAX, got '%.80s'", value);
+		return -EINVAL;
 	}
 	/* Coordinates must be finite for the image to be defined (and the exactness argument above to
 	 * hold); only a region spanning nearly the whole double range can fail this. */
-	if (!axis_finite(region[0], region[1], (uint32_t)width) ||
-	    !axis_finite(region[2], region[3], (uint32_t)height)) {
-		set_err(err, errlen, "region is too large: its grid coordinates overflow a double");
+	if (!axis_finite(region[0], region[1], width) || !axis_finite(region[2], region[3], height)) {
+		pard_options_error(err, errlen, "region is too large: its grid coordinates overflow a double");
 		return -EINVAL;
 	}
+	return 0;
+}
 
-	/* Zero the whole union: it is copied into shared memory and compared byte for byte. */
+static int fractal_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
+			 char *err, size_t errlen)
+{
+	struct pard_options o;
+	int rc = pard_options_scan(&pard_kernel_fractal, argc, argv, lim, &o, err, errlen);
+	if (rc < 0)
+		return rc;
+	uint32_t width, height;
+	rc = check_size(o.positional.text, lim, &width, &height, err, errlen);
+	if (rc < 0)
+		return rc;
+	const struct pard_option_value *it = &o.opt[FRACTAL_OPT_ITERATIONS];
+	uint64_t iterations = it->given ? it->count : FRACTAL_DEFAULT_ITERATIONS;
+	if (iterations > FRACTAL_MAX_ITERATIONS_CAP) {
+		/* Pixel values are int32, so a larger count could not be reported. */
+		pard_options_error(err, errlen, "iterations %.40s exceeds the int32 limit %" PRIu64, it->text,
+				   FRACTAL_MAX_ITERATIONS_CAP);
+		return -ERANGE;
+	}
+	double region[4] = {-1.5, 0.0, -1.0, 0.0};
+	if (o.opt[FRACTAL_OPT_REGION].given) {
+		rc = check_region(o.opt[FRACTAL_OPT_REGION].text, width, height, region, err, errlen);
+		if (rc < 0)
+			return rc;
+	}
+
+	/* Zero the whole slot: it is copied into shared memory and compared byte for byte. */
 	memset(out, 0, sizeof(*out));
-	struct pard_fractal_params *f = &out->fractal;
-	f->width = (uint32_t)width;
-	f->height = (uint32_t)height;
+	struct fractal_params *f = fractal_params_of(out);
+	f->width = width;
+	f->height = height;
 	f->iterations = (uint32_t)iterations;
-	f->rows_per_chunk = fractal_rows_per_chunk(f->width, f->height, f->iterations);
+	f->rows_per_chunk = fractal_rows_per_chunk(width, height, f->iterations);
 	f->xmin = region[0];
 	f->xmax = region[1];
 	f->ymin = region[2];
 	f->ymax = region[3];
-	f->image_off = 0;
 	return 0;
 }
 
@@ -727,7 +704,7 @@ static int fractal_format_result(const union pard_params *p, const uint64_t *chu
 {
 	(void)chunk_results;
 	(void)nchunks;
-	const struct pard_fractal_params *f = &p->fractal;
+	const struct fractal_params *f = params_of(p);
 	if (!buf || len == 0)
 		return -ENOSPC;
 	/* %.17g round-trips every double, so the region printed is exactly the one computed. */
@@ -741,18 +718,28 @@ static int fractal_format_result(const union pard_params *p, const uint64_t *chu
 	return n;
 }
 
+static uint64_t cap_iterations(const struct pard_limits *lim)
+{
+	return lim ? lim->max_iterations : FRACTAL_MAX_ITERATIONS_CAP;
+}
+
+static const struct pard_kernel_option fractal_size = {.type = PARD_OPT_TEXT};
+
 static const struct pard_kernel_option fractal_options[] = {
-	{"iterations", "N", "iteration cap per pixel"},
-	{"region", "X0,X1,Y0,Y1", "the part of the complex plane drawn"},
+	[FRACTAL_OPT_ITERATIONS] = {"iterations", "N", "iteration cap per pixel", PARD_OPT_COUNT, 1, UINT64_MAX,
+				    cap_iterations, "max_iterations"},
+	[FRACTAL_OPT_REGION] = {"region", "X0,X1,Y0,Y1", "the part of the complex plane drawn", PARD_OPT_TEXT, 0, 0,
+				NULL, NULL},
 	{0},
 };
 
 const struct pard_kernel pard_kernel_fractal = {
 	.name = "fractal",
-	.kind = PARD_KIND_FRACTAL,
+	.kind = 2,
 	.positional = "WIDTHxHEIGHT",
 	.summary = "compute a WIDTHxHEIGHT Mandelbrot image (int32 iteration counts)",
 	.options = fractal_options,
+	.positional_value = &fractal_size,
 	.parse = fractal_parse,
 	.chunk_count = fractal_chunk_count,
 	.result_bytes = fractal_result_bytes,

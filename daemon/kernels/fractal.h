@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The fractal kernel's row loop exposed per implementation, so tests and benchmarks can compare them. */
+/* The fractal kernel's parameters and row loop, exposed so tests and benchmarks can reach them; the
+ * rest of pard sees only the kind table and opaque params. */
 #ifndef PARD_KERNELS_FRACTAL_H
 #define PARD_KERNELS_FRACTAL_H
 
@@ -8,10 +9,27 @@
 
 #include <stdint.h>
 
+/* A fractal job's parameters as they lie in its job slot. */
+struct fractal_params {
+	uint32_t width;
+	uint32_t height;
+	uint32_t iterations;
+	uint32_t rows_per_chunk;
+	double xmin, xmax, ymin, ymax;
+};
+
+_Static_assert(sizeof(struct fractal_params) <= sizeof(union pard_params), "fractal params fit a job slot");
+_Static_assert(_Alignof(struct fractal_params) <= _Alignof(union pard_params), "fractal params are aligned in a slot");
+
+static inline struct fractal_params *fractal_params_of(union pard_params *p)
+{
+	return (struct fractal_params *)(void *)p->raw;
+}
+
 /* Computes rows [row0, row0 + nrows) of p's image into image, which points at the whole
  * row-major height x width int32 image (row r starts at image + r * width). Rows past the
  * image's height are ignored. An unsupported impl falls back to scalar rather than faulting. */
-void fractal_rows(const struct pard_fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
+void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
 		  enum simd_impl impl);
 
 /* Rows per chunk for an image of this shape and iteration count: depends on these only, never on

@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The table of job kinds; adding a kind means one file plus one line here. */
+/* The table of job kinds; adding a kind means one file plus one row here (and its line in
+ * daemon/meson.build). */
 #include "pard/kernel.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-static const struct pard_kernel *const kernels[] = {
-	&pard_kernel_pi,
-	&pard_kernel_fractal,
 #ifdef PARD_TEST_HOOKS
-	&pard_kernel_testhook,
+#define TEST_KINDS(X) X(testhook)
+#else
+#define TEST_KINDS(X)
 #endif
-};
+
+/* One row per kind, in the order help lists them: X(name) stands for pard_kernel_<name>, defined in
+ * kernels/<name>.c. Kind numbers are fixed in each kind's file; test_kernel checks they are unique. */
+#define KINDS(X) \
+	X(pi) \
+	X(fractal) \
+	TEST_KINDS(X)
+
+#define DECLARE(name) extern const struct pard_kernel pard_kernel_##name;
+KINDS(DECLARE)
+#define ROW(name) &pard_kernel_##name,
+static const struct pard_kernel *const kernels[] = {KINDS(ROW)};
 
 size_t pard_kernel_count(void)
 {

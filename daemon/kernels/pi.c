@@ -3,12 +3,11 @@
 #include "kernels/pi.h"
 
 #include "pard/kernel.h"
-#include "pard/parse.h"
+#include "pard/options.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -46,6 +45,17 @@
 #define PI_MIN_CHUNK_TRIALS (UINT64_C(1) << 20)
 /* Chunk sizes are multiples of this so every chunk but the last is whole vector steps. */
 #define PI_CHUNK_ALIGN UINT64_C(64)
+
+/* Its row in the kind table (kernel.c), defined at the end. */
+extern const struct pard_kernel pard_kernel_pi;
+
+/* Indexes of pi_options, and so of the scanner's values. */
+enum { PI_OPT_SEED };
+
+static const struct pi_params *params_of(const union pard_params *p)
+{
+	return (const struct pi_params *)(const void *)p->raw;
+}
 
 struct pi_state {
 	uint64_t s[4][PI_LANES]; /* s[word][lane]: one row loads straight into a vector */
@@ -247,7 +257,7 @@ uint64_t pi_chunk_trials(uint64_t trials)
 
 static uint32_t pi_chunk_count(const union pard_params *p)
 {
-	uint64_t trials = p->pi.trials, per = p->pi.chunk_trials;
+	uint64_t trials = params_of(p)->trials, per = params_of(p)->chunk_trials;
 	if (per == 0)
 		per = pi_chunk_trials(trials);
 	uint64_t n = trials / per + (trials % per != 0);
@@ -269,26 +279,17 @@ static uint64_t pi_result_bytes(const union pard_params *p)
 static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
 {
 	(void)buf;
+	const struct pi_params *pp = params_of(p);
 	uint32_t count = pi_chunk_count(p);
-	uint64_t per = p->pi.chunk_trials ? p->pi.chunk_trials : pi_chunk_trials(p->pi.trials);
+	uint64_t per = pp->chunk_trials ? pp->chunk_trials : pi_chunk_trials(pp->trials);
 	uint64_t n;
 	if (chunk >= count)
 		n = 0;
 	else if (chunk + 1 < count)
 		n = per;
 	else
-		n = p->pi.trials - (uint64_t)chunk * per;
-	*out = n ? pi_count_hits(p->pi.seed, chunk, n, simd_best_impl()) : 0;
-}
-
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || errlen == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
+		n = pp->trials - (uint64_t)chunk * per;
+	*out = n ? pi_count_hits(pp->seed, chunk, n, simd_best_impl()) : 0;
 }
 
 static uint64_t pi_random_seed(void)
@@ -308,76 +309,20 @@ static uint64_t pi_random_seed(void)
 	       mix64((uint64_t)getpid());
 }
 
-#define PI_USAGE "usage: pi TRIALS [seed=S]"
-
 static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
 		    char *err, size_t errlen)
 {
-	uint64_t max_trials = lim ? lim->max_trials : UINT64_MAX;
-	uint64_t trials = 0, seed = 0;
-	bool have_trials = false, have_seed = false;
-
-	for (int i = 0; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!arg)
-			continue;
-		if (strchr(arg, '=')) {
-			/* Split a copy: the caller may still want argv intact for its own messages. */
-			char copy[128], *key, *value;
-			if (strlen(arg) >= sizeof(copy) || !pard_split_option(strcpy(copy, arg), &key, &value)) {
-				set_err(err, errlen, "malformed option '%.40s' (%s)", arg, PI_USAGE);
-				return -EINVAL;
-			}
-			if (strcmp(key, "seed") != 0) {
-				set_err(err, errlen, "unknown option '%.40s' (%s)", key, PI_USAGE);
-				return -EINVAL;
-			}
-			if (have_seed) {
-				set_err(err, errlen, "seed given twice");
-				return -EINVAL;
-			}
-			if (pard_parse_u64(value, 0, UINT64_MAX, &seed) != 0) {
-				set_err(err, errlen, "seed must be a whole number from 0 to %" PRIu64 ", got '%.40s'",
-					UINT64_MAX, value);
-				return -EINVAL;
-			}
-			have_seed = true;
-			continue;
-		}
-		if (have_trials) {
-			set_err(err, errlen, "unexpected extra argument '%.40s': TRIALS already given (%s)", arg,
-				PI_USAGE);
-			return -EINVAL;
-		}
-		int rc = pard_parse_u64(arg, 0, UINT64_MAX, &trials);
-		if (rc == -ERANGE) {
-			/* Only a number too big for 64 bits gets here, which is over any cap. */
-			set_err(err, errlen, "TRIALS %.40s exceeds max_trials %" PRIu64, arg, max_trials);
-			return -ERANGE;
-		}
-		if (rc != 0 || trials == 0) {
-			set_err(err, errlen, "TRIALS must be a whole number from 1 to %" PRIu64 ", got '%.40s'",
-				max_trials, arg);
-			return -EINVAL;
-		}
-		if (trials > max_trials) {
-			set_err(err, errlen, "TRIALS %" PRIu64 " exceeds max_trials %" PRIu64, trials, max_trials);
-			return -ERANGE;
-		}
-		have_trials = true;
-	}
-	if (!have_trials) {
-		set_err(err, errlen, "missing TRIALS (%s)", PI_USAGE);
-		return -EINVAL;
-	}
-	if (!have_seed)
-		seed = pi_random_seed();
-
-	/* Zero the whole union: it is copied into shared memory and compared byte for byte. */
+	struct pard_options o;
+	int rc = pard_options_scan(&pard_kernel_pi, argc, argv, lim, &o, err, errlen);
+	if (rc < 0)
+		return rc;
+	uint64_t trials = o.positional.count;
+	/* Zero the whole slot: it is copied into shared memory and compared byte for byte. */
 	memset(out, 0, sizeof(*out));
-	out->pi.trials = trials;
-	out->pi.seed = seed;
-	out->pi.chunk_trials = pi_chunk_trials(trials);
+	struct pi_params *p = pi_params_of(out);
+	p->trials = trials;
+	p->seed = o.opt[PI_OPT_SEED].given ? o.opt[PI_OPT_SEED].count : pi_random_seed();
+	p->chunk_trials = pi_chunk_trials(trials);
 	return 0;
 }
 
@@ -387,7 +332,7 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 	uint64_t hits = 0;
 	for (uint32_t i = 0; i < nchunks; i++)
 		hits += chunk_results[i];
-	uint64_t trials = p->pi.trials;
+	uint64_t trials = params_of(p)->trials;
 	double frac = trials ? (double)hits / (double)trials : 0.0;
 	double estimate = 4.0 * frac;
 	double std_err = trials ? 4.0 * sqrt(frac * (1.0 - frac) / (double)trials) : 0.0;
@@ -395,23 +340,33 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 	if (!buf || len == 0)
 		return -ENOSPC;
 	int n = snprintf(buf, len, "trials=%" PRIu64 " hits=%" PRIu64 " estimate=%.10f stderr=%.3e seed=%" PRIu64,
-			 trials, hits, estimate, std_err, p->pi.seed);
+			 trials, hits, estimate, std_err, params_of(p)->seed);
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;
 }
 
+static uint64_t cap_trials(const struct pard_limits *lim)
+{
+	return lim ? lim->max_trials : UINT64_MAX;
+}
+
+static const struct pard_kernel_option pi_trials = {
+	.type = PARD_OPT_COUNT, .min = 1, .max = UINT64_MAX, .cap_of = cap_trials, .cap = "max_trials"};
+
 static const struct pard_kernel_option pi_options[] = {
-	{"seed", "S", "random-number seed: the same seed gives the same result"},
+	[PI_OPT_SEED] = {"seed", "S", "random-number seed: the same seed gives the same result", PARD_OPT_COUNT, 0,
+			 UINT64_MAX, NULL, NULL},
 	{0},
 };
 
 const struct pard_kernel pard_kernel_pi = {
 	.name = "pi",
-	.kind = PARD_KIND_PI,
+	.kind = 1,
 	.positional = "TRIALS",
 	.summary = "estimate pi from TRIALS random points (Monte Carlo)",
 	.options = pi_options,
+	.positional_value = &pi_trials,
 	.parse = pi_parse,
 	.chunk_count = pi_chunk_count,
 	.result_bytes = pi_result_bytes,

@@ -1,11 +1,28 @@
 /* SPDX-License-Identifier: MIT */
-/* The pi kernel's inner loop exposed per implementation, so tests and benchmarks can compare them. */
+/* The pi kernel's parameters and inner loop, exposed so tests and benchmarks can reach them; the
+ * rest of pard sees only the kind table and opaque params. */
 #ifndef PARD_KERNELS_PI_H
 #define PARD_KERNELS_PI_H
 
 #include <stdint.h>
 
 #include "kernels/simd.h"
+#include "pard/kernel.h"
+
+/* A pi job's parameters as they lie in its job slot. */
+struct pi_params {
+	uint64_t trials;
+	uint64_t seed;
+	uint64_t chunk_trials; /* trials per chunk (the last chunk takes the rest) */
+};
+
+_Static_assert(sizeof(struct pi_params) <= sizeof(union pard_params), "pi params fit a job slot");
+_Static_assert(_Alignof(struct pi_params) <= _Alignof(union pard_params), "pi params are aligned in a slot");
+
+static inline struct pi_params *pi_params_of(union pard_params *p)
+{
+	return (struct pi_params *)(void *)p->raw;
+}
 
 /* Counts hits among the first trials draws of chunk's stream for seed. An unsupported impl
  * falls back to scalar rather than faulting, so check simd_impl_supported() when it matters. */

@@ -9,7 +9,13 @@
 #include <unistd.h>
 
 #include "pard/kernel.h"
-#include "pard/parse.h"
+#include "pard/options.h"
+
+/* Its row in the kind table (kernel.c), defined at the end. */
+extern const struct pard_kernel pard_kernel_testhook;
+
+/* Indexes of testhook_options, and so of the scanner's values. */
+enum { TESTHOOK_OPT_SLEEP_MS, TESTHOOK_OPT_CRASH };
 
 /* Parameters live in the generic params bytes: chunks, sleep per chunk, which chunk crashes. */
 struct testhook_params {
@@ -19,37 +25,24 @@ struct testhook_params {
 };
 
 _Static_assert(sizeof(struct testhook_params) <= sizeof(union pard_params), "fits a job slot");
+_Static_assert(_Alignof(struct testhook_params) <= _Alignof(union pard_params), "is aligned in a job slot");
 
 static int testhook_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
 			  char *err, size_t errlen)
 {
-	(void)lim;
-	struct testhook_params p = {.chunks = 0, .sleep_ms = 10, .crash_chunk = UINT32_MAX};
-	for (int i = 0; i < argc; i++) {
-		char word[64];
-		snprintf(word, sizeof(word), "%s", argv[i]);
-		char *k, *v;
-		uint64_t n;
-		if (!pard_split_option(word, &k, &v)) {
-			if (p.chunks || pard_parse_u64(word, 1, PARD_MAX_CHUNKS, &n) < 0)
-				goto bad;
-			p.chunks = (uint32_t)n;
-		} else if (!strcmp(k, "sleep_ms") && pard_parse_u64(v, 0, 3600000, &n) == 0) {
-			p.sleep_ms = (uint32_t)n;
-		} else if (!strcmp(k, "crash") && pard_parse_u64(v, 0, PARD_MAX_CHUNKS - 1, &n) == 0) {
-			p.crash_chunk = (uint32_t)n;
-		} else {
-			goto bad;
-		}
-	}
-	if (!p.chunks)
-		goto bad;
+	struct pard_options o;
+	int rc = pard_options_scan(&pard_kernel_testhook, argc, argv, lim, &o, err, errlen);
+	if (rc < 0)
+		return rc;
+	const struct pard_option_value *sleep_ms = &o.opt[TESTHOOK_OPT_SLEEP_MS], *crash = &o.opt[TESTHOOK_OPT_CRASH];
+	struct testhook_params p = {
+		.chunks = (uint32_t)o.positional.count,
+		.sleep_ms = sleep_ms->given ? (uint32_t)sleep_ms->count : 10,
+		.crash_chunk = crash->given ? (uint32_t)crash->count : UINT32_MAX,
+	};
 	memset(out, 0, sizeof(*out));
 	memcpy(out, &p, sizeof(p));
 	return 0;
-bad:
-	snprintf(err, errlen, "usage: testhook CHUNKS [sleep_ms=MS (0 hangs)] [crash=CHUNK]");
-	return -EINVAL;
 }
 
 static const struct testhook_params *params_of(const union pard_params *p)
@@ -95,9 +88,14 @@ static int testhook_format(const union pard_params *p, const uint64_t *results, 
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
 
+static const struct pard_kernel_option testhook_chunks_arg = {
+	.type = PARD_OPT_COUNT, .min = 1, .max = PARD_MAX_CHUNKS};
+
 static const struct pard_kernel_option testhook_options[] = {
-	{"sleep_ms", "MS", "sleep per chunk (0 hangs)"},
-	{"crash", "CHUNK", "this chunk crashes its worker"},
+	[TESTHOOK_OPT_SLEEP_MS] = {"sleep_ms", "MS", "sleep per chunk (0 hangs)", PARD_OPT_COUNT, 0, 3600000, NULL,
+				   NULL},
+	[TESTHOOK_OPT_CRASH] = {"crash", "CHUNK", "this chunk crashes its worker", PARD_OPT_COUNT, 0,
+				PARD_MAX_CHUNKS - 1, NULL, NULL},
 	{0},
 };
 
@@ -107,6 +105,7 @@ const struct pard_kernel pard_kernel_testhook = {
 	.positional = "CHUNKS",
 	.summary = "test builds only: chunks that sleep, hang or crash",
 	.options = testhook_options,
+	.positional_value = &testhook_chunks_arg,
 	.parse = testhook_parse,
 	.chunk_count = testhook_chunks,
 	.result_bytes = testhook_bytes,

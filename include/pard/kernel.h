@@ -9,11 +9,6 @@
 /* A job never has more chunks than this, so per-chunk state fits in a fixed job slot. */
 #define PARD_MAX_CHUNKS 1024
 
-enum pard_kind {
-	PARD_KIND_PI = 1,
-	PARD_KIND_FRACTAL = 2,
-};
-
 /* Caps from the config that a kernel checks requests against. */
 struct pard_limits {
 	uint64_t max_trials;     /* pi: largest TRIALS */
@@ -22,43 +17,46 @@ struct pard_limits {
 	uint64_t arena_size;     /* bytes of result arena in the segment */
 };
 
-struct pard_pi_params {
-	uint64_t trials;
-	uint64_t seed;
-	uint64_t chunk_trials; /* trials per chunk (the last chunk takes the rest) */
-};
-
-struct pard_fractal_params {
-	uint32_t width;
-	uint32_t height;
-	uint32_t iterations;
-	uint32_t rows_per_chunk;
-	double xmin, xmax, ymin, ymax;
-	uint64_t image_off; /* offset of the int32 image in the segment, set by the daemon */
-};
-
-/* Parameters as stored in a job slot of the shared segment: plain data, no pointers. */
+/* Parameters as stored in a job slot of the shared segment: plain data, no pointers. Only the
+ * kind's own file knows the layout: it reads the bytes through a private accessor and checks with
+ * _Static_assert that its struct fits (size and alignment). Everyone else copies them whole. */
 union pard_params {
-	struct pard_pi_params pi;
-	struct pard_fractal_params fractal;
 	uint8_t raw[64];
+	uint64_t align_;
+};
+
+/* How the option scanner (pard/options.h) reads a value. */
+enum pard_option_type {
+	PARD_OPT_TEXT,  /* any text: the kind checks it itself */
+	PARD_OPT_COUNT, /* a whole number (decimal, or an exact exponent form such as 1e9) */
 };
 
 /* One key=value option a kind accepts (parctl spells it --NAME VALUE); a table of them ends with
- * an entry whose name is NULL. Help texts and shell completions are derived from these. */
+ * an entry whose name is NULL. Help texts and shell completions are derived from these, and the
+ * option scanner checks requests against them. */
 struct pard_kernel_option {
 	const char *name;
 	const char *value; /* placeholder in help: "S", "N", "X0,X1,Y0,Y1" */
 	const char *help;
+	enum pard_option_type type;
+	/* PARD_OPT_COUNT: the accepted range; outside it the value is malformed (-EINVAL)... */
+	uint64_t min, max;
+	/* ...unless it is above a cap from the config: cap_of(lim) (lim may be NULL), named cap in
+	 * the message, is over a cap (-ERANGE). NULL: no cap. */
+	uint64_t (*cap_of)(const struct pard_limits *lim);
+	const char *cap;
 };
 
 struct pard_kernel {
 	const char *name;
-	uint32_t kind;
+	uint32_t kind; /* stored in job slots so a worker finds the kernel: fixed per kind, never reused */
 	const char *positional; /* the required argument, as help shows it: "TRIALS", "WIDTHxHEIGHT" */
 	const char *summary;    /* one line for help */
 	const struct pard_kernel_option *options;
-	/* Parses the request's arguments: positionals and key=value options.
+	/* How the option scanner reads the positional (its name is positional above). */
+	const struct pard_kernel_option *positional_value;
+	/* Parses the request's arguments: the positional and key=value options (pard_options_scan),
+	 * then checks what the table cannot say. Fills all of *out, zeroing unused bytes.
 	 * Returns 0, or -EINVAL (malformed) / -ERANGE (over a cap) with a message in err. */
 	int (*parse)(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
 		     char *err, size_t errlen);
@@ -83,10 +81,5 @@ int pard_kernel_names(char *buf, size_t len, const char *sep);
 const struct pard_kernel *pard_kernel_find(const char *name);
 /* Returns the kernel for a kind number, or NULL. */
 const struct pard_kernel *pard_kernel_by_kind(uint32_t kind);
-
-extern const struct pard_kernel pard_kernel_pi;
-extern const struct pard_kernel pard_kernel_fractal;
-/* Only in builds with -Dtest_hooks=true: chunks that sleep, hang or crash. */
-extern const struct pard_kernel pard_kernel_testhook;
 
 #endif

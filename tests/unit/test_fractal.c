@@ -45,12 +45,15 @@ static const struct reference_case {
 };
 #define NREFERENCES (sizeof(references) / sizeof(references[0]))
 
+/* The kind under test, found through the kind table as the daemon finds it. */
+static const struct pard_kernel *kfractal;
+
 /* Parses a request the way the daemon would and fails the test on any error. */
 static union pard_params parse_ok(int argc, const char *const *argv)
 {
 	union pard_params p;
 	char err[256] = "";
-	int rc = pard_kernel_fractal.parse(argc, (char *const *)argv, &limits, &p, err, sizeof(err));
+	int rc = kfractal->parse(argc, (char *const *)argv, &limits, &p, err, sizeof(err));
 	if (rc != 0)
 		fail_msg("parse failed (%d): %s", rc, err);
 	return p;
@@ -131,7 +134,7 @@ static void shuffle(uint32_t *v, uint32_t n, uint64_t seed)
 /* Runs every chunk through the kernel table in a shuffled order, as workers racing would. */
 static void run_chunks_shuffled(const union pard_params *p, int32_t *image, uint64_t seed, uint64_t *sum_out)
 {
-	uint32_t n = pard_kernel_fractal.chunk_count(p);
+	uint32_t n = kfractal->chunk_count(p);
 	assert_true(n >= 1 && n <= PARD_MAX_CHUNKS);
 	uint32_t *order = malloc(n * sizeof(*order));
 	assert_non_null(order);
@@ -143,7 +146,7 @@ static void run_chunks_shuffled(const union pard_params *p, int32_t *image, uint
 		uint64_t out = UINT64_MAX;
 		/* A fresh copy per chunk, as a worker in another process would see it. */
 		union pard_params copy = *p;
-		pard_kernel_fractal.run_chunk(&copy, order[i], image, &out);
+		kfractal->run_chunk(&copy, order[i], image, &out);
 		assert_true(out != UINT64_MAX);
 		sum += out;
 	}
@@ -154,9 +157,9 @@ static void run_chunks_shuffled(const union pard_params *p, int32_t *image, uint
 static void test_kernel_identity(void **state)
 {
 	(void)state;
-	assert_string_equal(pard_kernel_fractal.name, "fractal");
-	assert_int_equal(pard_kernel_fractal.kind, PARD_KIND_FRACTAL);
-	assert_true(sizeof(struct pard_fractal_params) <= sizeof(union pard_params));
+	assert_string_equal(kfractal->name, "fractal");
+	assert_int_equal(kfractal->kind, 2);
+	assert_true(sizeof(struct fractal_params) <= sizeof(union pard_params));
 	assert_true(simd_impl_supported(SIMD_SCALAR));
 	assert_true(simd_impl_supported(simd_best_impl()));
 	assert_false(simd_impl_supported(SIMD_IMPL_COUNT));
@@ -178,7 +181,7 @@ static void test_reference_vectors(void **state)
 		union pard_params p = parse_reference(rc);
 		int32_t *want = load_reference(rc);
 		size_t n = (size_t)rc->width * rc->height;
-		assert_int_equal(pard_kernel_fractal.result_bytes(&p), n * 4);
+		assert_int_equal(kfractal->result_bytes(&p), n * 4);
 		int32_t *img = malloc(n * sizeof(int32_t));
 		assert_non_null(img);
 		for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
@@ -187,7 +190,7 @@ static void test_reference_vectors(void **state)
 			char what[256];
 			snprintf(what, sizeof(what), "%s via %s", rc->file, simd_impl_name((enum simd_impl)impl));
 			memset(img, 0x5a, n * sizeof(int32_t));
-			fractal_rows(&p.fractal, 0, p.fractal.height, img, (enum simd_impl)impl);
+			fractal_rows(fractal_params_of(&p), 0, fractal_params_of(&p)->height, img, (enum simd_impl)impl);
 			assert_images_equal(img, want, rc->width, rc->height, what);
 		}
 		free(img);
@@ -207,10 +210,10 @@ static void test_reference_vectors_by_chunks(void **state)
 		int32_t *img = malloc(n * sizeof(int32_t));
 		assert_non_null(img);
 		/* The parser's rows_per_chunk, then small ones that cut the image at odd rows. */
-		const uint32_t rows[] = {p.fractal.rows_per_chunk, 1, 3, 7};
+		const uint32_t rows[] = {fractal_params_of(&p)->rows_per_chunk, 1, 3, 7};
 		for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
 			union pard_params q = p;
-			q.fractal.rows_per_chunk = rows[r];
+			fractal_params_of(&q)->rows_per_chunk = rows[r];
 			memset(img, 0xa5, n * sizeof(int32_t));
 			uint64_t sum;
 			run_chunks_shuffled(&q, img, c * 31 + r + 1, &sum);
@@ -254,7 +257,7 @@ static void test_odd_sizes_match_scalar(void **state)
 		for (uint32_t wi = 0; wi < nw; wi++)
 			for (size_t hi = 0; hi < sizeof(heights) / sizeof(heights[0]); hi++)
 				for (size_t ii = 0; ii < sizeof(iterations) / sizeof(iterations[0]); ii++) {
-					struct pard_fractal_params p = {
+					struct fractal_params p = {
 						.width = widths[wi],
 						.height = heights[hi],
 						.iterations = iterations[ii],
@@ -303,7 +306,7 @@ static void test_known_pixels(void **state)
 	 *  c = -2: z = 2, 2, 2, ... never > 2: value = iterations.
 	 *  c = 0:  stays 0: value = iterations.
 	 *  c = 2:  6 diverges, 4 + 2 = 6 sticky: value 0. */
-	struct pard_fractal_params p = {
+	struct fractal_params p = {
 		.width = 5, .height = 1, .iterations = 9, .xmin = -6.0, .xmax = 2.0, .ymin = 0.0, .ymax = 1.0};
 	const int32_t want[5] = {9, 8, 9, 9, 0};
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
@@ -317,7 +320,7 @@ static void test_known_pixels(void **state)
 	/* Huge c: z*z overflows, so re = inf - inf = NaN while im = inf. numpy's abs(z) is
 	 * hypot(NaN, inf) = inf > 2, diverged, so every value is 0; a plain m > 4 test would call the
 	 * NaN not diverged and count on. */
-	struct pard_fractal_params big = {
+	struct fractal_params big = {
 		.width = 3, .height = 2, .iterations = 5, .xmin = 1e200, .xmax = 2e200, .ymin = 1e200, .ymax = 3e200};
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 		if (!simd_impl_supported((enum simd_impl)impl))
@@ -333,7 +336,7 @@ static void test_known_pixels(void **state)
 static void test_row_bands(void **state)
 {
 	(void)state;
-	struct pard_fractal_params p = {
+	struct fractal_params p = {
 		.width = 53, .height = 29, .iterations = 30, .xmin = -2.5, .xmax = 1.0, .ymin = -1.5, .ymax = 1.5};
 	size_t n = (size_t)p.width * p.height;
 	int32_t *whole = malloc(n * sizeof(int32_t)), *band = malloc(n * sizeof(int32_t));
@@ -368,7 +371,7 @@ static void test_row_bands(void **state)
 static void test_unsupported_impl_falls_back(void **state)
 {
 	(void)state;
-	struct pard_fractal_params p = {
+	struct fractal_params p = {
 		.width = 31, .height = 3, .iterations = 20, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
 	int32_t want[93], got[93];
 	fractal_rows(&p, 0, 3, want, SIMD_SCALAR);
@@ -399,15 +402,16 @@ static void test_chunk_arithmetic(void **state)
 		assert_int_equal(rows, fractal_rows_per_chunk(w, h, it));
 		union pard_params p;
 		memset(&p, 0, sizeof(p));
-		p.fractal.width = w;
-		p.fractal.height = h;
-		p.fractal.iterations = it;
-		p.fractal.rows_per_chunk = rows;
-		uint32_t n = pard_kernel_fractal.chunk_count(&p);
+		struct fractal_params *f = fractal_params_of(&p);
+		f->width = w;
+		f->height = h;
+		f->iterations = it;
+		f->rows_per_chunk = rows;
+		uint32_t n = kfractal->chunk_count(&p);
 		assert_true(n >= 1 && n <= 256);
 		assert_true((uint64_t)n * rows >= h);
 		assert_true((uint64_t)(n - 1) * rows < h);
-		assert_int_equal(pard_kernel_fractal.result_bytes(&p), (uint64_t)w * h * 4);
+		assert_int_equal(kfractal->result_bytes(&p), (uint64_t)w * h * 4);
 	}
 	/* The tutorial's image: enough chunks that 2 workers stay busy despite uneven rows. */
 	uint32_t rows = fractal_rows_per_chunk(3000, 4000, 20);
@@ -422,16 +426,17 @@ static void test_corrupt_rows_per_chunk(void **state)
 	(void)state;
 	union pard_params p;
 	memset(&p, 0, sizeof(p));
-	p.fractal = (struct pard_fractal_params){
+	struct fractal_params *f = fractal_params_of(&p);
+	*f = (struct fractal_params){
 		.width = 3, .height = 2000, .iterations = 10, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
 	size_t n = 3 * 2000;
 	int32_t *want = malloc(n * sizeof(int32_t)), *img = malloc(n * sizeof(int32_t));
 	assert_non_null(want);
 	assert_non_null(img);
-	fractal_rows(&p.fractal, 0, 2000, want, SIMD_SCALAR);
+	fractal_rows(f, 0, 2000, want, SIMD_SCALAR);
 
-	p.fractal.rows_per_chunk = 0;
-	uint32_t count = pard_kernel_fractal.chunk_count(&p);
+	f->rows_per_chunk = 0;
+	uint32_t count = kfractal->chunk_count(&p);
 	assert_true(count >= 1 && count <= PARD_MAX_CHUNKS);
 	memset(img, 0x33, n * sizeof(int32_t));
 	uint64_t sum;
@@ -439,8 +444,8 @@ static void test_corrupt_rows_per_chunk(void **state)
 	assert_memory_equal(img, want, n * sizeof(int32_t));
 
 	/* 2000 chunks would overrun the slot: clamped to PARD_MAX_CHUNKS, the last takes the rest. */
-	p.fractal.rows_per_chunk = 1;
-	assert_int_equal(pard_kernel_fractal.chunk_count(&p), PARD_MAX_CHUNKS);
+	f->rows_per_chunk = 1;
+	assert_int_equal(kfractal->chunk_count(&p), PARD_MAX_CHUNKS);
 	memset(img, 0x33, n * sizeof(int32_t));
 	run_chunks_shuffled(&p, img, 6, &sum);
 	assert_memory_equal(img, want, n * sizeof(int32_t));
@@ -449,7 +454,7 @@ static void test_corrupt_rows_per_chunk(void **state)
 	/* A chunk number past the end does nothing and reports 0. */
 	uint64_t out = 99;
 	memset(img, 0x33, n * sizeof(int32_t));
-	pard_kernel_fractal.run_chunk(&p, PARD_MAX_CHUNKS, img, &out);
+	kfractal->run_chunk(&p, PARD_MAX_CHUNKS, img, &out);
 	assert_int_equal(out, 0);
 	assert_int_equal(img[0], 0x33333333);
 	assert_int_equal(img[n - 1], 0x33333333);
@@ -469,7 +474,7 @@ static void check_parse_error(const struct parse_error_case *c, const struct par
 	union pard_params p;
 	memset(&p, 0x77, sizeof(p));
 	char err[256] = "";
-	int rc = pard_kernel_fractal.parse(c->argc, (char *const *)c->argv, lim, &p, err, sizeof(err));
+	int rc = kfractal->parse(c->argc, (char *const *)c->argv, lim, &p, err, sizeof(err));
 	if (rc != c->rc)
 		fail_msg("argv[0]='%s' argv[1]='%s': rc %d, want %d (%s)", c->argv[0] ? c->argv[0] : "",
 			 c->argc > 1 ? c->argv[1] : "", rc, c->rc, err);
@@ -551,17 +556,17 @@ static void test_parse_ok(void **state)
 	const char *a1[] = {"3000x4000"};
 	union pard_params p;
 	memset(&p, 0xaa, sizeof(p));
+	const struct fractal_params *f = fractal_params_of(&p);
 	char err[128] = "";
-	assert_int_equal(pard_kernel_fractal.parse(1, (char *const *)a1, &limits, &p, err, sizeof(err)), 0);
-	assert_int_equal(p.fractal.width, 3000);
-	assert_int_equal(p.fractal.height, 4000);
-	assert_int_equal(p.fractal.iterations, 20);
-	assert_true(p.fractal.xmin == -1.5 && p.fractal.xmax == 0.0);
-	assert_true(p.fractal.ymin == -1.0 && p.fractal.ymax == 0.0);
-	assert_int_equal(p.fractal.image_off, 0);
-	assert_int_equal(p.fractal.rows_per_chunk, fractal_rows_per_chunk(3000, 4000, 20));
-	assert_int_equal(pard_kernel_fractal.result_bytes(&p), UINT64_C(48000000));
-	for (size_t i = sizeof(struct pard_fractal_params); i < sizeof(p.raw); i++)
+	assert_int_equal(kfractal->parse(1, (char *const *)a1, &limits, &p, err, sizeof(err)), 0);
+	assert_int_equal(f->width, 3000);
+	assert_int_equal(f->height, 4000);
+	assert_int_equal(f->iterations, 20);
+	assert_true(f->xmin == -1.5 && f->xmax == 0.0);
+	assert_true(f->ymin == -1.0 && f->ymax == 0.0);
+	assert_int_equal(f->rows_per_chunk, fractal_rows_per_chunk(3000, 4000, 20));
+	assert_int_equal(kfractal->result_bytes(&p), UINT64_C(48000000));
+	for (size_t i = sizeof(struct fractal_params); i < sizeof(p.raw); i++)
 		assert_int_equal(p.raw[i], 0);
 	assert_string_equal(a1[0], "3000x4000");
 
@@ -569,37 +574,37 @@ static void test_parse_ok(void **state)
 	char size[] = "97x61", it[] = "iterations=64", region[] = "region=-2.5,1.0,-1.5,1.5";
 	char *a2[] = {region, size, it};
 	p = parse_ok(3, (const char *const *)a2);
-	assert_int_equal(p.fractal.width, 97);
-	assert_int_equal(p.fractal.height, 61);
-	assert_int_equal(p.fractal.iterations, 64);
-	assert_true(p.fractal.xmin == -2.5 && p.fractal.xmax == 1.0);
-	assert_true(p.fractal.ymin == -1.5 && p.fractal.ymax == 1.5);
+	assert_int_equal(f->width, 97);
+	assert_int_equal(f->height, 61);
+	assert_int_equal(f->iterations, 64);
+	assert_true(f->xmin == -2.5 && f->xmax == 1.0);
+	assert_true(f->ymin == -1.5 && f->ymax == 1.5);
 	assert_string_equal(region, "region=-2.5,1.0,-1.5,1.5");
 	assert_string_equal(it, "iterations=64");
 
 	/* Exponent sizes, an upper-case X, the largest allowed iterations, region numbers exactly. */
 	const char *a3[] = {"1e3X2e3", "iterations=100000", "region=0.1,0.30000000000000004,-1e-300,1e-300"};
 	p = parse_ok(3, a3);
-	assert_int_equal(p.fractal.width, 1000);
-	assert_int_equal(p.fractal.height, 2000);
-	assert_int_equal(p.fractal.iterations, 100000);
-	assert_true(p.fractal.xmin == 0.1 && p.fractal.xmax == 0.30000000000000004);
-	assert_true(p.fractal.ymin == -1e-300 && p.fractal.ymax == 1e-300);
+	assert_int_equal(f->width, 1000);
+	assert_int_equal(f->height, 2000);
+	assert_int_equal(f->iterations, 100000);
+	assert_true(f->xmin == 0.1 && f->xmax == 0.30000000000000004);
+	assert_true(f->ymin == -1e-300 && f->ymax == 1e-300);
 
 	/* Exactly at the caps. */
 	const char *a4[] = {"4096x4096"};
 	p = parse_ok(1, a4);
-	assert_int_equal(p.fractal.width, 4096);
+	assert_int_equal(f->width, 4096);
 	const char *a5[] = {"1x1"};
 	p = parse_ok(1, a5);
-	assert_int_equal(pard_kernel_fractal.chunk_count(&p), 1);
+	assert_int_equal(kfractal->chunk_count(&p), 1);
 
 	/* Without limits nothing is capped but the int32 value range, and no error buffer is needed. */
 	const char *a6[] = {"100000x100000", "iterations=2147483647"};
-	assert_int_equal(pard_kernel_fractal.parse(2, (char *const *)a6, NULL, &p, NULL, 0), 0);
-	assert_int_equal(p.fractal.iterations, 2147483647u);
+	assert_int_equal(kfractal->parse(2, (char *const *)a6, NULL, &p, NULL, 0), 0);
+	assert_int_equal(f->iterations, 2147483647u);
 	const char *a7[] = {"10x10", "iterations=2147483648"};
-	assert_int_equal(pard_kernel_fractal.parse(2, (char *const *)a7, NULL, &p, NULL, 0), -ERANGE);
+	assert_int_equal(kfractal->parse(2, (char *const *)a7, NULL, &p, NULL, 0), -ERANGE);
 }
 
 static void test_parse_small_err_buffer(void **state)
@@ -609,7 +614,7 @@ static void test_parse_small_err_buffer(void **state)
 	union pard_params p;
 	char err[8];
 	memset(err, 'Z', sizeof(err));
-	assert_int_equal(pard_kernel_fractal.parse(1, (char *const *)argv, &limits, &p, err, sizeof(err)), -EINVAL);
+	assert_int_equal(kfractal->parse(1, (char *const *)argv, &limits, &p, err, sizeof(err)), -EINVAL);
 	assert_int_equal(strlen(err), sizeof(err) - 1);
 	/* An over-long argument is rejected, not overflowed into a fixed buffer. */
 	char big[600];
@@ -618,13 +623,13 @@ static void test_parse_small_err_buffer(void **state)
 	big[3] = 'x';
 	const char *argv2[] = {big};
 	char err2[256];
-	assert_int_equal(pard_kernel_fractal.parse(1, (char *const *)argv2, &limits, &p, err2, sizeof(err2)),
+	assert_int_equal(kfractal->parse(1, (char *const *)argv2, &limits, &p, err2, sizeof(err2)),
 			 -EINVAL);
 	char opt[600] = "region=";
 	memset(opt + 7, '1', sizeof(opt) - 8);
 	opt[sizeof(opt) - 1] = '\0';
 	const char *argv3[] = {"5x5", opt};
-	assert_int_equal(pard_kernel_fractal.parse(2, (char *const *)argv3, &limits, &p, err2, sizeof(err2)),
+	assert_int_equal(kfractal->parse(2, (char *const *)argv3, &limits, &p, err2, sizeof(err2)),
 			 -EINVAL);
 }
 
@@ -635,7 +640,7 @@ static void test_format_result(void **state)
 	union pard_params p = parse_ok(1, a1);
 	char buf[256];
 	uint64_t words[1] = {0};
-	int n = pard_kernel_fractal.format_result(&p, words, 1, buf, sizeof(buf));
+	int n = kfractal->format_result(&p, words, 1, buf, sizeof(buf));
 	const char *want = "width=3000 height=4000 iterations=20 region=-1.5,0,-1,0 bytes=48000000 format=i32le";
 	assert_string_equal(buf, want);
 	assert_int_equal(n, (int)strlen(want));
@@ -643,7 +648,7 @@ static void test_format_result(void **state)
 	/* The region is printed so that it reads back to the very same doubles. */
 	const char *a2[] = {"7x5", "iterations=9", "region=0.1,0.30000000000000004,-0.7,1e-300"};
 	p = parse_ok(3, a2);
-	n = pard_kernel_fractal.format_result(&p, words, 1, buf, sizeof(buf));
+	n = kfractal->format_result(&p, words, 1, buf, sizeof(buf));
 	assert_true(n > 0);
 	const char *r = strstr(buf, "region=");
 	assert_non_null(r);
@@ -655,14 +660,19 @@ static void test_format_result(void **state)
 
 	/* Exactly long enough works; one byte short is -ENOSPC. */
 	char exact[256];
-	assert_int_equal(pard_kernel_fractal.format_result(&p, words, 1, exact, (size_t)n + 1), n);
+	assert_int_equal(kfractal->format_result(&p, words, 1, exact, (size_t)n + 1), n);
 	assert_string_equal(exact, buf);
-	assert_int_equal(pard_kernel_fractal.format_result(&p, words, 1, exact, (size_t)n), -ENOSPC);
-	assert_int_equal(pard_kernel_fractal.format_result(&p, words, 1, exact, 0), -ENOSPC);
+	assert_int_equal(kfractal->format_result(&p, words, 1, exact, (size_t)n), -ENOSPC);
+	assert_int_equal(kfractal->format_result(&p, words, 1, exact, 0), -ENOSPC);
 }
 
 int main(void)
 {
+	kfractal = pard_kernel_find("fractal");
+	if (!kfractal) {
+		fprintf(stderr, "no fractal in the kind table\n");
+		return 1;
+	}
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++)
 		printf("# impl %-7s %s\n", simd_impl_name((enum simd_impl)impl),
 		       simd_impl_supported((enum simd_impl)impl) ? "tested" : "unsupported on this CPU, skipped");

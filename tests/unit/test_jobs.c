@@ -67,9 +67,11 @@ static struct job *submit_pi(struct fixture *f, const char *trials, const char *
 	char seedarg[64];
 	snprintf(seedarg, sizeof(seedarg), "seed=%s", seed);
 	char *argv[] = {(char *)trials, seedarg};
-	assert_int_equal(pard_kernel_pi.parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	const struct pard_kernel *pi = pard_kernel_find("pi");
+	assert_non_null(pi);
+	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	int r = jobs_submit(&f->js, &pard_kernel_pi, &p, 1000, f->timeout_ns, &job, err, sizeof(err));
+	int r = jobs_submit(&f->js, pi, &p, 1000, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
 }
 
@@ -81,7 +83,7 @@ static int run_all(struct fixture *f, uint32_t w)
 	while (worker_claim(&f->seg, w, &slot, &chunk)) {
 		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
 		uint64_t out = 0;
-		pard_kernel_pi.run_chunk(&s->params, chunk, NULL, &out);
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, NULL, &out);
 		worker_finish(&f->seg, slot, chunk, out);
 		n++;
 	}
@@ -133,10 +135,14 @@ static void test_queue_full(void **state)
 	struct fixture *f = *state;
 	for (int i = 0; i < 3; i++)
 		assert_non_null(submit_pi(f, "100", "1"));
-	union pard_params p = {.pi = {.trials = 100, .seed = 1}};
+	const struct pard_kernel *pi = pard_kernel_find("pi");
+	char trials[] = "100", seed[] = "seed=1";
+	char *argv[] = {trials, seed};
+	union pard_params p;
 	char err[256];
+	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job;
-	assert_int_equal(jobs_submit(&f->js, &pard_kernel_pi, &p, 0, 0, &job, err, sizeof(err)), -EBUSY);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, &job, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "queue_depth 3"));
 }
 

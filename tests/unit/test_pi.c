@@ -24,13 +24,17 @@ static const struct pard_limits limits = {
 	.arena_size = 1 << 26,
 };
 
+/* The kind under test, found through the kind table as the daemon finds it. */
+static const struct pard_kernel *kpi;
+
 static union pard_params make_params(uint64_t trials, uint64_t seed)
 {
 	union pard_params p;
 	memset(&p, 0, sizeof(p));
-	p.pi.trials = trials;
-	p.pi.seed = seed;
-	p.pi.chunk_trials = pi_chunk_trials(trials);
+	struct pi_params *pp = pi_params_of(&p);
+	pp->trials = trials;
+	pp->seed = seed;
+	pp->chunk_trials = pi_chunk_trials(trials);
 	return p;
 }
 
@@ -41,7 +45,7 @@ static uint64_t run_in_order(const union pard_params *p, const uint32_t *order, 
 		uint64_t out = UINT64_MAX;
 		/* A fresh copy per chunk, as a worker in another process would see it. */
 		union pard_params copy = *p;
-		pard_kernel_pi.run_chunk(&copy, order[i], NULL, &out);
+		kpi->run_chunk(&copy, order[i], NULL, &out);
 		results[order[i]] = out;
 	}
 	uint64_t hits = 0;
@@ -53,10 +57,10 @@ static uint64_t run_in_order(const union pard_params *p, const uint32_t *order, 
 static void test_kernel_identity(void **state)
 {
 	(void)state;
-	assert_string_equal(pard_kernel_pi.name, "pi");
-	assert_int_equal(pard_kernel_pi.kind, PARD_KIND_PI);
+	assert_string_equal(kpi->name, "pi");
+	assert_int_equal(kpi->kind, 1);
 	union pard_params p = make_params(1000, 1);
-	assert_int_equal(pard_kernel_pi.result_bytes(&p), 0);
+	assert_int_equal(kpi->result_bytes(&p), 0);
 	assert_true(simd_impl_supported(SIMD_SCALAR));
 	assert_true(simd_impl_supported(simd_best_impl()));
 	assert_false(simd_impl_supported(SIMD_IMPL_COUNT));
@@ -166,7 +170,7 @@ static void test_determinism_across_chunk_orders(void **state)
 	(void)state;
 	/* Four chunks, the last one short and not a multiple of the vector width. */
 	union pard_params p = make_params(3 * MIN_CHUNK + 12345, 2024);
-	uint32_t n = pard_kernel_pi.chunk_count(&p);
+	uint32_t n = kpi->chunk_count(&p);
 	assert_int_equal(n, 4);
 
 	uint32_t fwd[4] = {0, 1, 2, 3}, rev[4] = {3, 2, 1, 0}, mixed[4] = {2, 0, 3, 1};
@@ -185,23 +189,23 @@ static void test_determinism_across_chunk_orders(void **state)
 		for (uint32_t w = 0; w < workers; w++)
 			for (uint32_t c = w; c < n; c += workers) {
 				union pard_params copy = p;
-				pard_kernel_pi.run_chunk(&copy, c, NULL, &r[c]);
+				kpi->run_chunk(&copy, c, NULL, &r[c]);
 			}
 		assert_memory_equal(r, r_fwd, sizeof(r));
 	}
 
 	/* A chunk re-run after a crash gives the same word. */
 	uint64_t again = 0;
-	pard_kernel_pi.run_chunk(&p, 2, NULL, &again);
+	kpi->run_chunk(&p, 2, NULL, &again);
 	assert_int_equal(again, r_fwd[2]);
 
 	/* Chunk results are the scalar reference over exactly the chunk's share of trials. */
-	uint64_t per = p.pi.chunk_trials;
+	uint64_t per = pi_params_of(&p)->chunk_trials;
 	for (uint32_t c = 0; c < n; c++) {
-		uint64_t share = c + 1 < n ? per : p.pi.trials - (uint64_t)c * per;
-		assert_int_equal(r_fwd[c], pi_count_hits(p.pi.seed, c, share, SIMD_SCALAR));
+		uint64_t share = c + 1 < n ? per : pi_params_of(&p)->trials - (uint64_t)c * per;
+		assert_int_equal(r_fwd[c], pi_count_hits(pi_params_of(&p)->seed, c, share, SIMD_SCALAR));
 	}
-	assert_int_equal(p.pi.trials - 3 * per, 12345);
+	assert_int_equal(pi_params_of(&p)->trials - 3 * per, 12345);
 }
 
 /* A different seed changes the result; otherwise the tests above could pass on a constant. */
@@ -223,11 +227,11 @@ static void test_estimate_within_five_sigma(void **state)
 	const uint64_t trials = 2 * MIN_CHUNK + 1001;
 	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		union pard_params p = make_params(trials, seeds[s]);
-		uint32_t n = pard_kernel_pi.chunk_count(&p);
+		uint32_t n = kpi->chunk_count(&p);
 		uint64_t hits = 0;
 		for (uint32_t c = 0; c < n; c++) {
 			uint64_t out = 0;
-			pard_kernel_pi.run_chunk(&p, c, NULL, &out);
+			kpi->run_chunk(&p, c, NULL, &out);
 			hits += out;
 		}
 		double frac = (double)hits / (double)trials;
@@ -244,10 +248,10 @@ static void test_tiny_job(void **state)
 	(void)state;
 	for (uint64_t seed = 0; seed < 20; seed++) {
 		union pard_params p = make_params(1, seed);
-		assert_int_equal(p.pi.chunk_trials, MIN_CHUNK);
-		assert_int_equal(pard_kernel_pi.chunk_count(&p), 1);
+		assert_int_equal(pi_params_of(&p)->chunk_trials, MIN_CHUNK);
+		assert_int_equal(kpi->chunk_count(&p), 1);
 		uint64_t out = UINT64_MAX;
-		pard_kernel_pi.run_chunk(&p, 0, NULL, &out);
+		kpi->run_chunk(&p, 0, NULL, &out);
 		assert_true(out <= 1);
 		assert_int_equal(out, pi_count_hits(seed, 0, 1, SIMD_SCALAR));
 	}
@@ -257,8 +261,8 @@ static void test_tiny_job(void **state)
 static void check_cover(uint64_t trials)
 {
 	union pard_params p = make_params(trials, 0);
-	uint64_t per = p.pi.chunk_trials;
-	uint32_t n = pard_kernel_pi.chunk_count(&p);
+	uint64_t per = pi_params_of(&p)->chunk_trials;
+	uint32_t n = kpi->chunk_count(&p);
 	if (n < 1 || n > PARD_MAX_CHUNKS)
 		fail_msg("trials %" PRIu64 ": %u chunks", trials, n);
 	assert_true(per >= MIN_CHUNK);
@@ -287,21 +291,21 @@ static void test_chunk_arithmetic(void **state)
 
 	/* The chunking depends on trials alone: 10^12 always splits the same way. */
 	union pard_params p = make_params(UINT64_C(1000000000000), 5);
-	assert_int_equal(p.pi.chunk_trials, UINT64_C(976562560));
-	assert_int_equal(pard_kernel_pi.chunk_count(&p), PARD_MAX_CHUNKS);
+	assert_int_equal(pi_params_of(&p)->chunk_trials, UINT64_C(976562560));
+	assert_int_equal(kpi->chunk_count(&p), PARD_MAX_CHUNKS);
 	assert_int_equal(pi_chunk_trials(10000000), MIN_CHUNK);
 	union pard_params q = make_params(10000000, 5);
-	assert_int_equal(pard_kernel_pi.chunk_count(&q), 10); /* 1e7 = 9 x 2^20 + the rest: both workers busy */
+	assert_int_equal(kpi->chunk_count(&q), 10); /* 1e7 = 9 x 2^20 + the rest: both workers busy */
 
 	/* A corrupt chunk_trials in shared memory must not make more chunks than a job slot holds. */
 	union pard_params bad = make_params(UINT64_C(1000000000000), 5);
-	bad.pi.chunk_trials = 1;
-	assert_int_equal(pard_kernel_pi.chunk_count(&bad), PARD_MAX_CHUNKS);
-	bad.pi.chunk_trials = 900000000; /* would be 1112 chunks */
-	assert_int_equal(pard_kernel_pi.chunk_count(&bad), PARD_MAX_CHUNKS);
+	pi_params_of(&bad)->chunk_trials = 1;
+	assert_int_equal(kpi->chunk_count(&bad), PARD_MAX_CHUNKS);
+	pi_params_of(&bad)->chunk_trials = 900000000; /* would be 1112 chunks */
+	assert_int_equal(kpi->chunk_count(&bad), PARD_MAX_CHUNKS);
 	/* chunk_trials 0 is treated as "derive it from trials". */
-	bad.pi.chunk_trials = 0;
-	assert_int_equal(pard_kernel_pi.chunk_count(&bad), PARD_MAX_CHUNKS);
+	pi_params_of(&bad)->chunk_trials = 0;
+	assert_int_equal(kpi->chunk_count(&bad), PARD_MAX_CHUNKS);
 }
 
 /* Parses words with a given cap; checks the return code and that err contains want_msg. */
@@ -320,7 +324,7 @@ static int parse_words(uint64_t max_trials, union pard_params *out, char *err, s
 	lim.max_trials = max_trials;
 	char before[8][64];
 	memcpy(before, storage, sizeof(before));
-	int rc = pard_kernel_pi.parse(argc, argv, &lim, out, err, errlen);
+	int rc = kpi->parse(argc, argv, &lim, out, err, errlen);
 	/* The kernel must not scribble on the caller's words. */
 	assert_memory_equal(before, storage, sizeof(before));
 	return rc;
@@ -385,11 +389,11 @@ static void expect_ok(uint64_t want_trials, uint64_t want_seed, uint64_t want_ch
 	int rc = parse_words(MAX_DEFAULT, &out, err, sizeof(err), argc, a0, a1);
 	if (rc != 0)
 		fail_msg("args [%s %s]: rc %d (%s)", a0, argc > 1 ? a1 : "", rc, err);
-	assert_int_equal(out.pi.trials, want_trials);
-	assert_int_equal(out.pi.seed, want_seed);
-	assert_int_equal(out.pi.chunk_trials, want_chunk);
+	assert_int_equal(pi_params_of(&out)->trials, want_trials);
+	assert_int_equal(pi_params_of(&out)->seed, want_seed);
+	assert_int_equal(pi_params_of(&out)->chunk_trials, want_chunk);
 	/* The rest of the slot is zeroed, so the stored params are reproducible bytes. */
-	for (size_t i = sizeof(out.pi); i < sizeof(out.raw); i++)
+	for (size_t i = sizeof(struct pi_params); i < sizeof(out.raw); i++)
 		assert_int_equal(out.raw[i], 0);
 }
 
@@ -411,10 +415,10 @@ static void test_parse_random_seed(void **state)
 	char err[128] = "";
 	assert_int_equal(parse_words(MAX_DEFAULT, &a, err, sizeof(err), 1, "1000"), 0);
 	assert_int_equal(parse_words(MAX_DEFAULT, &b, err, sizeof(err), 1, "1000"), 0);
-	assert_int_equal(a.pi.trials, 1000);
-	assert_int_equal(a.pi.chunk_trials, MIN_CHUNK);
+	assert_int_equal(pi_params_of(&a)->trials, 1000);
+	assert_int_equal(pi_params_of(&a)->chunk_trials, MIN_CHUNK);
 	/* Two draws of a 64-bit random seed collide with probability 2^-64. */
-	assert_int_not_equal(a.pi.seed, b.pi.seed);
+	assert_int_not_equal(pi_params_of(&a)->seed, pi_params_of(&b)->seed);
 }
 
 /* A tiny err buffer is truncated, not overrun; NULL err is allowed. */
@@ -437,21 +441,21 @@ static void test_format_result(void **state)
 	uint64_t results[2] = {300, 485};
 	char buf[256];
 	const char *want = "trials=1000 hits=785 estimate=3.1400000000 stderr=5.197e-02 seed=42";
-	int n = pard_kernel_pi.format_result(&p, results, 2, buf, sizeof(buf));
+	int n = kpi->format_result(&p, results, 2, buf, sizeof(buf));
 	assert_int_equal(n, (int)strlen(want));
 	assert_string_equal(buf, want);
 
 	/* Exactly enough room, then one byte short. */
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(pard_kernel_pi.format_result(&p, results, 2, buf, strlen(want) + 1), (int)strlen(want));
+	assert_int_equal(kpi->format_result(&p, results, 2, buf, strlen(want) + 1), (int)strlen(want));
 	assert_string_equal(buf, want);
-	assert_int_equal(pard_kernel_pi.format_result(&p, results, 2, buf, strlen(want)), -ENOSPC);
-	assert_int_equal(pard_kernel_pi.format_result(&p, results, 2, buf, 0), -ENOSPC);
+	assert_int_equal(kpi->format_result(&p, results, 2, buf, strlen(want)), -ENOSPC);
+	assert_int_equal(kpi->format_result(&p, results, 2, buf, 0), -ENOSPC);
 
 	/* Seeds print as unsigned decimal; all hits gives estimate 4 and a zero standard error. */
 	union pard_params q = make_params(1, UINT64_MAX);
 	uint64_t one = 1;
-	n = pard_kernel_pi.format_result(&q, &one, 1, buf, sizeof(buf));
+	n = kpi->format_result(&q, &one, 1, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_string_equal(buf, "trials=1 hits=1 estimate=4.0000000000 stderr=0.000e+00 seed=18446744073709551615");
 
@@ -460,7 +464,7 @@ static void test_format_result(void **state)
 	static uint64_t many[PARD_MAX_CHUNKS];
 	for (int i = 0; i < PARD_MAX_CHUNKS; i++)
 		many[i] = i < 1000 ? 785398163 : 0;
-	n = pard_kernel_pi.format_result(&r, many, PARD_MAX_CHUNKS, buf, sizeof(buf));
+	n = kpi->format_result(&r, many, PARD_MAX_CHUNKS, buf, sizeof(buf));
 	assert_true(n > 0);
 	assert_non_null(strstr(buf, "trials=1000000000000 hits=785398163000 estimate=3.1415926520 stderr="));
 	assert_non_null(strstr(buf, " seed=9"));
@@ -468,6 +472,11 @@ static void test_format_result(void **state)
 
 int main(void)
 {
+	kpi = pard_kernel_find("pi");
+	if (!kpi) {
+		fprintf(stderr, "no pi in the kind table\n");
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kernel_identity),
 		cmocka_unit_test(test_known_answers),
