@@ -259,6 +259,24 @@ static bool int_literal_matches(const char *path, const config_setting_t *s, lon
 	return ok;
 }
 
+/* A value as messages show it: control bytes escaped (a message is one log line) and long ones cut. */
+static const char *shown(const char *v, char *out, size_t len)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)v; *p && o + 8 < len; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", *p);
+		else
+			out[o++] = (char)*p;
+		if (o + 8 >= len && p[1]) {
+			snprintf(out + o, len - o, "...");
+			return out;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static int apply_number(struct load *l, struct pard_config *c, const config_setting_t *s,
 			const struct config_setting_info *r)
 {
@@ -292,20 +310,22 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 		return -1;
 	}
 	const char *v = config_setting_get_string(s);
-	char out[4096], why[512] = "";
+	char out[4096], why[512] = "", vs[160];
 	if (r->expand) {
 		int e = config_expand(v, out, r->size < sizeof(out) ? r->size : sizeof(out), why, sizeof(why));
 		if (e < 0) {
-			problem(l, s, "%s \"%s\": %s", r->name, v, why);
+			problem(l, s, "%s \"%s\": %s", r->name, shown(v, vs, sizeof(vs)), why);
 			return -1;
 		}
-	} else {
-		snprintf(out, sizeof(out), "%s", v);
+	} else if ((size_t)snprintf(out, sizeof(out), "%s", v) >= sizeof(out)) {
+		problem(l, s, "%s is longer than %zu bytes", r->name, sizeof(out) - 1);
+		return -1;
 	}
 	switch (r->kind) {
 	case CONFIG_STRATEGY:
 		if (strcmp(out, "fork") && strcmp(out, "spawn") && strcmp(out, "forkserver")) {
-			problem(l, s, "%s must be \"fork\", \"spawn\" or \"forkserver\" (got \"%s\")", r->name, v);
+			problem(l, s, "%s must be \"fork\", \"spawn\" or \"forkserver\" (got \"%s\")", r->name,
+				shown(v, vs, sizeof(vs)));
 			return -1;
 		}
 		break;
@@ -313,21 +333,22 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 		/* A relative path would depend on the directory pard happens to start in. */
 		if (out[0] != '/' || strlen(out) >= r->size) {
 			problem(l, s, "%s must be a path starting with \"/\" (absolute), shorter than %zu bytes (got \"%s\")",
-				r->name, r->size, v);
+				r->name, r->size, shown(v, vs, sizeof(vs)));
 			return -1;
 		}
 		break;
 	case CONFIG_SHM_NAME:
 		if (out[0] != '/' || out[1] == '\0' || strchr(out + 1, '/') || strlen(out) >= r->size) {
 			problem(l, s, "%s must be \"/name\" with no other slash, up to %zu bytes (got \"%s\")", r->name,
-				r->size - 1, v);
+				r->size - 1, shown(v, vs, sizeof(vs)));
 			return -1;
 		}
 		break;
 	case CONFIG_LOG_LEVEL: {
 		int lvl = pard_log_level_from_name(out);
 		if (lvl < 0) {
-			problem(l, s, "%s must be one of error, warning, notice, info, debug (got \"%s\")", r->name, v);
+			problem(l, s, "%s must be one of error, warning, notice, info, debug (got \"%s\")", r->name,
+				shown(v, vs, sizeof(vs)));
 			return -1;
 		}
 		c->log_level = lvl;
@@ -339,7 +360,7 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 		unsigned long m = strtoul(out, &end, 8);
 		if (!out[0] || *end || errno || out[0] == '-' || out[0] == '+' || m > (unsigned long)r->max) {
 			problem(l, s, "%s must be an octal mode from %04llo to %04llo, e.g. \"0660\" (got \"%s\")", r->name,
-				(unsigned long long)r->min, (unsigned long long)r->max, v);
+				(unsigned long long)r->min, (unsigned long long)r->max, shown(v, vs, sizeof(vs)));
 			return -1;
 		}
 		store_number(c, r, m);
@@ -411,8 +432,13 @@ static void collect(void *ctx, enum pard_log_level level, const char *msg)
 	(void)level;
 	struct collect *k = ctx;
 	size_t n = strlen(msg) + (k->used ? 1 : 0);
-	if (k->full || k->used + n >= k->len) {
-		k->full = true; /* whole messages only */
+	if (k->full || !k->len)
+		return;
+	if (k->used + n >= k->len) {
+		/* Whole messages only, but the first one even cut short: it still names file and line. */
+		if (!k->used)
+			snprintf(k->buf, k->len, "%s", msg);
+		k->full = true;
 		return;
 	}
 	snprintf(k->buf + k->used, k->len - k->used, "%s%s", k->used ? "\n" : "", msg);

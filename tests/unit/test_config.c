@@ -137,6 +137,8 @@ static const struct {
 	{"socket_mode = \"01000\";\n", ":1:", "socket_mode must be an octal mode"},
 	{"socket_mode = \"\";\n", ":1:", "socket_mode must be an octal mode"},
 	{"socket_mode = \"-600\";\n", ":1:", "socket_mode must be an octal mode"},
+	/* A value is echoed with control bytes escaped: each message stays one line. */
+	{"strategy = \"x\\ny\";\n", ":1:", "(got \"x\\x0ay\")"},
 	{"result_retention = -5;\n", ":1:", "result_retention must be from 0"},
 	{"log_level = \"loud\";\n", ":1:", "log_level must be one of"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
@@ -157,6 +159,9 @@ static void test_invalid_values(void **state)
 			fail_msg("case %zu (%s): r=%d err=\"%s\"", i, bad_cases[i].text, r, err);
 		/* The file name leads the message. */
 		assert_true(strncmp(err, "/tmp/pard-test-config-", 22) == 0);
+		/* One bad setting, one line. */
+		if (strchr(err, '\n'))
+			fail_msg("case %zu (%s): more than one message: %s", i, bad_cases[i].text, err);
 	}
 }
 
