@@ -169,9 +169,11 @@ static void reload(struct daemon *d)
 		/* Workers started from now on (spawn, forkserver) use the new binary. */
 		if (strcmp(n.worker_binary, d->cfg.worker_binary))
 			find_worker_binary(&n, d->pool.worker_binary, sizeof(d->pool.worker_binary));
-		/* The new strategy's workers take over as the old ones finish their chunk. */
-		if (strcmp(n.strategy, d->cfg.strategy) && pool_set_strategy(&d->pool, pool_strategy_find(n.strategy)) < 0)
-			strcpy(n.strategy, d->cfg.strategy);
+		if (strcmp(n.strategy, d->cfg.strategy)) {
+			/* The new strategy's workers take over as the old ones finish their chunk. */
+			if (pool_set_strategy(&d->pool, pool_strategy_find(n.strategy)) < 0)
+				strcpy(n.strategy, d->cfg.strategy);
+		}
 		if (n.queue_depth > n.max_jobs)
 			n.queue_depth = n.max_jobs;
 		uint32_t old_workers = d->cfg.workers;
@@ -245,13 +247,12 @@ static int load_config(struct daemon *d)
 /* --check-config: the values, then what they need from this machine. */
 static int check_config(struct daemon *d)
 {
-	int r = load_config(d);
-	if (r < 0 && r != -EINVAL)
+	/* Checks of the machine would only be about values that are not going to be used. */
+	if (load_config(d) < 0)
 		return 1;
 	char worker[4096];
 	find_worker_binary(&d->cfg, worker, sizeof(worker));
-	int errors = r < 0;
-	errors += config_check_shm_space(&d->cfg, "/dev/shm", d->config_path, log_config_problem, "");
+	int errors = config_check_shm_space(&d->cfg, "/dev/shm", d->config_path, log_config_problem, "");
 	errors += config_check_worker_binary(worker, strcmp(d->cfg.strategy, "fork") || d->cfg.worker_binary[0],
 					     d->config_path, log_config_problem, "");
 	if (errors)
