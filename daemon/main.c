@@ -84,6 +84,12 @@ static void kill_worker(void *ctx, uint32_t w, const char *why)
 	pool_kill_worker(&d->pool, w, why);
 }
 
+/* Logs one config problem; ctx is a prefix for the message. */
+static void log_config_problem(void *ctx, enum pard_log_level level, const char *msg)
+{
+	pard_log(level, "%s%s", (const char *)ctx, msg);
+}
+
 /* pard-worker: the configured path, else the one beside this pard (a build tree), else the
  * installed one. */
 static void find_worker_binary(const struct pard_config *cfg, char *out, size_t len)
@@ -114,29 +120,26 @@ static void reload(struct daemon *d)
 	notify_reloading();
 	struct pard_config n;
 	config_defaults(&n);
-	char err[1024];
-	int r = config_load(&n, d->config_path, err, sizeof(err));
+	int r = config_load_report(&n, d->config_path, log_config_problem,
+				   "reload rejected, keeping the running config: ");
 	if (r == -ENOENT && !d->config_explicit) {
 		config_defaults(&n);
 		r = 0;
+	} else if (r < 0 && r != -EINVAL) {
+		log_error("reload rejected, keeping the running config: %s: %s", d->config_path, strerror(-r));
 	}
-	if (r < 0) {
-		log_error("reload rejected, keeping the running config: %s", err);
-	} else {
-		if (strcmp(n.socket, d->cfg.socket) || strcmp(n.shm_name, d->cfg.shm_name) ||
-		    n.max_jobs != d->cfg.max_jobs || n.limits.arena_size != d->cfg.limits.arena_size)
-			log_warning("reload: socket, shm_name, max_jobs and arena_size take effect at restart");
+	if (r == 0) {
+		char changed[256];
+		if (config_keep_restart_only(&n, &d->cfg, changed, sizeof(changed)))
+			log_warning("reload: %s take effect at restart; the running values stay", changed);
+		/* Workers started from now on (spawn, forkserver) use the new binary. */
+		if (strcmp(n.worker_binary, d->cfg.worker_binary))
+			find_worker_binary(&n, d->pool.worker_binary, sizeof(d->pool.worker_binary));
 		if (strcmp(n.strategy, d->cfg.strategy)) {
 			/* The new strategy's workers take over as the old ones finish their chunk. */
-			if (strcmp(n.worker_binary, d->cfg.worker_binary))
-				find_worker_binary(&n, d->pool.worker_binary, sizeof(d->pool.worker_binary));
 			if (pool_set_strategy(&d->pool, pool_strategy_find(n.strategy)) < 0)
 				strcpy(n.strategy, d->cfg.strategy);
 		}
-		strcpy(n.socket, d->cfg.socket);
-		strcpy(n.shm_name, d->cfg.shm_name);
-		n.max_jobs = d->cfg.max_jobs;
-		n.limits.arena_size = d->cfg.limits.arena_size;
 		if (n.queue_depth > n.max_jobs)
 			n.queue_depth = n.max_jobs;
 		uint32_t old_workers = d->cfg.workers;
@@ -194,20 +197,36 @@ static void usage(FILE *f)
 		"  -h, --help          print this help and exit\n");
 }
 
-/* Loads the config: explicit paths must exist; the default one may be missing. */
+/* Loads the config, logging every bad setting: explicit paths must exist; the default one may be
+ * missing. */
 static int load_config(struct daemon *d)
 {
 	config_defaults(&d->cfg);
-	char err[1024];
-	int r = config_load(&d->cfg, d->config_path, err, sizeof(err));
+	int r = config_load_report(&d->cfg, d->config_path, log_config_problem, "");
 	if (r == -ENOENT && !d->config_explicit) {
 		log_notice("no config file at %s; using built-in defaults", d->config_path);
 		return 0;
 	}
-	if (r < 0) {
-		log_error("%s", err);
-		return r;
-	}
+	if (r < 0 && r != -EINVAL)
+		log_error("%s: %s", d->config_path, strerror(-r));
+	return r;
+}
+
+/* --check-config: the values, then what they need from this machine. */
+static int check_config(struct daemon *d)
+{
+	/* Checks of the machine would only be about values that are not going to be used. */
+	if (load_config(d) < 0)
+		return 1;
+	char worker[4096];
+	find_worker_binary(&d->cfg, worker, sizeof(worker));
+	int errors = config_check_shm_space(&d->cfg, "/dev/shm", d->config_path, log_config_problem, "");
+	errors += config_check_worker_binary(worker, strcmp(d->cfg.strategy, "fork") || d->cfg.worker_binary[0],
+					     d->config_path, log_config_problem, "");
+	if (errors)
+		return 1;
+	printf("%s: configuration OK (workers=%u strategy=%s socket=%s shm_name=%s)\n", d->config_path,
+	       d->cfg.workers, d->cfg.strategy, d->cfg.socket, d->cfg.shm_name);
 	return 0;
 }
 
@@ -335,14 +354,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pard_log_init("pard", PARD_LOG_INFO);
+	if (check_only)
+		return check_config(&d);
 	if (load_config(&d) < 0)
 		return 1;
 	pard_log_set_level((enum pard_log_level)d.cfg.log_level);
-	if (check_only) {
-		printf("%s: configuration OK (workers=%u strategy=%s socket=%s shm_name=%s)\n", d.config_path,
-		       d.cfg.workers, d.cfg.strategy, d.cfg.socket, d.cfg.shm_name);
-		return 0;
-	}
 	int r = setup(&d);
 	if (r == 0) {
 		notify_ready(&d.notify);

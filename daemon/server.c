@@ -45,8 +45,8 @@ static void client_output_started(struct client *c)
 {
 	struct server *s = c->server;
 	c->progress_ns = pard_now_ns();
-	if (s->send_timeout_ns)
-		loop_tick_at(s->loop, c->progress_ns + s->send_timeout_ns);
+	if (s->cfg->send_timeout)
+		loop_tick_at(s->loop, c->progress_ns + (uint64_t)s->cfg->send_timeout * 1000000000u);
 }
 
 static void client_flush(struct client *c);
@@ -415,7 +415,7 @@ int server_listen(struct server *s)
 	}
 	s->socket_owned = true;
 	/* Members of the daemon's group may submit: that is the access policy for the socket. */
-	if (chmod(s->cfg->socket, 0660) < 0)
+	if (chmod(s->cfg->socket, s->cfg->socket_mode) < 0)
 		log_warning("chmod %s: %s", s->cfg->socket, strerror(errno));
 	if (listen(fd, 512) < 0) {
 		int e = errno;
@@ -471,15 +471,16 @@ static void server_after_events(void *ctx)
 static uint64_t drop_stalled(struct server *s, uint64_t now)
 {
 	uint64_t next = 0;
-	if (!s->send_timeout_ns)
+	uint64_t timeout_ns = (uint64_t)s->cfg->send_timeout * 1000000000u;
+	if (!timeout_ns)
 		return 0;
 	for (struct client *c = s->clients; c; c = c->next) {
 		if (c->dead || !client_has_output(c))
 			continue;
-		uint64_t due = c->progress_ns + s->send_timeout_ns;
+		uint64_t due = c->progress_ns + timeout_ns;
 		if (now >= due) {
 			log_warning("client uid %u pid %d read nothing for %llu s: dropped, %zu bytes unsent%s",
-				    (unsigned)c->uid, (int)c->pid, (unsigned long long)(s->send_timeout_ns / 1000000000u),
+				    (unsigned)c->uid, (int)c->pid, (unsigned long long)s->cfg->send_timeout,
 				    c->outlen - c->outoff + c->bulk_len, c->bulk_job ? " (a result buffer is released)" : "");
 			c->dead = true;
 		} else if (!next || due < next) {
@@ -520,7 +521,6 @@ void server_init(struct server *s, struct loop *loop, struct pard_config *cfg, s
 	s->listener.fd = -1;
 	s->listener.handle = listener_handle;
 	s->start_ns = pard_now_ns();
-	s->send_timeout_ns = (uint64_t)SERVER_SEND_TIMEOUT_S * 1000000000u;
 	s->out_budget_soft = OUT_BUDGET_SOFT;
 	s->out_budget_hard = OUT_BUDGET_HARD;
 	loop->after_events = server_after_events;

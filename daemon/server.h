@@ -14,9 +14,6 @@
 
 struct client;
 
-/* Seconds a client may leave its answers unread before it is dropped. */
-#define SERVER_SEND_TIMEOUT_S 60
-
 struct server {
 	/* What the commands act on; the daemon owns them. */
 	struct loop *loop;
@@ -35,7 +32,6 @@ struct server {
 	uint64_t progress_next_ns; /* when waiting clients get their next PROGRESS line (0: none wait) */
 	size_t out_bytes;          /* output buffers of all clients: the budget in server.c */
 	size_t out_budget_soft, out_budget_hard;
-	uint64_t send_timeout_ns;  /* a client that takes none of its answers for this long is dropped */
 	uint64_t start_ns;
 };
 

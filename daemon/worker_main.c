@@ -18,6 +18,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: pard-worker --shm NAME --worker N --done-fd FD\n"
 		   "       pard-worker --forkserver --control-fd FD\n"
+		   "       pard-worker --version\n"
 		   "Started by pard; not meant to be run by hand.\n");
 }
 
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
 		{"shm", required_argument, NULL, 's'},      {"worker", required_argument, NULL, 'w'},
 		{"done-fd", required_argument, NULL, 'd'},  {"forkserver", no_argument, NULL, 'f'},
 		{"control-fd", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
-		{0},
+		{"version", no_argument, NULL, 'V'},          {0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -71,6 +72,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			/* pard --check-config runs this to see the binary is a working pard-worker of its build. */
+			printf("pard-worker %s\n", PARD_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -29,10 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[1024] = "";
 	int r = config_load(&c, path, err, sizeof(err));
 	if (r == 0) {
-		if (c.workers < 1 || c.workers > 1024 || c.queue_depth > c.max_jobs || c.shm_name[0] != '/')
+		if (c.workers < 1 || c.workers > 1024 || c.queue_depth > c.max_jobs || c.shm_name[0] != '/' ||
+		    c.socket[0] != '/' || c.socket_mode > 0777 || (c.worker_binary[0] && c.worker_binary[0] != '/'))
 			abort();
-	} else if (strncmp(err, path, strlen(path)) != 0) {
-		abort(); /* every refusal names the file */
+	} else {
+		/* Every refusal, each on its own line, names the file. */
+		for (const char *line = err; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+			if (strncmp(line, path, strlen(path)) != 0)
+				abort();
 	}
 	unlink(path);
 	return 0;

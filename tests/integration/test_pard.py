@@ -873,6 +873,10 @@ class ConfigTest(PardTestCase):
         ("max_trials = 0;", 3, ["max_trials"]),
         ("max_jobs = 4;\n# pad\nqueue_depth = 8;", 5, ["queue_depth", "max_jobs"]),
         ("\nmax_jobs = ;", 4, ["syntax"]),
+        # Relative paths would depend on the directory pard starts in.
+        ('socket = "relative.sock";', 3, ["socket", "relative.sock"]),
+        ('worker_binary = "pard-worker";', 3, ["worker_binary"]),
+        ("socket_mode = 0660;", 3, ["socket_mode", "quotes"]),
     ]
 
     def _check(self, text):
@@ -907,6 +911,89 @@ class ConfigTest(PardTestCase):
         self.assertIn("shm_name=/pard-x", r.stdout)
         path, r = self._check("")
         self.assertEqual(r.returncode, 0, r)
+
+    def test_every_bad_setting_reported(self):
+        path, r = self._check('workers = 0;\nlog_level = "info";\nsocket = "x.sock";\nbogus = 1;\n')
+        self.assertNotEqual(r.returncode, 0, r)
+        for lineno, words in ((1, "workers must be"), (3, "socket must be"), (4, "unknown setting bogus")):
+            self.assertIn("%s:%d: %s" % (path, lineno, words), r.stderr)
+        self.assertNotIn("configuration OK", r.stdout)
+
+    def test_arena_beyond_shm(self):
+        arena = 1 << 40
+        st = os.statvfs("/dev/shm")
+        if st.f_blocks * st.f_frsize > arena:
+            self.skipTest("/dev/shm holds more than 1 TiB")
+        path, r = self._check("arena_size = %dL;\n" % arena)
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn("/dev/shm holds only", r.stderr)
+        self.assertIn("cannot fit", r.stderr)
+        self.assertNotIn("configuration OK", r.stdout)
+
+    def test_worker_binary_checked(self):
+        d = tempfile.mkdtemp(prefix="pard-cfg-")
+        self.addCleanup(shutil.rmtree, d, True)
+        plain = os.path.join(d, "pard-worker")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(plain, 0o644)
+        for binary, words in (("/bin/true", "is not pard-worker"), ("/nonexistent/pard-worker", "No such file"),
+                              (plain, "not an executable"), (d, "not an executable")):
+            with self.subTest(binary=binary):
+                path, r = self._check('strategy = "spawn";\nworker_binary = "%s";\n' % binary)
+                self.assertNotEqual(r.returncode, 0, r)
+                self.assertIn(binary, r.stderr)
+                self.assertIn(words, r.stderr)
+                self.assertNotIn("configuration OK", r.stdout)
+        # The one pard picks itself (beside it in the build tree) answers --version.
+        path, r = self._check('strategy = "spawn";\n')
+        self.assertEqual(r.returncode, 0, r)
+        worker = os.path.join(os.path.dirname(pardtest.pard_bin()), "pard-worker")
+        v = subprocess.run([worker, "--version"], capture_output=True, text=True, timeout=60)
+        self.assertEqual((v.returncode, v.stdout.split(" ")[0]), (0, "pard-worker"))
+
+    def test_dev_config_without_runtime_dir(self):
+        # etc/pard-dev.conf run where XDG_RUNTIME_DIR is unset (su, sudo, cron): %t must be the
+        # user's private /tmp/pard-UID, never /tmp itself, and one another user made is refused.
+        # As root the test runs pard as nobody, so it can also play the squatting user.
+        dev_conf = os.path.join(pardtest.HERE, "..", "..", "etc", "pard-dev.conf")
+        env = pardtest.clean_env()
+        env.pop("XDG_RUNTIME_DIR", None)
+        if os.geteuid() == 0:
+            uid = pwd.getpwnam("nobody").pw_uid
+            def as_user():
+                os.setgid(uid)
+                os.setuid(uid)
+        else:
+            uid, as_user = os.geteuid(), None
+        private = "/tmp/pard-%d" % uid
+
+        def check():
+            return subprocess.run([pardtest.pard_bin(), "--check-config", "-c", dev_conf], capture_output=True,
+                                  text=True, timeout=60, env=env, preexec_fn=as_user)
+        if os.path.lexists(private) and os.geteuid() != 0:
+            self.skipTest("%s exists already" % private)
+        if os.geteuid() == 0:
+            if os.path.isdir(private) and not os.path.islink(private):
+                shutil.rmtree(private)
+            elif os.path.lexists(private):
+                os.unlink(private)
+            os.mkdir(private, 0o777)  # another user's (root's) directory, open to all
+            os.chmod(private, 0o777)
+            try:
+                r = check()
+            finally:
+                os.rmdir(private)
+            self.assertNotEqual(r.returncode, 0, r)
+            self.assertIn(private, r.stderr)
+            self.assertIn("pard-dev.conf:5:", r.stderr)
+            self.assertNotIn("configuration OK", r.stdout)
+        r = check()
+        self.addCleanup(shutil.rmtree, private, True)
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("socket=%s/pard-dev.sock" % private, r.stdout)
+        st = os.lstat(private)
+        self.assertEqual((st.st_uid, st.st_mode & 0o7777), (uid, 0o700))
 
     def test_missing_explicit_config(self):
         d = tempfile.mkdtemp(prefix="pard-cfg-")

@@ -778,6 +778,16 @@ class ReloadTest(SupervisorTestCase):
                     return False
         return len(ws) == n
 
+    def test_restart_only_settings_kept(self):
+        # A reload applies workers at once but keeps the running max_jobs and arena_size (the
+        # segment is sized by them), naming exactly those in the log.
+        p = self.pard(workers=2)
+        self._reload(p, workers=3, max_jobs=300, arena_size=32 << 20, socket_mode="0600")
+        wait_until(lambda: "configuration reloaded" in p.log(), what="the reload")
+        self.assertIn("reload: socket_mode, max_jobs, arena_size take effect at restart", p.log())
+        wait_until(lambda: self.stats(p)["running"] == 3, what="3 workers after the reload")
+        self.assertEqual(self.parctl_json(p, "submit", "pi", 1_000_000, "--seed", 3, "--wait")["trials"], 1_000_000)
+
     def test_strategy_and_workers_reload_under_load(self):
         # Short retention: the images of the load must not fill the arena.
         p = self.pard(workers=2, strategy="fork", result_retention=1)

@@ -384,7 +384,7 @@ static void test_stalled_reader_dropped(void **state)
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 1);
 	/* ...after it, it is dropped and its buffers are given back. */
-	f->server.send_timeout_ns = 1;
+	c->progress_ns -= (uint64_t)f->cfg.send_timeout * 1000000000u;
 	loop_schedule(&f->loop);
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 0);
@@ -410,7 +410,9 @@ static void test_stalled_reader_releases_result(void **state)
 	assert_int_equal(job->readers, 1);
 	jobs_expire(&f->jobs, UINT64_MAX);
 	assert_non_null(jobs_find(&f->jobs, 1));
-	f->server.send_timeout_ns = 1;
+	struct client *c = client_of_uid(f, 1000);
+	assert_non_null(c);
+	c->progress_ns -= (uint64_t)f->cfg.send_timeout * 1000000000u;
 	loop_schedule(&f->loop);
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 0);
