@@ -93,7 +93,7 @@ void pard_request_init(struct pard_request *r)
 
 bool pard_request_word_ok(const char *word)
 {
-	/* Bytes from 0x80 up pass: they are UTF-8, and the daemon splits on ASCII only. */
+	/* The rule of reply values: printable ASCII, no space. */
 	return pard_value_is_safe(word);
 }
 

@@ -35,7 +35,8 @@ struct pard_request {
 	char buf[PARD_MAX_LINE];
 };
 void pard_request_init(struct pard_request *r);
-/* True when word can be one word of a request: non-empty, no whitespace, no control characters. */
+/* True when word can be one word of a request: non-empty, printable ASCII without whitespace
+ * (pard_value_is_safe). */
 bool pard_request_word_ok(const char *word);
 /* Appends word. Returns 0, -EINVAL for a word pard_request_word_ok refuses, or -E2BIG when the
  * line (newline included) would exceed PARD_MAX_LINE; r is unchanged on error. */
