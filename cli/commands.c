@@ -107,10 +107,7 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 	int rc = parctl_build(p, &req, verb);
 	if (rc)
 		return rc;
-	const char *nodata[] = {data_flag(p), NULL};
-	struct pard_request tail;
-	if (pard_request_append(&req, &job) < 0 || (run && nodata[0] && (parctl_build(p, &tail, nodata) ||
-									   pard_request_append(&req, &tail) < 0))) {
+	if (pard_request_append(&req, &job) < 0 || (run && data_flag(p) && pard_request_add(&req, data_flag(p)) < 0)) {
 		parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)", PARD_MAX_LINE - 1);
 		return PARCTL_USAGE;
 	}

@@ -19,6 +19,10 @@ static int connect_daemon(struct parctl *p)
 			      path, (unsigned)p->conn.peer_uid, (unsigned)p->conn.socket_uid);
 		return PARCTL_UNREACHABLE;
 	}
+	if (r == -ENOTSOCK) {
+		parctl_errorf(p, "untrusted", "refusing %s: it is not a socket (a symlink, or another kind of file)", path);
+		return PARCTL_UNREACHABLE;
+	}
 	if (r < 0) {
 		parctl_errorf(p, "unreachable", "cannot reach pard at %s: %s (is pard running? see --socket / PARD_SOCKET)",
 			      path, strerror(-r));

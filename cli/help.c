@@ -101,7 +101,7 @@ bool parctl_command_help(FILE *f, const char *name, int width)
 	if (!c)
 		return false;
 	fprintf(f, "Usage: parctl %s%s", c->name, *c->args ? " " : "");
-	parctl_wrap(f, 13 + (int)strlen(c->name) + (*c->args ? 1 : 0), 14, c->args, width);
+	parctl_wrap(f, 14 + (int)strlen(c->name) + (*c->args ? 1 : 0), 14, c->args, width);
 	fputc('\n', f);
 	parctl_wrap(f, 0, 0, c->help, width);
 	if (c->arg == PARCTL_ARG_KIND) {

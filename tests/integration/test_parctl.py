@@ -221,6 +221,7 @@ class ImpostorTest(PardTestCase):
         r = self.parctl_at(link, "stats")
         self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
         self.assertIn(link, r.stderr)
+        self.assertIn("not a socket", r.stderr)
         self.assertEqual(self.parctl(p, "stats").returncode, EXIT_OK)
 
 
