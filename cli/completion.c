@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* bash, zsh and fish completions for parctl, written from the command, option and kind tables
  * at build time, so a new command, kind or option completes without anyone editing a script. */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -346,8 +347,46 @@ static void fish(FILE *f)
 	}
 }
 
+/* Names go into the scripts unquoted (case patterns, word lists): only plain names may. */
+static bool plain(const char *name)
+{
+	if (!*name)
+		return false;
+	for (; *name; name++)
+		if (!isalnum((unsigned char)*name) && *name != '_' && *name != '-')
+			return false;
+	return true;
+}
+
+static bool tables_plain(void)
+{
+	for (unsigned i = 0; i < parctl_ncommands; i++)
+		if (!plain(parctl_commands[i].name))
+			return false;
+	for (unsigned i = 0; i < parctl_noptions; i++)
+		if (!plain(parctl_options[i].name) || (parctl_options[i].alias && !plain(parctl_options[i].alias)) ||
+		    (parctl_options[i].choices && strspn(parctl_options[i].choices,
+							 "abcdefghijklmnopqrstuvwxyz0123456789_ ") !=
+							  strlen(parctl_options[i].choices)))
+			return false;
+	for (const struct pard_kernel_option *o = parctl_job_options; o->name; o++)
+		if (!plain(o->name))
+			return false;
+	for (size_t i = 0; i < pard_kernel_count(); i++) {
+		const struct pard_kernel *k = pard_kernel_at(i);
+		if (!plain(k->name))
+			return false;
+		for (const struct pard_kernel_option *o = k->options; o && o->name; o++)
+			if (!plain(o->name))
+				return false;
+	}
+	return true;
+}
+
 int parctl_completion(FILE *f, enum parctl_shell shell)
 {
+	if (!tables_plain())
+		return -EINVAL;
 	if (shell == PARCTL_BASH)
 		bash(f);
 	else if (shell == PARCTL_ZSH)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Build-time tool: writes parctl's completion script for one shell (bash, zsh, fish) to a file. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,9 @@ int main(int argc, char **argv)
 	}
 	int r = parctl_completion(f, shell);
 	if (fclose(f) != 0 || r < 0) {
-		fprintf(stderr, "parctl-completion: cannot write %s\n", argv[2]);
+		fprintf(stderr, "parctl-completion: cannot write %s%s\n", argv[2],
+			r == -EINVAL ? ": a command, option or kind name is not plain (letters, digits, _, -)" : "");
+		remove(argv[2]);
 		return 1;
 	}
 	return 0;

@@ -132,7 +132,8 @@ void progress_clear(void);
 
 /* completion.c: shell completion scripts made from the tables above. */
 enum parctl_shell { PARCTL_BASH, PARCTL_ZSH, PARCTL_FISH };
-/* Writes the completion script for shell to f. Returns 0 or -EIO. */
+/* Writes the completion script for shell to f. Returns 0, -EINVAL when a table holds a name that
+ * is not plain (letters, digits, _ and -) and so cannot go into a script unquoted, or -EIO. */
 int parctl_completion(FILE *f, enum parctl_shell shell);
 
 #endif
