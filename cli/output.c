@@ -69,11 +69,11 @@ void output_json_object(FILE *f, const struct pard_reply *r)
 	fputc('}', f);
 }
 
-void output_reply(const struct parctl *p, const struct pard_reply *r)
+void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r)
 {
 	if (p->json) {
-		output_json_object(stdout, r);
-		fputc('\n', stdout);
+		output_json_object(f, r);
+		fputc('\n', f);
 		return;
 	}
 	int width = 0;
@@ -81,5 +81,5 @@ void output_reply(const struct parctl *p, const struct pard_reply *r)
 		if ((int)strlen(r->keys[i]) > width)
 			width = (int)strlen(r->keys[i]);
 	for (int i = 0; i < r->nkeys; i++)
-		printf("%-*s  %s\n", width, r->keys[i], r->values[i]);
+		fprintf(f, "%-*s  %s\n", width, r->keys[i], r->values[i]);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "pard/client.h"
+#include "pard/kernel.h"
 #include "pard/protocol.h"
 
 /* Exit codes: documented in parctl(1). */
@@ -14,7 +15,7 @@ enum parctl_exit {
 	PARCTL_OK = 0,
 	PARCTL_JOB_FAILED = 1,   /* the job failed or was cancelled */
 	PARCTL_USAGE = 2,        /* bad command line */
-	PARCTL_UNREACHABLE = 3,  /* no daemon at the socket, or the connection broke */
+	PARCTL_UNREACHABLE = 3,  /* no daemon at the socket, an untrusted one, or the connection broke */
 	PARCTL_REFUSED = 4,      /* the daemon refused the request (bad argument, no such job, not yours) */
 	PARCTL_BUSY = 5,         /* the daemon is full: try again later */
 };
@@ -27,37 +28,99 @@ struct parctl {
 	const char *colormap; /* --colormap: PNG colours */
 	struct pard_client conn;
 	bool connected;
+	bool greeted; /* HELLO went out on conn */
+};
+
+/* What a command's (or an option's) argument is, for help and shell completions. */
+enum parctl_arg {
+	PARCTL_ARG_NONE,
+	PARCTL_ARG_JOB_ID,  /* the daemon's job ids */
+	PARCTL_ARG_KIND,    /* a job kind, then its positional and options */
+	PARCTL_ARG_COMMAND, /* a command name (help) */
+	PARCTL_ARG_NUMBER,
+	PARCTL_ARG_FILE,
+	PARCTL_ARG_IMAGE,   /* an image file name, or - */
+	PARCTL_ARG_CHOICE,  /* one of the option's choices */
 };
 
 struct parctl_command {
 	const char *name;
 	int min_args, max_args; /* -1: no maximum */
 	int (*run)(struct parctl *p, int argc, char **argv);
-	const char *usage;
+	const char *args; /* the arguments as usage shows them ("ID"), "" for none */
+	enum parctl_arg arg;
 	const char *help;
 };
 
 extern const struct parctl_command parctl_commands[];
 extern const unsigned parctl_ncommands;
+/* Returns the command named name, or NULL. */
+const struct parctl_command *parctl_command_find(const char *name);
 
-/* Prints the usage of every command to f. */
-void parctl_usage(FILE *f);
+/* A global option: may appear anywhere on the command line. */
+struct parctl_option {
+	const char *name;  /* "--socket" */
+	const char *alias; /* "-s", or NULL */
+	const char *value; /* placeholder of its value, NULL for a flag */
+	enum parctl_arg arg;
+	const char *choices; /* PARCTL_ARG_CHOICE: space-separated */
+	const char *help;
+};
+
+extern const struct parctl_option parctl_options[];
+extern const unsigned parctl_noptions;
+
+/* Options of submit that every kind takes: --wait (parctl's) and the daemon's timeout=. */
+extern const struct pard_kernel_option parctl_job_options[];
+#define PARCTL_WAIT_OPTION "wait"
+
 /* Runs argv (command and its arguments). Returns an exit code. */
 int parctl_main(int argc, char **argv);
 
-/* Connects and says HELLO, then sends request (one line, without newline); reads the reply line
- * into line and parses it into r. Returns PARCTL_OK or an exit code after printing the problem. */
-int parctl_request(struct parctl *p, const char *request, char *line, size_t len, struct pard_reply *r);
-/* Reads the next reply line of the same connection. Returns PARCTL_OK or an exit code. */
-int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_reply *r);
+/* help.c: the usage of every command, and one command's help. Lines fit in width columns. */
+void parctl_usage(FILE *f, int width);
+/* Prints the help of command name. Returns false for an unknown command. */
+bool parctl_command_help(FILE *f, const char *name, int width);
+/* Prints text from column col (where the cursor is), continuing on further lines at column indent,
+ * wrapped at spaces so no line is longer than width (a longer word gets a line of its own). */
+void parctl_wrap(FILE *f, int col, int indent, const char *text, int width);
+#define PARCTL_HELP_WIDTH 80
+
+/* job_options.c: turns submit's arguments (KIND ARGS... with --NAME VALUE, --NAME=VALUE and
+ * --wait) into the words after SUBMIT. The kind's option table and parctl_job_options say which
+ * --NAMEs are flags (only --wait, which stays with parctl); every other --NAME takes a value, and
+ * names or kinds no table has are passed on so the daemon names the problem. Every word is
+ * checked (pard_request_add). Returns 0, or -EINVAL with a message in err. */
+int parctl_job_words(int argc, char **argv, struct pard_request *req, bool *wait, char *err, size_t errlen);
+
+/* errors.c: prints a problem as "parctl: MESSAGE" on stderr, or with --json as
+ * {"error": CODE, "message": MESSAGE} on stdout. */
+void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Maps an ERR reply to an exit code after printing it (text on stderr, or JSON on stdout). */
 int parctl_error(struct parctl *p, const struct pard_reply *r);
+/* Copies s into buf with control characters and quotes escaped (\n, \x1b), for messages. */
+const char *parctl_escape(const char *s, char *buf, size_t len);
 
-/* Handles a job's final OK reply: reads and saves an image that follows it, then prints the reply.
- * Returns an exit code. */
+/* connection.c: one connection per run; its first request carries the HELLO handshake.
+ * Sends req and reads the reply to it into line / r. Returns PARCTL_OK or an exit code after
+ * printing the problem. The reply may be an ERR (r->ok false): the caller decides. */
+int parctl_send(struct parctl *p, const struct pard_request *req, char *line, size_t len, struct pard_reply *r);
+/* Sends req without reading a reply (a later parctl_read_reply does). */
+int parctl_send_only(struct parctl *p, const struct pard_request *req);
+/* Builds a request from words (NULL-terminated). Returns PARCTL_OK or PARCTL_USAGE after
+ * printing which word is refused. */
+int parctl_build(struct parctl *p, struct pard_request *req, const char *const *words);
+/* Reads the next reply line of the same connection. Returns PARCTL_OK or an exit code. */
+int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_reply *r);
+void parctl_disconnect(struct parctl *p);
+
+/* result.c: handles a job's final OK reply: reads and saves an image that follows it, then
+ * prints the reply. Returns an exit code. */
 int parctl_result(struct parctl *p, const struct pard_reply *r);
-/* Prints an OK reply's key=value pairs as text lines or one JSON object. */
-void output_reply(const struct parctl *p, const struct pard_reply *r);
+
+/* output.c: prints an OK reply's key=value pairs as text lines or one JSON object to f. */
+void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r);
 /* Prints one JSON value: a number when v is one, else a string. */
 void output_json_value(FILE *f, const char *v);
 /* Prints a JSON object of r's pairs (no newline). */
@@ -66,5 +129,11 @@ void output_json_object(FILE *f, const struct pard_reply *r);
 /* Draws (or, with done == total, finishes) a progress bar on stderr. */
 void progress_draw(unsigned done, unsigned total);
 void progress_clear(void);
+
+/* completion.c: shell completion scripts made from the tables above. */
+enum parctl_shell { PARCTL_BASH, PARCTL_ZSH, PARCTL_FISH };
+/* Writes the completion script for shell to f. Returns 0, -EINVAL when a table holds a name that
+ * is not plain (letters, digits, _ and -) and so cannot go into a script unquoted, or -EIO. */
+int parctl_completion(FILE *f, enum parctl_shell shell);
 
 #endif

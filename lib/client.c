@@ -6,7 +6,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -20,10 +22,48 @@ const char *pard_client_socket_path(const char *explicit_path)
 	return PARD_DEFAULT_SOCKET;
 }
 
+/* Whether the server on fd may be trusted with requests: see pard_client_connect. */
+static int check_server(struct pard_client *c, int fd, const char *path)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return -errno;
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -ENOTSOCK;
+	c->peer_uid = cred.uid;
+	c->socket_uid = st.st_uid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return 0;
+	if (cred.uid != st.st_uid)
+		return -EPERM;
+	/* The owner of the socket file is only trusted when no one else could have put it there:
+	 * in a directory others may write (/tmp), the first to bind the name owns the file. */
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat ds;
+	if (stat(dir, &ds) < 0)
+		return -errno;
+	if ((ds.st_mode & (S_IWGRP | S_IWOTH)) || (ds.st_uid != 0 && ds.st_uid != cred.uid))
+		return -EPERM;
+	return 0;
+}
+
 int pard_client_connect(struct pard_client *c, const char *path)
 {
 	c->fd = -1;
 	c->len = c->off = 0;
+	c->peer_uid = c->socket_uid = (uid_t)-1;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -36,8 +76,66 @@ int pard_client_connect(struct pard_client *c, const char *path)
 		close(fd);
 		return -e;
 	}
+	int r = check_server(c, fd, path);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	c->fd = fd;
 	return 0;
+}
+
+void pard_request_init(struct pard_request *r)
+{
+	r->len = 0;
+	r->buf[0] = '\0';
+}
+
+bool pard_request_word_ok(const char *word)
+{
+	/* The rule of reply values: printable ASCII, no space. */
+	return pard_value_is_safe(word);
+}
+
+int pard_request_add(struct pard_request *r, const char *word)
+{
+	if (!pard_request_word_ok(word))
+		return -EINVAL;
+	size_t wl = strlen(word), sep = r->len ? 1 : 0;
+	if (r->len + sep + wl + 1 > PARD_MAX_LINE)
+		return -E2BIG;
+	if (sep)
+		r->buf[r->len++] = ' ';
+	memcpy(r->buf + r->len, word, wl + 1);
+	r->len += wl;
+	return 0;
+}
+
+int pard_request_append(struct pard_request *r, const struct pard_request *src)
+{
+	if (!src->len)
+		return 0;
+	size_t sep = r->len ? 1 : 0;
+	if (r->len + sep + src->len + 1 > PARD_MAX_LINE)
+		return -E2BIG;
+	if (sep)
+		r->buf[r->len++] = ' ';
+	memcpy(r->buf + r->len, src->buf, src->len + 1);
+	r->len += src->len;
+	return 0;
+}
+
+int pard_client_send_request(struct pard_client *c, const char *prefix, const struct pard_request *r)
+{
+	/* One send for the prefix and the line, so a handshake costs no extra round trip. */
+	char buf[PARD_MAX_LINE + 64];
+	size_t pl = prefix ? strlen(prefix) : 0;
+	if (pl + r->len + 1 > sizeof(buf))
+		return -E2BIG;
+	memcpy(buf, prefix ? prefix : "", pl);
+	memcpy(buf + pl, r->buf, r->len);
+	buf[pl + r->len] = '\n';
+	return pard_client_send(c, buf, pl + r->len + 1);
 }
 
 int pard_client_send(struct pard_client *c, const char *data, size_t len)

@@ -3,7 +3,9 @@
 #ifndef PARD_CLIENT_H
 #define PARD_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "pard/protocol.h"
 
@@ -11,14 +13,38 @@
 
 struct pard_client {
 	int fd;
+	uid_t peer_uid;   /* the server's uid (SO_PEERCRED), set by pard_client_connect */
+	uid_t socket_uid; /* the socket file's owner */
 	size_t len, off;
 	char buf[PARD_MAX_LINE * 4];
 };
 
 /* Returns the socket path to use: explicit, else $PARD_SOCKET, else the default. */
 const char *pard_client_socket_path(const char *explicit_path);
-/* Connects to path. Returns 0 or -errno (-ENOENT / -ECONNREFUSED when no daemon listens). */
+/* Connects to path and checks who listens there before anything is sent: the server must run as
+ * root, as the caller, or as the owner of the socket file when only that owner can put a file in
+ * its directory (in /tmp anyone could be listening first). Returns 0 or -errno (-ENOENT /
+ * -ECONNREFUSED when no daemon listens, -ENOTSOCK when path is not a socket, -EPERM for a server
+ * that is not trusted: c->peer_uid and c->socket_uid then say who it was). */
 int pard_client_connect(struct pard_client *c, const char *path);
+
+/* One request line being built: every word is checked as it is added, so no word can smuggle a
+ * newline (a second request) or a space (extra words) onto the wire. */
+struct pard_request {
+	size_t len;
+	char buf[PARD_MAX_LINE];
+};
+void pard_request_init(struct pard_request *r);
+/* True when word can be one word of a request: non-empty, printable ASCII without whitespace
+ * (pard_value_is_safe). */
+bool pard_request_word_ok(const char *word);
+/* Appends word. Returns 0, -EINVAL for a word pard_request_word_ok refuses, or -E2BIG when the
+ * line (newline included) would exceed PARD_MAX_LINE; r is unchanged on error. */
+int pard_request_add(struct pard_request *r, const char *word);
+/* Appends the words of src (built by pard_request_add) to r. Returns 0 or -E2BIG. */
+int pard_request_append(struct pard_request *r, const struct pard_request *src);
+/* Sends r's line with its newline, after prefix when not NULL (e.g. "HELLO 1\n"). */
+int pard_client_send_request(struct pard_client *c, const char *prefix, const struct pard_request *r);
 /* Sends bytes as they are (callers end each request with '\n'). Returns 0 or -errno. */
 int pard_client_send(struct pard_client *c, const char *data, size_t len);
 /* Reads one line without its newline into out. Returns its length, -EPIPE at end of stream,

@@ -154,6 +154,26 @@ class BasicTest(PardTestCase):
         check_pi(self, self.parctl_json(p, "wait", jid), 10_000_000, 9, jid)
 
 
+class ListPagesTest(PardTestCase):
+    def test_list_spans_pages(self):
+        # More jobs than one LIST page (1000): parctl follows next= and shows every job once.
+        n = 2345
+        p = self.start_pard(max_jobs=4096, queue_depth=4096, workers=1)
+        with self.raw(p) as c:
+            c.send("".join("SUBMIT pi 1000 seed=%d\n" % i for i in range(n)))
+            ids = [parse_reply(c.readline())[1]["id"] for _ in range(n)]
+            first = c.request("LIST limit=1000")
+            self.assertEqual(parse_reply(first)[1]["count"], "1000")
+            self.assertEqual(parse_reply(first)[1]["next"], ids[999])
+            for _ in range(1000):
+                c.readline()
+        lst = self.parctl_json(p, "list")
+        self.assertEqual(lst["count"], n)
+        self.assertEqual([str(j["id"]) for j in lst["jobs"]], ids)
+        text = self.parctl_ok(p, "list").stdout.splitlines()
+        self.assertEqual(len(text), n + 1, "one header line, then one line per job")
+
+
 class DeterminismTest(PardTestCase):
     """2. The same seed gives identical hits with 1 and with 2 workers, whatever the chunking."""
 

@@ -1,0 +1,257 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""parctl's own guarantees, against a real pard and against fake servers:
+
+* every word of a request is checked, so no argument can smuggle a second request onto the wire
+  (a newline) or extra words (a space): exit 2 and nothing sent;
+* parctl checks who listens on the socket before it sends anything, and refuses a server that is
+  not root, the caller, nor the owner of a socket only that owner could have created: exit 3;
+* help comes from the command table: every line fits 80 columns, `parctl help COMMAND` and
+  `parctl COMMAND --help`.
+
+Run:  python3 tests/integration/test_parctl.py [-v] [--build-dir DIR]
+"""
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pardtest  # noqa: E402
+from pardtest import PardTestCase  # noqa: E402
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+
+
+class InjectionTest(PardTestCase):
+    """A newline or space inside one argument must never reach pard as protocol."""
+
+    def test_no_argument_becomes_a_request(self):
+        p = self.start_pard(workers=2)
+        before = self.stats(p)
+        injected = [
+            ["submit", "pi\nWORKERS 5\nSUBMIT pi", "1000"],   # the kind (was not checked)
+            ["submit", "pi", "1000\nWORKERS 5"],              # a positional
+            ["submit", "pi", "1000", "--seed", "1\nWORKERS 5"],  # an option's value
+            ["submit", "pi", "1000", "--seed\nWORKERS=5", "1"],  # an option's name
+            ["submit", "pi", "1000", "--wait", "--seed", "1\rWORKERS 5"],
+            ["submit", "pi 1000"],                             # a space: two words
+            ["submit", "pi", "10\t00"],
+            ["submit", "pi", "1000", "--seed", "\x1b[2J"],     # any control character
+            ["submit", "pi", ""],                              # an empty word
+        ]
+        for args in injected:
+            with self.subTest(args=args):
+                r = self.parctl(p, *args)
+                self.assertEqual(r.returncode, EXIT_USAGE, r)
+                self.assertIn("control characters", r.stderr)
+                self.assertNotIn("\n", r.stderr.rstrip("\n"), "the message shows the word escaped")
+                r = self.parctl(p, *args, json_out=True)
+                self.assertEqual(r.returncode, EXIT_USAGE, r)
+                self.assertIn('"error": "usage"', r.stdout)
+        after = self.stats(p)
+        self.assertEqual(after["workers"], before["workers"], "the pool was resized by an argument")
+        self.assertEqual(self.parctl_json(p, "list")["count"], 0, "a job was submitted")
+
+    def test_fake_server_receives_nothing(self):
+        # Independent of pard's own parsing: nothing at all is sent for a refused word.
+        with FakeServer(self) as srv:
+            r = self.parctl(None, "submit", "pi\nWORKERS 5", "10", socket_path=srv.path)
+            self.assertEqual(r.returncode, EXIT_USAGE, r)
+            self.assertEqual(srv.received(), b"")
+
+
+def _nobody():
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+
+
+class FakeServer:
+    """A server that answers any HELLO and request with OK, in a forked child that first drops to
+    uid (when given). dir_mode and dir_owner describe the directory the socket is made in;
+    chown_socket changes the socket file's owner after bind. received() is everything the child
+    read from its connections (each ends at the first request line or after 5 s)."""
+
+    def __init__(self, test, uid=None, gid=None, dir_mode=0o700, dir_owner=None, chown_socket=None,
+                 connections=1):
+        self.test = test
+        self.top = tempfile.mkdtemp(prefix="parctl-fake-")
+        os.chmod(self.top, 0o755)
+        self.dir = os.path.join(self.top, "d")
+        os.mkdir(self.dir)
+        os.chmod(self.dir, dir_mode)
+        if dir_owner is not None:
+            os.chown(self.dir, dir_owner, -1)
+        self.path = os.path.join(self.dir, "pard.sock")
+        self.uid, self.gid, self.chown_socket = uid, gid, chown_socket
+        self.connections = connections
+
+    def __enter__(self):
+        ready_r, ready_w = os.pipe()
+        data_r, data_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(ready_r)
+                os.close(data_r)
+                if self.uid is not None:
+                    os.setgroups([])
+                    os.setgid(self.gid)
+                    os.setuid(self.uid)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.bind(self.path)
+                s.listen(4)
+                os.write(ready_w, b"1")
+                os.close(ready_w)
+                s.settimeout(20)
+                for _ in range(self.connections):
+                    c, _ = s.accept()
+                    c.settimeout(5)
+                    got = b""
+                    try:
+                        while got.count(b"\n") < 2:
+                            chunk = c.recv(4096)
+                            if not chunk:
+                                break
+                            got += chunk
+                        if got:
+                            c.sendall(b"OK version=1\nOK estimate=3.0 impostor=yes\n")
+                    except OSError:
+                        pass
+                    os.write(data_w, got)
+                    c.close()
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        os.close(ready_w)
+        os.close(data_w)
+        self.pid, self.data_r = pid, data_r
+        self.test.assertEqual(os.read(ready_r, 1), b"1", "the fake server did not start")
+        os.close(ready_r)
+        if self.chown_socket is not None:
+            os.chown(self.path, self.chown_socket, -1)
+        return self
+
+    def received(self):
+        got = b""
+        while True:
+            chunk = os.read(self.data_r, 65536)
+            if not chunk:
+                return got
+            got += chunk
+
+    def __exit__(self, *a):
+        try:
+            os.kill(self.pid, 9)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.data_r)
+        shutil.rmtree(self.top, ignore_errors=True)
+
+
+class ImpostorTest(PardTestCase):
+    """Who listens on the socket is checked before parctl sends a byte."""
+
+    def parctl_at(self, path, *args):
+        return self.parctl(None, *args, socket_path=path, timeout=30)
+
+    def test_own_server_accepted(self):
+        # A server of the caller's own uid: trusted (it is the caller's own daemon).
+        with FakeServer(self) as srv:
+            r = self.parctl_at(srv.path, "stats")
+            self.assertEqual(r.returncode, EXIT_OK, r)
+            self.assertIn("impostor", r.stdout)
+            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS\n"))
+
+    def _as_nobody(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run a server as another user")
+        pw = _nobody()
+        if pw is None:
+            self.skipTest("no user nobody")
+        return pw
+
+    def test_owner_of_a_private_directory_accepted(self):
+        # nobody's server in a directory only nobody may write: the socket's owner is trusted.
+        pw = self._as_nobody()
+        with FakeServer(self, uid=pw.pw_uid, gid=pw.pw_gid, dir_mode=0o755, dir_owner=pw.pw_uid) as srv:
+            r = self.parctl_at(srv.path, "stats")
+            self.assertEqual(r.returncode, EXIT_OK, r)
+            self.assertIn("impostor", r.stdout)
+            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS\n"))
+
+    def test_foreign_server_in_shared_directory_refused(self):
+        # /tmp-like: anyone may bind the name first, so owning the socket proves nothing.
+        pw = self._as_nobody()
+        with FakeServer(self, uid=pw.pw_uid, gid=pw.pw_gid, dir_mode=0o1777, connections=2) as srv:
+            r = self.parctl_at(srv.path, "submit", "pi", "1000", "--wait")
+            self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
+            self.assertIn("uid %d" % pw.pw_uid, r.stderr)
+            self.assertNotIn("impostor", r.stdout)
+            self.assertEqual(r.stdout, "")
+            r2 = self.parctl_at(srv.path, "--json", "stats")
+            self.assertEqual(r2.returncode, EXIT_UNREACHABLE, r2)
+            self.assertIn('"error": "untrusted"', r2.stdout)
+            self.assertEqual(srv.received(), b"", "parctl sent a request to an untrusted server")
+
+    def test_server_not_the_socket_owner_refused(self):
+        # The socket file is root's but nobody listens on it.
+        pw = self._as_nobody()
+        with FakeServer(self, uid=pw.pw_uid, gid=pw.pw_gid, dir_mode=0o1777, chown_socket=0) as srv:
+            r = self.parctl_at(srv.path, "stats")
+            self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
+            self.assertIn("uid %d" % pw.pw_uid, r.stderr)
+            self.assertIn("owned by uid 0", r.stderr)
+            self.assertEqual(srv.received(), b"")
+
+    def test_not_a_socket(self):
+        # A symlink to a real daemon's socket is followed by connect but is not the socket.
+        p = self.start_pard(workers=1)
+        link = os.path.join(p.dir, "link.sock")
+        os.symlink(p.socket, link)
+        r = self.parctl_at(link, "stats")
+        self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
+        self.assertIn(link, r.stderr)
+        self.assertIn("not a socket", r.stderr)
+        self.assertEqual(self.parctl(p, "stats").returncode, EXIT_OK)
+
+
+class HelpTest(PardTestCase):
+
+    def run_parctl(self, *args):
+        return subprocess.run([pardtest.parctl_bin()] + list(args), capture_output=True, text=True, timeout=30,
+                              env=pardtest.clean_env())
+
+    def test_help(self):
+        r = self.run_parctl("--help")
+        self.assertEqual(r.returncode, EXIT_OK, r)
+        for word in ("submit", "workers", "help [COMMAND]", "pi TRIALS", "fractal WIDTHxHEIGHT"):
+            self.assertIn(word, r.stdout)
+        for args in (["help", "submit"], ["submit", "--help"], ["help", "workers"], ["help"]):
+            with self.subTest(args=args):
+                r = self.run_parctl(*args)
+                self.assertEqual(r.returncode, EXIT_OK, r)
+                for line in r.stdout.splitlines():
+                    self.assertLessEqual(len(line), 80, line)
+        sub = self.run_parctl("help", "submit").stdout
+        self.assertEqual(sub, self.run_parctl("submit", "--help").stdout)
+        for word in ("--seed S", "--iterations N", "--region X0,X1,Y0,Y1", "--timeout SECONDS", "--wait"):
+            self.assertIn(word, sub)
+        self.assertIn("Usage: parctl workers N", self.run_parctl("help", "workers").stdout)
+        r = self.run_parctl("help", "frobnicate")
+        self.assertEqual(r.returncode, EXIT_USAGE, r)
+        self.assertIn("frobnicate", r.stderr)
+
+
+if __name__ == "__main__":
+    pardtest.take_build_dir_argument(sys.argv)
+    unittest.main(verbosity=2)
