@@ -214,11 +214,11 @@ static int cmd_list(struct parctl *p, int argc, char **argv)
 				continue;
 			}
 			char chunks[32];
-			snprintf(chunks, sizeof(chunks), "%s/%s", pard_reply_get(&r, "done") ?: "?",
-				 pard_reply_get(&r, "chunks") ?: "?");
-			printf("%-8s %-8s %-10s %-12s %s\n", pard_reply_get(&r, "id") ?: "?",
-			       pard_reply_get(&r, "kind") ?: "?", pard_reply_get(&r, "state") ?: "?", chunks,
-			       pard_reply_get(&r, "owner") ?: "?");
+			snprintf(chunks, sizeof(chunks), "%s/%s", pard_reply_get_or(&r, "done", "?"),
+				 pard_reply_get_or(&r, "chunks", "?"));
+			printf("%-8s %-8s %-10s %-12s %s\n", pard_reply_get_or(&r, "id", "?"),
+			       pard_reply_get_or(&r, "kind", "?"), pard_reply_get_or(&r, "state", "?"), chunks,
+			       pard_reply_get_or(&r, "owner", "?"));
 		}
 		if (!next || !count)
 			break;

@@ -53,9 +53,9 @@ int parctl_result(struct parctl *p, const struct pard_reply *r)
 	if (has_data) {
 		uint64_t n = 0, w = 0, h = 0, it = 0;
 		if (pard_parse_u64(bytes, 0, SIZE_MAX / 2, &n) < 0 ||
-		    pard_parse_u64(pard_reply_get(r, "width") ?: "", 1, UINT32_MAX, &w) < 0 ||
-		    pard_parse_u64(pard_reply_get(r, "height") ?: "", 1, UINT32_MAX, &h) < 0 ||
-		    pard_parse_u64(pard_reply_get(r, "iterations") ?: "0", 0, INT32_MAX, &it) < 0 || n != w * h * 4) {
+		    pard_parse_u64(pard_reply_get_or(r, "width", ""), 1, UINT32_MAX, &w) < 0 ||
+		    pard_parse_u64(pard_reply_get_or(r, "height", ""), 1, UINT32_MAX, &h) < 0 ||
+		    pard_parse_u64(pard_reply_get_or(r, "iterations", "0"), 0, INT32_MAX, &it) < 0 || n != w * h * 4) {
 			parctl_errorf(p, "protocol", "pard sent an image reply parctl cannot read (bytes=%s)", bytes);
 			return PARCTL_UNREACHABLE;
 		}

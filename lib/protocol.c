@@ -62,3 +62,9 @@ bool pard_value_is_safe(const char *s)
 			return false;
 	return true;
 }
+
+const char *pard_reply_get_or(const struct pard_reply *r, const char *key, const char *dflt)
+{
+	const char *v = pard_reply_get(r, key);
+	return v ? v : dflt;
+}

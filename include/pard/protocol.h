@@ -48,6 +48,8 @@ struct pard_reply {
 int pard_reply_parse(char *line, struct pard_reply *r);
 /* Returns the value of key in r, or NULL. */
 const char *pard_reply_get(const struct pard_reply *r, const char *key);
+/* The value of key, or dflt when the reply has none. */
+const char *pard_reply_get_or(const struct pard_reply *r, const char *key, const char *dflt);
 /* True when s can be sent as one reply value: non-empty, printable, no whitespace. */
 bool pard_value_is_safe(const char *s);
 
