@@ -30,6 +30,7 @@
 
 struct forkserver {
 	pid_t pid;
+	uint32_t gen;     /* which helper: bumped at each launch */
 	struct watch ctl; /* fd -1 while no helper runs */
 	bool attached;
 	/* Requests in the order the helper answers them: q[head .. head+nq), the first nsent of
@@ -44,6 +45,7 @@ struct forkserver {
 		struct forkserver *fs;
 		uint32_t w;
 		pid_t pid;          /* 0: no worker of ours in this row */
+		uint32_t gen;       /* the helper that forked it */
 		bool dead;          /* pidfd fired, waiting for the helper's EXIT */
 		bool have_status;   /* EXIT came before the pidfd fired */
 		int status;
@@ -176,6 +178,7 @@ static int fs_launch(struct forkserver *fs, const char *binary)
 		return (int)pid;
 	}
 	fs->pid = pid;
+	fs->gen++;
 	fs->ctl.fd = sv[0];
 	fs->ctl.handle = fs_ctl_event;
 	fs->attached = false;
@@ -255,7 +258,7 @@ static void fs_exit(struct forkserver *fs, pid_t pid, int status)
 	struct pool *p = fs->pool;
 	for (uint32_t w = 0; w < p->rows; w++) {
 		struct fs_worker *fw = &fs->workers[w];
-		if (fw->pid != pid)
+		if (fw->pid != pid || fw->gen != fs->gen)
 			continue;
 		if (fw->dead) {
 			fs_report(fs, w, status);
@@ -308,6 +311,7 @@ static void fs_handle(struct forkserver *fs, const char *msg, int fd)
 		fw->fs = fs;
 		fw->w = r;
 		fw->pid = pid;
+		fw->gen = fs->gen;
 		fw->dead = false;
 		fw->have_status = false;
 		fw->watch.fd = fd;
@@ -342,7 +346,8 @@ static void fs_worker_event(struct watch *wt, uint32_t events)
 	struct forkserver *fs = fw->fs;
 	struct pool *p = fs->pool;
 	loop_unwatch(p->loop, wt);
-	if (fw->have_status || fs->ctl.fd < 0) {
+	/* Only its own helper can tell how it ended; a helper that is gone never will. */
+	if (fw->have_status || fs->ctl.fd < 0 || fw->gen != fs->gen) {
 		fs_report(fs, fw->w, fw->have_status ? fw->status : -1);
 	} else {
 		/* The pidfd can fire before the helper has reaped the worker: its EXIT follows. The
