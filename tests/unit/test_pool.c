@@ -373,18 +373,26 @@ static void test_signal_goes_through_pidfd(void **state)
 	f->pool.w[0].pidfd = pidfd;
 	f->pool.w[0].pid = decoy;
 	pool_kill_worker(&f->pool, 0, "killed: test");
-	siginfo_t si;
-	memset(&si, 0, sizeof(si));
-	assert_int_equal(waitid(P_PID, (id_t)real, &si, WEXITED | WNOWAIT), 0);
-	assert_int_equal(si.si_status, SIGKILL);
-	memset(&si, 0, sizeof(si));
-	assert_int_equal(waitid(P_PID, (id_t)decoy, &si, WEXITED | WNOHANG | WNOWAIT), 0);
-	assert_int_equal(si.si_pid, 0); /* the decoy lives */
-	/* Clean up as the pool would have: the real one is reaped, the decoy is worker 0's no more. */
+	/* Generous bound: a signal sent to the wrong process must fail the test, not hang it. */
+	siginfo_t si, decoy_si;
+	for (int i = 0; i < 30000; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)real, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid)
+			break;
+		usleep(1000);
+	}
+	memset(&decoy_si, 0, sizeof(decoy_si));
+	waitid(P_PID, (id_t)decoy, &decoy_si, WEXITED | WNOHANG | WNOWAIT);
+	/* Clean up as the pool would have before asserting: the real one is reaped, and worker 0
+	 * is nobody (a failed assertion must not leave the teardown waiting on a live process). */
+	kill(real, SIGKILL);
 	waitpid(real, NULL, 0);
 	close(pidfd);
 	f->pool.w[0].pidfd = -1;
 	f->pool.w[0].pid = 0;
+	assert_int_equal(si.si_pid, real);
+	assert_int_equal(si.si_status, SIGKILL);
+	assert_int_equal(decoy_si.si_pid, 0); /* the decoy lives */
 }
 
 static void test_idle_without_heartbeat_replaced(void **state)
