@@ -156,6 +156,8 @@ static int pool_start_one(struct pool *p, uint32_t w)
 	return 0;
 }
 
+static void pool_release_token(struct pool *p, uint32_t w);
+
 void pool_worker_started(struct pool *p, uint32_t w, pid_t pid, int pidfd)
 {
 	struct pool_worker *pw = &p->w[w];
@@ -165,6 +167,8 @@ void pool_worker_started(struct pool *p, uint32_t w, pid_t pid, int pidfd)
 	pw->started_ns = pard_now_ns();
 	atomic_store(&pard_segment_worker(p->seg, w)->pid, pid);
 	log_debug("worker %u started (pid %d, %s)", w, (int)pid, pw->started_by->name);
+	if (pw->holds_token)
+		pool_release_token(p, w);
 }
 
 void pool_worker_start_failed(struct pool *p, uint32_t w, int err, const char *why)
@@ -172,6 +176,8 @@ void pool_worker_start_failed(struct pool *p, uint32_t w, int err, const char *w
 	struct pool_worker *pw = &p->w[w];
 	const struct pool_strategy *by = pw->started_by ? pw->started_by : p->strategy;
 	pw->starting = false;
+	if (pw->holds_token)
+		pool_release_token(p, w);
 	atomic_store(&pard_segment_worker(p->seg, w)->state, PARD_WORKER_EMPTY);
 	snprintf(p->last_failure, sizeof(p->last_failure), "%s could not be started: %s",
 		 by == &pool_strategy_fork ? "a worker" : "pard-worker", why ? why : strerror(-err));
@@ -259,7 +265,6 @@ static uint64_t pool_due(void *ctx, uint64_t now)
 		p->old_strategy && p->old_strategy->due ? p->old_strategy->due(p, now) : 0,
 		0,
 	};
-	pool_update_broken(p);
 	/* A worker reaching its loop is not an event: while broken, look again soon. */
 	if (p->broken[0])
 		t[4] = now + 250000000u;
@@ -313,13 +318,22 @@ static void describe_exit(int status, char *buf, size_t len)
 
 static void pool_replace_or_retire(struct pool *p, uint32_t w, int status);
 
+static void pool_release_token(struct pool *p, uint32_t w)
+{
+	uint32_t token = w + 1;
+	p->w[w].holds_token = false;
+	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
+}
+
 void pool_worker_exited(struct pool *p, uint32_t w, int status)
 {
 	pool_replace_or_retire(p, w, status);
-	/* It may have held the recycling token (or died holding it): the next may go only now that
-	 * its replacement exists, so the pool is never empty. */
-	uint32_t token = w + 1;
-	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
+	/* It may have held the recycling token (or died holding it): the next may go only once its
+	 * replacement exists, so the pool is never empty. A pending start releases it when it ends. */
+	if (p->w[w].starting)
+		p->w[w].holds_token = true;
+	else
+		pool_release_token(p, w);
 }
 
 static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
@@ -518,6 +532,7 @@ void pool_reap(struct pool *p)
 uint64_t pool_restart_due(struct pool *p, uint64_t now)
 {
 	uint64_t next = 0;
+	pool_update_broken(p);
 	for (uint32_t w = 0; w < p->rows; w++) {
 		struct pool_worker *pw = &p->w[w];
 		if (pw->pid || pw->starting || !pw->restart_at_ns || w >= p->target)

@@ -48,6 +48,7 @@ struct pool_worker {
 	uint32_t quick_deaths; /* deaths within a second of starting before completing a chunk, in a row */
 	uint32_t failed_starts; /* starts in a row that never reached the worker loop (IDLE or BUSY) */
 	bool starting;          /* the strategy has not yet answered with a pid (forkserver) */
+	bool holds_token;       /* recycled: the recycling token is released once the replacement runs */
 	uint64_t restart_at_ns; /* when a backed-off restart is due (0: none pending) */
 	bool retiring;          /* asked to exit: not replaced */
 	bool replacing;         /* asked to exit so a worker of the new strategy takes its row */
