@@ -7,6 +7,7 @@
  * helper that leaves a request or an awaited exit status unanswered for REPLY_TIMEOUT_NS is
  * killed and started again; its pending starts fail and are retried by the pool. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,8 +166,16 @@ static bool fs_flush(struct forkserver *fs)
 static int fs_launch(struct forkserver *fs, const char *binary)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	/* Only our end is non-blocking: the helper blocks on its own (a reply it cannot send at
+	 * once must wait, not kill it). */
+	if (fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK) < 0) {
+		int e = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
 	char fdarg[16];
 	snprintf(fdarg, sizeof(fdarg), "%d", CONTROL_FD);
 	char *argv[] = {"pard-worker", "--forkserver", "--control-fd", fdarg, NULL};
