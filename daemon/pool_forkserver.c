@@ -225,8 +225,8 @@ static pid_t fs_start(struct pool *p, uint32_t w)
 	}
 	fs_push(fs, w);
 	fs_owe(fs, owed);
-	if (!fs_flush(fs))
-		return 0; /* the row already failed (fs_lost): its restart is scheduled */
+	/* A helper lost while sending has failed this start already (its restart is scheduled). */
+	fs_flush(fs);
 	return 0;
 }
 
