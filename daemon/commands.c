@@ -78,6 +78,10 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 		client_reply(c, "ERR " PARD_ERR_SHUTDOWN " pard is shutting down");
 		return NULL;
 	}
+	if (pool_broken(s->pool)) {
+		client_reply(c, "ERR " PARD_ERR_BUSY " %s", pool_broken(s->pool));
+		return NULL;
+	}
 	/* timeout=SECONDS belongs to every kind: take it out before the kernel sees the arguments. */
 	uint64_t timeout_ns = 0;
 	char *kargv[PARD_MAX_ARGS];
@@ -276,12 +280,12 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 	client_reply(c,
 		     "OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
 		     "jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
-		     "worker_restarts=%llu workers_recycled=%llu clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
+		     "worker_restarts=%llu workers_recycled=%llu pool_broken=%d clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
 		     PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued,
 		     active, finished, (unsigned long long)atomic_load(&h->jobs_submitted),
 		     (unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
 		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
-		     (unsigned long long)s->pool->recycled, s->nclients, to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
+		     (unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients, to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
 }
 
 static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)

@@ -556,6 +556,18 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 	jobs_collect(js);
 }
 
+void jobs_fail_all(struct jobs *js, const char *reason)
+{
+	for (uint32_t i = 0; i < js->nslots; i++) {
+		struct job *job = &js->table[i];
+		if (job->state == JOB_FREE || job_is_terminal(job) || job->state == JOB_ENDING)
+			continue;
+		log_notice("job %llu failed: %s", (unsigned long long)job->id, reason);
+		snprintf(job->error, sizeof(job->error), "%s", reason);
+		job_abort(js, job, JOB_FAILED);
+	}
+}
+
 uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now)
 {
 	uint64_t next = 0;

@@ -52,7 +52,7 @@ struct job {
 	uint64_t expire_ns; /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
 	char *result;      /* key=value text of a done job */
-	char error[192];   /* why a failed job failed */
+	char error[384];   /* why a failed job failed */
 	uint32_t runq_pos; /* its entry in the segment run queue while published and not terminal */
 	bool published;    /* its segment slot describes it (workers may have run it) */
 	bool has_buffer;   /* holds [buffer_off, +buffer_bytes) of the arena */
@@ -112,6 +112,9 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why);
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total);
 /* Refreshes QUEUED -> RUNNING from the segment (a worker starting a chunk is not an event). */
 void jobs_refresh_state(const struct jobs *js, struct job *job);
+/* Fails every unfinished job with reason (no worker can run them). Chunks already running end
+ * first, as for any failed job. */
+void jobs_fail_all(struct jobs *js, const char *reason);
 /* Fails unfinished jobs whose deadline passed. Returns the next deadline (0 if none). */
 uint64_t jobs_check_deadlines(struct jobs *js, uint64_t now);
 /* Frees finished jobs whose retention passed. Returns the next expiry (0 if none). */

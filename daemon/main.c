@@ -21,6 +21,10 @@
 #include "pard/util.h"
 #include "server.h"
 
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
 
 /* The daemon's one context: each module's state; main wires them together. */
 struct daemon {
@@ -88,6 +92,16 @@ static void kill_worker(void *ctx, uint32_t w, const char *why)
 static void log_config_problem(void *ctx, enum pard_log_level level, const char *msg)
 {
 	pard_log(level, "%s%s", (const char *)ctx, msg);
+}
+
+/* No worker can start (reason), or one started again (NULL): jobs that cannot run fail now
+ * instead of waiting for ever; systemd's status says why. */
+static void pool_broken_changed(void *ctx, const char *reason)
+{
+	struct daemon *d = ctx;
+	if (reason)
+		jobs_fail_all(&d->jobs, reason);
+	notify_status_changed(&d->notify);
 }
 
 /* pard-worker: the configured path, else the one beside this pard (a build tree), else the
@@ -291,6 +305,8 @@ static int setup(struct daemon *d)
 	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;
+	d->pool.on_broken = pool_broken_changed;
+	d->pool.broken_ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
 	d->pool.max_chunks = d->cfg.max_chunks_per_worker;
 	r = pool_start(&d->pool, &d->seg, d->cfg.workers);

@@ -39,6 +39,12 @@ int notify_listen_fd(void)
 
 static void notify_status(struct notify *n)
 {
+	const char *broken = pool_broken(n->pool);
+	if (broken) {
+		/* What an operator must know first: nothing can run, and why. */
+		sd_notifyf(0, "STATUS=%s", broken);
+		return;
+	}
 	uint32_t running, busy;
 	pool_count(n->pool, &running, &busy);
 	sd_notifyf(0, "STATUS=%u workers (%u busy, %u idle), %u jobs queued or running", running, busy,

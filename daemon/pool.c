@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -30,8 +31,6 @@ const struct pool_strategy *pool_strategy_find(const char *name)
 	return NULL;
 }
 
-static void pool_finish_drain(struct pool *p);
-
 /* splitmix64: jitter only has to differ between workers, not be unpredictable. */
 static uint64_t next_random(uint64_t *state)
 {
@@ -41,9 +40,90 @@ static uint64_t next_random(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
+/* Workers other than w that run or are starting. */
+static bool pool_others_alive(const struct pool *p, uint32_t w)
+{
+	for (uint32_t i = 0; i < p->rows; i++)
+		if (i != w && (p->w[i].pid || p->w[i].starting))
+			return true;
+	return false;
+}
+
+/* Looks at every row: a worker that reached its loop clears its row's failed starts; the pool is
+ * broken while every wanted row has failed POOL_BROKEN_AFTER times in a row. Tells on_broken when
+ * that changes. */
+static void pool_update_broken(struct pool *p)
+{
+	if (!p->seg)
+		return;
+	bool broken = p->target > 0;
+	for (uint32_t w = 0; w < p->target && w < p->rows; w++) {
+		struct pool_worker *pw = &p->w[w];
+		uint32_t st = atomic_load(&pard_segment_worker(p->seg, w)->state);
+		if (pw->pid && (st == PARD_WORKER_IDLE || st == PARD_WORKER_BUSY))
+			pw->failed_starts = 0;
+		if (pw->failed_starts < POOL_BROKEN_AFTER)
+			broken = false;
+	}
+	if (p->rows < p->target)
+		broken = false;
+	if (broken && !p->broken[0]) {
+		snprintf(p->broken, sizeof(p->broken),
+			 "no worker could start: %s (%d failed starts in a row on each of %u workers; strategy %s, worker_binary %.200s)",
+			 p->last_failure, POOL_BROKEN_AFTER, p->target, p->strategy->name, p->worker_binary);
+		log_error("%s; failing jobs until a worker starts (still trying)", p->broken);
+		if (p->on_broken)
+			p->on_broken(p->broken_ctx, p->broken);
+	} else if (!broken && p->broken[0]) {
+		p->broken[0] = '\0';
+		log_notice("a worker started again: accepting jobs");
+		if (p->on_broken)
+			p->on_broken(p->broken_ctx, NULL);
+	}
+}
+
+const char *pool_broken(const struct pool *p)
+{
+	return p->broken[0] ? p->broken : NULL;
+}
+
+static void pool_finish_drain(struct pool *p);
+
+/* Worker w did not start (err: -errno of a failed start) or died (err = 0, quick: before
+ * completing a chunk within a second of starting; failed: before reaching its loop). Schedules
+ * its restart with back-off. Returns true when it should start again now. */
+static bool pool_schedule_restart(struct pool *p, uint32_t w, int err, bool quick, bool failed)
+{
+	struct pool_worker *pw = &p->w[w];
+	if (failed)
+		pw->failed_starts++;
+	else
+		pw->failed_starts = 0;
+	if (quick)
+		pw->quick_deaths++;
+	else
+		pw->quick_deaths = 0;
+	uint64_t now = pard_now_ns(), delay = 0;
+	if (err) {
+		delay = 1000000000u; /* a start that fails is retried a second later */
+	} else if (pw->quick_deaths > 1 && (failed || pool_others_alive(p, w))) {
+		/* Repeated quick deaths back off exponentially (10 ms .. 5 s) instead of spinning,
+		 * unless it is the last worker: an empty pool runs nothing, so a worker killed from
+		 * outside is replaced at once. One that never reaches its loop backs off even then. */
+		unsigned shift = pw->quick_deaths - 2 > 9 ? 9 : pw->quick_deaths - 2;
+		delay = (uint64_t)10000000u << shift;
+	}
+	pool_update_broken(p);
+	pw->restart_at_ns = now + delay;
+	if (delay && p->loop)
+		loop_tick_at(p->loop, pw->restart_at_ns);
+	return !delay;
+}
+
 static int pool_start_one(struct pool *p, uint32_t w)
 {
 	struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+	struct pool_worker *pw = &p->w[w];
 	atomic_store(&row->exit_requested, 0);
 	/* Up to 25% jitter (at least a chunk or two) so workers started together do not reach their
 	 * limit together; the recycling token in the segment makes sure only one leaves at a time. */
@@ -59,33 +139,138 @@ static int pool_start_one(struct pool *p, uint32_t w)
 		p->rows = w + 1;
 		atomic_store(&p->seg->hdr->worker_rows, p->rows);
 	}
+	pw->restart_at_ns = 0;
+	pw->retiring = false;
+	pw->replacing = false;
+	pw->kill_reason = NULL;
+	pw->started_by = p->strategy;
+	pw->chunks_at_start = atomic_load(&row->chunks_done);
+	pw->starting = true;
 	pid_t pid = p->strategy->start(p, w);
 	if (pid < 0) {
-		log_error("cannot start worker %u (%s): %s; trying again in 1 s", w, p->strategy->name,
-			  strerror((int)-pid));
-		atomic_store(&row->state, PARD_WORKER_EMPTY);
-		p->w[w].restart_at_ns = pard_now_ns() + 1000000000u;
+		pool_worker_start_failed(p, w, (int)pid, NULL);
 		return (int)pid;
 	}
-	atomic_store(&row->pid, pid);
-	p->w[w].pid = pid;
-	p->w[w].started_ns = pard_now_ns();
-	p->w[w].restart_at_ns = 0;
-	p->w[w].retiring = false;
-	p->w[w].replacing = false;
-	p->w[w].kill_reason = NULL;
-	p->w[w].started_by = p->strategy;
-	log_debug("worker %u started (pid %d, %s)", w, (int)pid, p->strategy->name);
+	if (pid > 0)
+		pool_worker_started(p, w, pid, -1);
 	return 0;
+}
+
+static void pool_release_token(struct pool *p, uint32_t w);
+
+void pool_worker_started(struct pool *p, uint32_t w, pid_t pid, int pidfd)
+{
+	struct pool_worker *pw = &p->w[w];
+	pw->starting = false;
+	pw->pid = pid;
+	pw->pidfd = pidfd;
+	pw->started_ns = pard_now_ns();
+	atomic_store(&pard_segment_worker(p->seg, w)->pid, pid);
+	log_debug("worker %u started (pid %d, %s)", w, (int)pid, pw->started_by->name);
+	if (pw->holds_token)
+		pool_release_token(p, w);
+}
+
+void pool_worker_start_failed(struct pool *p, uint32_t w, int err, const char *why)
+{
+	struct pool_worker *pw = &p->w[w];
+	const struct pool_strategy *by = pw->started_by ? pw->started_by : p->strategy;
+	pw->starting = false;
+	if (pw->holds_token)
+		pool_release_token(p, w);
+	atomic_store(&pard_segment_worker(p->seg, w)->state, PARD_WORKER_EMPTY);
+	snprintf(p->last_failure, sizeof(p->last_failure), "%s could not be started: %s",
+		 by == &pool_strategy_fork ? "a worker" : "pard-worker", why ? why : strerror(-err));
+	if (p->old_strategy && p->loop)
+		loop_tick_at(p->loop, pard_now_ns());
+	if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
+		log_notice("worker %u (%s) did not start: %s; not needed any more", w, by->name, p->last_failure);
+		pw->retiring = false;
+		pw->replacing = false;
+		return;
+	}
+	pw->replacing = false;
+	log_error("cannot start worker %u (%s): %s; trying again in 1 s", w, by->name, why ? why : strerror(-err));
+	pool_schedule_restart(p, w, err ? err : -EIO, true, true);
+}
+
+int pool_signal(struct pool *p, uint32_t w, int sig)
+{
+	struct pool_worker *pw = &p->w[w];
+	if (pw->pidfd >= 0)
+		return pidfd_send_signal(pw->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
+	if (pw->pid > 0)
+		return kill(pw->pid, sig) < 0 ? -errno : 0;
+	return -ESRCH;
+}
+
+unsigned pool_fd_reserve(const struct pool *p)
+{
+	unsigned n = 2; /* the server's own: a client being refused, and one spare */
+	const struct pool_strategy *s[2] = {p->strategy, p->old_strategy};
+	for (int i = 0; i < 2; i++)
+		if (s[i])
+			n += s[i]->fds_fixed + s[i]->fds_per_worker * p->target;
+	return n;
+}
+
+uint64_t pool_check_idle(struct pool *p, uint64_t now)
+{
+	const uint64_t stale = (uint64_t)POOL_IDLE_STALE_BEATS * WORKER_IDLE_HEARTBEAT_S * 1000000000u;
+	uint64_t next = 0;
+	for (uint32_t w = 0; w < p->rows; w++) {
+		struct pool_worker *pw = &p->w[w];
+		const struct pard_worker_row *row = pard_segment_worker(p->seg, w);
+		if (!pw->pid || pw->kill_reason || atomic_load(&row->state) != PARD_WORKER_IDLE)
+			continue;
+		uint64_t beat = atomic_load(&row->heartbeat_ns);
+		if (beat > now || now - beat <= stale) {
+			if (!next || beat + stale + 1 < next)
+				next = beat + stale + 1;
+			continue;
+		}
+		/* Idle workers sleep at most one heartbeat period (a FUTEX_WAIT timeout); three missed
+		 * in a row is a stopped or frozen process, not a slow one. One that is runnable but
+		 * starved on a loaded machine is left alone. */
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pw->pid);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = '\0';
+			const char *paren = strrchr(buf, ')');
+			if (paren && paren[1] == ' ' && paren[2] == 'R') {
+				next = now + 1000000000u;
+				continue;
+			}
+		}
+		log_warning("worker %u (pid %d) is idle without a heartbeat for %llu s (stopped or frozen); replacing it",
+			    w, (int)pw->pid, (unsigned long long)((now - beat) / 1000000000u));
+		pw->kill_reason = "killed: idle without a heartbeat (stopped or frozen)";
+		pool_signal(p, w, SIGKILL);
+	}
+	return next;
 }
 
 static uint64_t pool_due(void *ctx, uint64_t now)
 {
 	struct pool *p = ctx;
+	pool_finish_drain(p);
 	uint64_t next = pool_restart_due(p, now);
-	uint64_t hang = pool_check_hangs(p, now, p->chunk_timeout_ns);
-	if (hang && (!next || hang < next))
-		next = hang;
+	uint64_t t[5] = {
+		pool_check_hangs(p, now, p->chunk_timeout_ns),
+		p->seg ? pool_check_idle(p, now) : 0,
+		p->strategy->due ? p->strategy->due(p, now) : 0,
+		p->old_strategy && p->old_strategy->due ? p->old_strategy->due(p, now) : 0,
+		0,
+	};
+	/* A worker reaching its loop is not an event: while broken, look again soon. */
+	if (p->broken[0])
+		t[4] = now + 250000000u;
+	for (size_t i = 0; i < PARD_ARRAY_SIZE(t); i++)
+		if (t[i] && (!next || t[i] < next))
+			next = t[i];
 	/* A worker starting a chunk is not an event: while jobs are active, look again within a
 	 * second so a chunk that hangs is noticed. */
 	if (p->jobs->active && p->chunk_timeout_ns && (!next || now + 1000000000u < next))
@@ -126,20 +311,29 @@ static void describe_exit(int status, char *buf, size_t len)
 	if (status < 0)
 		snprintf(buf, len, "exited (status unknown)");
 	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by SIG%s", sigabbrev_np(WTERMSIG(status)) ?: "?");
+		snprintf(buf, len, "killed by SIG%s", pard_signal_name(WTERMSIG(status)));
 	else
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
 static void pool_replace_or_retire(struct pool *p, uint32_t w, int status);
 
+static void pool_release_token(struct pool *p, uint32_t w)
+{
+	uint32_t token = w + 1;
+	p->w[w].holds_token = false;
+	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
+}
+
 void pool_worker_exited(struct pool *p, uint32_t w, int status)
 {
 	pool_replace_or_retire(p, w, status);
-	/* It may have held the recycling token (or died holding it): the next may go only now that
-	 * its replacement exists, so the pool is never empty. */
-	uint32_t token = w + 1;
-	atomic_compare_exchange_strong(&p->seg->hdr->recycling, &token, 0);
+	/* It may have held the recycling token (or died holding it): the next may go only once its
+	 * replacement exists, so the pool is never empty. A pending start releases it when it ends. */
+	if (p->w[w].starting)
+		p->w[w].holds_token = true;
+	else
+		pool_release_token(p, w);
 }
 
 static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
@@ -152,12 +346,19 @@ static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 		snprintf(why, sizeof(why), "%s", pw->kill_reason);
 	else
 		describe_exit(status, why, sizeof(why));
+	/* Never reached its loop (neither idle nor busy): a start that failed, like a binary that
+	 * cannot run or refuses the segment. */
+	bool failed = atomic_load(&row->state) == PARD_WORKER_STARTING && !pw->kill_reason;
+	bool worked = atomic_load(&row->chunks_done) != pw->chunks_at_start;
 	pw->pid = 0;
+	pw->pidfd = -1;
 	pw->kill_reason = NULL;
 	atomic_store(&row->pid, 0);
 	atomic_store(&row->state, PARD_WORKER_EMPTY);
 	jobs_worker_died(p->jobs, w, why);
-	pool_finish_drain(p);
+	/* An old strategy that drained is ended by pool_due: this may run inside its callback. */
+	if (p->old_strategy && p->loop)
+		loop_tick_at(p->loop, pard_now_ns());
 	if (pw->retiring || w >= p->target || atomic_load(&p->seg->hdr->shutdown)) {
 		log_info("worker %u (pid %d) retired", w, (int)pid);
 		pw->retiring = false;
@@ -175,21 +376,16 @@ static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 		pool_start_one(p, w);
 		return;
 	}
-	uint64_t now = pard_now_ns();
-	if (now - pw->started_ns < 1000000000u)
-		pw->quick_deaths++;
-	else
-		pw->quick_deaths = 0;
-	/* Repeated fast deaths back off exponentially (10 ms .. 5 s) instead of spinning. */
-	uint64_t delay = 0;
-	if (pw->quick_deaths > 1) {
-		unsigned shift = pw->quick_deaths - 2 > 9 ? 9 : pw->quick_deaths - 2;
-		delay = (uint64_t)10000000u << shift;
-	}
-	log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, delay ? " after back-off" : "");
+	if (failed)
+		snprintf(p->last_failure, sizeof(p->last_failure), "%s %s before reaching its loop",
+			 pw->started_by == &pool_strategy_fork ? "a worker" : "pard-worker", why);
+	/* Quick: died within a second, before completing any chunk. A worker killed from outside
+	 * after doing work is replaced at once however young it was. */
+	bool quick = !worked && pard_now_ns() - pw->started_ns < 1000000000u;
+	bool now = pool_schedule_restart(p, w, 0, quick, failed);
+	log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, now ? "" : " after back-off");
 	p->restarts++;
-	pw->restart_at_ns = now + delay;
-	if (!delay)
+	if (now)
 		pool_start_one(p, w);
 }
 
@@ -199,7 +395,7 @@ static void pool_finish_drain(struct pool *p)
 	if (!p->old_strategy)
 		return;
 	for (uint32_t w = 0; w < p->rows; w++)
-		if (p->w[w].pid && p->w[w].started_by == p->old_strategy)
+		if ((p->w[w].pid || p->w[w].starting) && p->w[w].started_by == p->old_strategy)
 			return;
 	if (p->old_strategy->fini)
 		p->old_strategy->fini(p);
@@ -225,7 +421,7 @@ int pool_set_strategy(struct pool *p, const struct pool_strategy *s)
 	p->old_strategy = p->strategy;
 	p->strategy = s;
 	for (uint32_t w = 0; w < p->rows; w++) {
-		if (!p->w[w].pid || p->w[w].retiring)
+		if ((!p->w[w].pid && !p->w[w].starting) || p->w[w].retiring)
 			continue;
 		p->w[w].replacing = true;
 		atomic_store(&pard_segment_worker(p->seg, w)->exit_requested, 1);
@@ -253,7 +449,7 @@ uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns)
 				  w, (int)pw->pid, atomic_load(&row->chunk), atomic_load(&row->job_slot),
 				  (unsigned long long)(timeout_ns / 1000000000u));
 			pw->kill_reason = "killed after exceeding chunk_timeout";
-			kill(pw->pid, SIGKILL);
+			pool_signal(p, w, SIGKILL);
 		} else if (!next || start + timeout_ns < next) {
 			next = start + timeout_ns;
 		}
@@ -263,6 +459,8 @@ uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns)
 
 bool pool_healthy(const struct pool *p, uint64_t now, uint64_t timeout_ns)
 {
+	if (p->broken[0])
+		return false;
 	for (uint32_t w = 0; w < p->rows; w++) {
 		const struct pard_worker_row *row = pard_segment_worker(p->seg, w);
 		if (!p->w[w].pid)
@@ -291,7 +489,7 @@ void pool_kill_worker(struct pool *p, uint32_t w, const char *why)
 		return;
 	log_notice("worker %u (pid %d): %s", w, (int)p->w[w].pid, why);
 	p->w[w].kill_reason = why;
-	kill(p->w[w].pid, SIGKILL);
+	pool_signal(p, w, SIGKILL);
 }
 
 void pool_kill_all(struct pool *p, const char *why)
@@ -299,7 +497,7 @@ void pool_kill_all(struct pool *p, const char *why)
 	for (uint32_t w = 0; w < p->rows; w++)
 		if (p->w[w].pid) {
 			p->w[w].kill_reason = why;
-			kill(p->w[w].pid, SIGKILL);
+			pool_signal(p, w, SIGKILL);
 		}
 }
 
@@ -307,7 +505,7 @@ uint32_t pool_alive(const struct pool *p)
 {
 	uint32_t n = 0;
 	for (uint32_t w = 0; w < p->rows; w++)
-		n += p->w[w].pid != 0;
+		n += p->w[w].pid != 0 || p->w[w].starting;
 	return n;
 }
 
@@ -334,15 +532,14 @@ void pool_reap(struct pool *p)
 uint64_t pool_restart_due(struct pool *p, uint64_t now)
 {
 	uint64_t next = 0;
+	pool_update_broken(p);
 	for (uint32_t w = 0; w < p->rows; w++) {
 		struct pool_worker *pw = &p->w[w];
-		if (pw->pid || !pw->restart_at_ns || w >= p->target)
+		if (pw->pid || pw->starting || !pw->restart_at_ns || w >= p->target)
 			continue;
-		if (pw->restart_at_ns <= now) {
-			if (pool_start_one(p, w) < 0)
-				pw->restart_at_ns = now + 1000000000u;
-		}
-		if (!pw->pid && (!next || pw->restart_at_ns < next))
+		if (pw->restart_at_ns <= now && pool_start_one(p, w) < 0)
+			pw->restart_at_ns = now + 1000000000u;
+		if (!pw->pid && !pw->starting && pw->restart_at_ns && (!next || pw->restart_at_ns < next))
 			next = pw->restart_at_ns;
 	}
 	return next;
@@ -355,7 +552,7 @@ void pool_resize(struct pool *p, uint32_t n)
 	uint32_t old = p->target;
 	p->target = n;
 	for (uint32_t w = n; w < p->rows; w++) {
-		if (!p->w[w].pid)
+		if (!p->w[w].pid && !p->w[w].starting)
 			continue;
 		p->w[w].retiring = true;
 		atomic_store(&pard_segment_worker(p->seg, w)->exit_requested, 1);
@@ -369,10 +566,11 @@ void pool_resize(struct pool *p, uint32_t n)
 			/* Shrunk and grown again before it left: let it go, and replace it at once. */
 			p->w[w].retiring = false;
 			p->w[w].replacing = true;
-		} else if (!p->w[w].pid) {
+		} else if (!p->w[w].pid && !p->w[w].starting) {
 			pool_start_one(p, w);
 		}
 	}
+	pool_update_broken(p);
 	log_info("pool resized from %u to %u workers", old, n);
 }
 
@@ -437,7 +635,7 @@ void pool_stop(struct pool *p, unsigned grace_ms)
 			log_warning("%u workers still busy after %u ms; killing them", left, grace_ms);
 			for (uint32_t w = 0; w < p->rows; w++)
 				if (p->w[w].pid)
-					kill(p->w[w].pid, SIGKILL);
+					pool_signal(p, w, SIGKILL);
 			killed = true;
 		}
 		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);

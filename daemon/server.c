@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -288,8 +290,18 @@ static void listener_handle(struct watch *w, uint32_t events)
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Out of descriptors: stop accepting for a moment instead of spinning on a
-				 * listener that stays readable. */
-				log_warning("accept: %s; pausing new connections for 100 ms", strerror(errno));
+				 * listener that stays readable. Said once every 10 s, with a count. */
+				static uint64_t warned_ns;
+				static unsigned suppressed;
+				uint64_t now = pard_now_ns();
+				if (!warned_ns || now - warned_ns >= 10000000000u) {
+					log_warning("accept: %s; pausing new connections for 100 ms (%u more like this in the last 10 s)",
+						    strerror(errno), suppressed);
+					warned_ns = now;
+					suppressed = 0;
+				} else {
+					suppressed++;
+				}
 				loop_unwatch(s->loop, w);
 				s->listener_paused_until = pard_now_ns() + 100000000u;
 				loop_tick_at(s->loop, s->listener_paused_until);
@@ -309,9 +321,33 @@ static void listener_handle(struct watch *w, uint32_t events)
 	}
 }
 
+/* True when taking one more client would leave fewer descriptors than the pool may need (a new
+ * helper's socketpair, a pidfd per worker): those must not go to clients. */
+static bool server_fds_short(const struct server *s)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return false;
+	uint64_t reserve = pool_fd_reserve(s->pool);
+	/* Far from the limit (fds open at start-up are below the listener, with a margin for
+	 * systemd's): no need to count. */
+	if ((uint64_t)s->nclients + (uint64_t)(s->listener.fd > 0 ? s->listener.fd : 0) + 17 + 2 * reserve < rl.rlim_cur)
+		return false;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return true;
+	uint64_t open = 0;
+	while (readdir(d))
+		open++;
+	closedir(d);
+	/* ".", ".." and the directory's own descriptor were counted too. */
+	open = open > 3 ? open - 3 : 0;
+	return open + reserve > rl.rlim_cur;
+}
+
 int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid)
 {
-	if (s->nclients >= MAX_CLIENTS || s->stopping) {
+	if (s->nclients >= MAX_CLIENTS || s->stopping || server_fds_short(s)) {
 		static const char msg[] = "ERR " PARD_ERR_BUSY " too many clients\n";
 		ssize_t wr = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)wr;

@@ -6,12 +6,20 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define PARD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* "KILL" for SIGKILL; "?" for a number with no name. */
+static inline const char *pard_signal_name(int sig)
+{
+	const char *n = sigabbrev_np(sig);
+	return n ? n : "?";
+}
 
 static inline uint64_t pard_now_ns(void)
 {

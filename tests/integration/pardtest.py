@@ -217,9 +217,11 @@ class Pard:
         "arena_size": 16 << 20,
     }
 
-    def __init__(self, wrapper=None, **settings):
+    def __init__(self, wrapper=None, rlimit_nofile=None, **settings):
         # wrapper: a command pard runs under (valgrind ...), given the daemon's directory.
         self.wrapper = wrapper
+        # rlimit_nofile: RLIMIT_NOFILE (soft and hard) pard starts with.
+        self.rlimit_nofile = rlimit_nofile
         self.dir = tempfile.mkdtemp(prefix="pard-it-")
         self.socket = os.path.join(self.dir, "pard.sock")
         self.shm_name = "/pard-test-%d-%d" % (os.getpid(), next(_counter))
@@ -257,7 +259,7 @@ class Pard:
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf, env=clean_env())
+                                         stdout=logf, stderr=logf, env=clean_env(), preexec_fn=self._preexec())
         finally:
             logf.close()
         self.returncode = None
@@ -279,6 +281,16 @@ class Pard:
             if time.monotonic() > deadline:
                 raise AssertionError("pard not ready after %.0f s\n%s" % (timeout, self.log()))
             time.sleep(0.02)
+
+    def _preexec(self):
+        if self.rlimit_nofile is None:
+            return None
+        n = self.rlimit_nofile
+
+        def limit():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+        return limit
 
     def command(self):
         cmd = [pard_bin(), "-c", self.config]
@@ -378,14 +390,14 @@ class PardTestCase(unittest.TestCase):
 
     # -- daemons -------------------------------------------------------------------------------
 
-    def new_pard(self, wrapper=None, **settings):
+    def new_pard(self, wrapper=None, rlimit_nofile=None, **settings):
         """A daemon that is not started yet (tearDown still stops and checks it)."""
-        p = Pard(wrapper=wrapper, **settings)
+        p = Pard(wrapper=wrapper, rlimit_nofile=rlimit_nofile, **settings)
         self._pards.append(p)
         return p
 
-    def start_pard(self, wrapper=None, **settings):
-        return self.new_pard(wrapper=wrapper, **settings).start()
+    def start_pard(self, wrapper=None, rlimit_nofile=None, **settings):
+        return self.new_pard(wrapper=wrapper, rlimit_nofile=rlimit_nofile, **settings).start()
 
     def stop_pard(self, p):
         """Stops p with SIGTERM and checks a clean exit: status 0, no segment, no socket."""

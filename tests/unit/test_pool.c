@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 #include "pard/log.h"
 #include "pard/util.h"
 #include "pool.h"
+#include "worker.h"
 
 pid_t __real_fork(void);
 pid_t __wrap_fork(void);
@@ -262,6 +264,167 @@ static void test_healthy_sees_hung_chunk(void **state)
 	assert_non_null(strstr(f->pool.w[0].kill_reason, "chunk_timeout"));
 }
 
+
+/* Marks worker w as having reached its loop (IDLE), as worker_main would. */
+static void reach_loop(struct fixture *f, uint32_t w)
+{
+	atomic_store(&pard_segment_worker(&f->seg, w)->heartbeat_ns, pard_now_ns());
+	atomic_store(&pard_segment_worker(&f->seg, w)->state, PARD_WORKER_IDLE);
+}
+
+static void test_killed_after_work_not_backed_off(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	/* Killed from outside within a second of starting, three times in a row, but each after
+	 * completing a chunk: not a crash loop, so replaced at once every time. */
+	for (int i = 0; i < 3; i++) {
+		reach_loop(f, 0);
+		atomic_fetch_add(&pard_segment_worker(&f->seg, 0)->chunks_done, 1);
+		f->pool.w[0].started_ns = pard_now_ns();
+		kill_and_wait(f, 0);
+		pool_reap(&f->pool);
+		assert_true(f->pool.w[0].pid > 0);
+	}
+	assert_int_equal(f->pool.w[0].quick_deaths, 0);
+	assert_int_equal(pool_alive(&f->pool), 2);
+}
+
+static void test_last_worker_not_backed_off(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	/* The only worker dies quickly, before any chunk, again and again: an empty pool runs
+	 * nothing, so it is restarted at once. */
+	for (int i = 0; i < 4; i++) {
+		reach_loop(f, 0);
+		f->pool.w[0].started_ns = pard_now_ns();
+		kill_and_wait(f, 0);
+		pool_reap(&f->pool);
+		assert_true(f->pool.w[0].pid > 0);
+	}
+	assert_int_equal(f->pool.w[0].quick_deaths, 4);
+	assert_null(pool_broken(&f->pool));
+}
+
+static const char *broken_seen;
+static unsigned broken_calls;
+
+static void on_broken(void *ctx, const char *reason)
+{
+	(void)ctx;
+	broken_seen = reason;
+	broken_calls++;
+}
+
+static void test_failed_starts_break_pool_and_recover(void **state)
+{
+	struct fixture *f = *state;
+	broken_seen = NULL;
+	broken_calls = 0;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	f->pool.on_broken = on_broken;
+	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	/* Workers that die before reaching their loop are failed starts; they back off even as
+	 * the last worker, and POOL_BROKEN_AFTER of them in a row break the pool. */
+	for (int i = 1; i <= POOL_BROKEN_AFTER; i++) {
+		if (!f->pool.w[0].pid)
+			pool_restart_due(&f->pool, f->pool.w[0].restart_at_ns);
+		assert_true(f->pool.w[0].pid > 0);
+		kill_and_wait(f, 0);
+		pool_reap(&f->pool);
+		assert_int_equal(f->pool.w[0].failed_starts, (uint32_t)i);
+		if (i > 1)
+			assert_int_equal(f->pool.w[0].pid, 0); /* backed off */
+		if (i < POOL_BROKEN_AFTER)
+			assert_null(pool_broken(&f->pool));
+	}
+	assert_non_null(pool_broken(&f->pool));
+	assert_non_null(strstr(pool_broken(&f->pool), "no worker could start"));
+	assert_non_null(strstr(pool_broken(&f->pool), "killed by SIGKILL"));
+	assert_int_equal(broken_calls, 1);
+	assert_ptr_equal(broken_seen, pool_broken(&f->pool));
+	assert_false(pool_healthy(&f->pool, pard_now_ns(), 0));
+	/* Still tried (capped back-off); once one reaches its loop, the pool is whole again. */
+	uint64_t due = f->pool.w[0].restart_at_ns;
+	assert_true(due > 0);
+	pool_restart_due(&f->pool, due);
+	assert_true(f->pool.w[0].pid > 0);
+	reach_loop(f, 0);
+	pool_restart_due(&f->pool, pard_now_ns());
+	assert_null(pool_broken(&f->pool));
+	assert_int_equal(broken_calls, 2);
+	assert_null(broken_seen);
+	assert_true(pool_healthy(&f->pool, pard_now_ns(), 0));
+}
+
+static void test_signal_goes_through_pidfd(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	/* Worker 0 is known by a pidfd; its pid field names another process (as a reused pid
+	 * would): the signal must reach the pidfd's process only. */
+	pid_t real = f->pool.w[0].pid, decoy = f->pool.w[1].pid;
+	int pidfd = pidfd_open(real, 0);
+	assert_true(pidfd >= 0);
+	f->pool.w[0].pidfd = pidfd;
+	f->pool.w[0].pid = decoy;
+	pool_kill_worker(&f->pool, 0, "killed: test");
+	/* Generous bound: a signal sent to the wrong process must fail the test, not hang it. */
+	siginfo_t si, decoy_si;
+	for (int i = 0; i < 30000; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)real, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid)
+			break;
+		usleep(1000);
+	}
+	memset(&decoy_si, 0, sizeof(decoy_si));
+	waitid(P_PID, (id_t)decoy, &decoy_si, WEXITED | WNOHANG | WNOWAIT);
+	/* Clean up as the pool would have before asserting: the real one is reaped, and worker 0
+	 * is nobody (a failed assertion must not leave the teardown waiting on a live process). */
+	kill(real, SIGKILL);
+	waitpid(real, NULL, 0);
+	close(pidfd);
+	f->pool.w[0].pidfd = -1;
+	f->pool.w[0].pid = 0;
+	assert_int_equal(si.si_pid, real);
+	assert_int_equal(si.si_status, SIGKILL);
+	assert_int_equal(decoy_si.si_pid, 0); /* the decoy lives */
+}
+
+static void test_idle_without_heartbeat_replaced(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	uint64_t now = pard_now_ns();
+	uint64_t period = (uint64_t)WORKER_IDLE_HEARTBEAT_S * 1000000000u;
+	for (uint32_t w = 0; w < 2; w++) {
+		reach_loop(f, w);
+		atomic_store(&pard_segment_worker(&f->seg, w)->heartbeat_ns, now - period);
+	}
+	/* Worker 1 missed more than POOL_IDLE_STALE_BEATS heartbeats (its process sleeps, it is not
+	 * runnable); worker 0's beat is one period old, as any idle worker's may be. */
+	atomic_store(&pard_segment_worker(&f->seg, 1)->heartbeat_ns, now - (POOL_IDLE_STALE_BEATS + 1) * period);
+	/* Stopped, as SIGSTOP or a freezer would leave it. */
+	kill(f->pool.w[1].pid, SIGSTOP);
+	siginfo_t st;
+	assert_int_equal(waitid(P_PID, (id_t)f->pool.w[1].pid, &st, WSTOPPED | WNOWAIT), 0);
+	uint64_t next = pool_check_idle(&f->pool, now);
+	assert_null(f->pool.w[0].kill_reason);
+	assert_non_null(f->pool.w[1].kill_reason);
+	assert_non_null(strstr(f->pool.w[1].kill_reason, "heartbeat"));
+	assert_true(next > now);
+	siginfo_t si;
+	assert_int_equal(waitid(P_PID, (id_t)f->pool.w[1].pid, &si, WEXITED | WNOWAIT), 0);
+	pool_reap(&f->pool);
+	assert_true(f->pool.w[1].pid > 0);
+	assert_int_equal(pool_alive(&f->pool), 2);
+}
+
 int main(void)
 {
 	pard_log_init("test_pool", PARD_LOG_ERROR);
@@ -274,6 +437,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill_worker_reason_reaches_log_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_failure_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_healthy_sees_hung_chunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_after_work_not_backed_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_worker_not_backed_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_starts_break_pool_and_recover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_goes_through_pidfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_without_heartbeat_replaced, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
