@@ -291,16 +291,14 @@ static void listener_handle(struct watch *w, uint32_t events)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Out of descriptors: stop accepting for a moment instead of spinning on a
 				 * listener that stays readable. Said once every 10 s, with a count. */
-				static uint64_t warned_ns;
-				static unsigned suppressed;
 				uint64_t now = pard_now_ns();
-				if (!warned_ns || now - warned_ns >= 10000000000u) {
+				if (!s->emfile_warned_ns || now - s->emfile_warned_ns >= 10000000000u) {
 					log_warning("accept: %s; pausing new connections for 100 ms (%u more like this in the last 10 s)",
-						    strerror(errno), suppressed);
-					warned_ns = now;
-					suppressed = 0;
+						    strerror(errno), s->emfile_suppressed);
+					s->emfile_warned_ns = now;
+					s->emfile_suppressed = 0;
 				} else {
-					suppressed++;
+					s->emfile_suppressed++;
 				}
 				loop_unwatch(s->loop, w);
 				s->listener_paused_until = pard_now_ns() + 100000000u;

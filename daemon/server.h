@@ -26,6 +26,8 @@ struct server {
 	bool listener_from_systemd;
 	bool socket_owned;              /* we bound it: unlink on exit */
 	uint64_t listener_paused_until; /* out of descriptors: accept again then (0: not paused) */
+	uint64_t emfile_warned_ns;      /* out of descriptors is logged once every 10 s... */
+	unsigned emfile_suppressed;     /* ...with the count of times it was not */
 	struct client *clients;
 	uint32_t nclients;
 	bool stopping;          /* SIGTERM: no new clients or jobs */
