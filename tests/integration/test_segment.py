@@ -220,7 +220,7 @@ class ForeignObjectTest(PardTestCase):
     def assert_refused(self, p, before, type_name):
         rc = run_expecting_exit(p)
         log = p.log()
-        self.assertIsNotNone(rc, "pard hung on a foreign %s under its segment name\n%s" % (type_name, log))
+        self.assertIsNotNone(rc, "pard neither refused nor exited on a foreign %s under its segment name (hung, or started over it)\n%s" % (type_name, log))
         self.assertNotEqual(rc, 0, log)
         self.assertIn("%s is %s owned by uid %d" % (p.shm_path, type_name, self.nobody), log)
         self.assertIn("refusing to use or remove it", log)
