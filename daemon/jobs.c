@@ -216,6 +216,22 @@ static void job_publish(struct jobs *js, struct job *job)
 		pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
 }
 
+static void job_abort(struct jobs *js, struct job *job, enum job_state state);
+
+/* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
+ * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
+ * err says why. */
+static int back_buffer(struct jobs *js, uint64_t off, uint64_t bytes, char *err, size_t errlen)
+{
+	int r = pard_segment_reserve(js->seg, off, bytes);
+	if (r < 0) {
+		arena_free(&js->arena, off);
+		snprintf(err, errlen, "cannot reserve %llu bytes in " PARD_SHM_DIR ": %s", (unsigned long long)bytes,
+			 strerror(-r));
+	}
+	return r;
+}
+
 /* Gives arena space to waiting jobs, oldest first; a big job is never overtaken by small ones. */
 static void start_waiting(struct jobs *js)
 {
@@ -228,6 +244,11 @@ static void start_waiting(struct jobs *js)
 		}
 		if (!oldest || arena_alloc(&js->arena, oldest->buffer_bytes, &oldest->buffer_off) < 0)
 			return;
+		if (back_buffer(js, oldest->buffer_off, oldest->buffer_bytes, oldest->error, sizeof(oldest->error)) < 0) {
+			log_error("job %llu failed: %s", (unsigned long long)oldest->id, oldest->error);
+			job_abort(js, oldest, JOB_FAILED);
+			continue;
+		}
 		oldest->has_buffer = true;
 		js->waiting--;
 		log_debug("job %llu got %llu bytes of arena after waiting", (unsigned long long)oldest->id,
@@ -313,6 +334,17 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 js->nslots, js->nslots);
 		return -EBUSY;
 	}
+	/* Placed and backed before the job is admitted, so a refusal only gives the slot back. */
+	uint64_t off = 0;
+	bool placed = false;
+	if (bytes && !js->waiting && arena_alloc(&js->arena, bytes, &off) == 0) {
+		if (back_buffer(js, off, bytes, err, errlen) < 0) {
+			js->free_stack[js->nfree++] = job->slot;
+			log_error("refused a %s job: %s", k->name, err);
+			return -ENOSPC;
+		}
+		placed = true;
+	}
 	job->id = js->next_id++;
 	job->kernel = k;
 	job->owner = owner;
@@ -323,7 +355,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->error[0] = '\0';
 	job->has_buffer = false;
 	job->published = false;
-	job->buffer_off = 0;
+	job->buffer_off = off;
 	job->buffer_bytes = bytes;
 	job->readers = 0;
 	job->attempts = NULL;
@@ -336,7 +368,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	js->active++;
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
-	if (bytes && (js->waiting || arena_alloc(&js->arena, bytes, &job->buffer_off) < 0)) {
+	if (bytes && !placed) {
 		job_set_state(job, JOB_WAITING);
 		js->waiting++;
 		log_info("job %llu waits for %llu bytes of arena (%llu of %llu in use)", (unsigned long long)job->id,
@@ -344,7 +376,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 (unsigned long long)js->arena.size);
 		return 0;
 	}
-	job->has_buffer = bytes != 0;
+	job->has_buffer = placed;
 	job_set_state(job, JOB_QUEUED);
 	job_publish(js, job);
 	return 0;

@@ -94,8 +94,9 @@ struct jobs {
 int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg);
 void jobs_fini(struct jobs *js);
 /* Admits a job; one whose buffer does not fit the arena now waits for space, in order.
- * Returns 0 with *out set, -EBUSY (queue or table full) or -E2BIG (buffer larger than the
- * arena), with the reason in err. */
+ * Returns 0 with *out set, -EBUSY (queue or table full), -E2BIG (buffer larger than the
+ * arena) or -ENOSPC (/dev/shm cannot back its buffer), with the reason in err. A waiting job
+ * whose buffer cannot be backed when its turn comes fails with that reason. */
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
 		uint64_t timeout_ns, struct job **out, char *err, size_t errlen);
 /* Returns the job with this id, or NULL when unknown or expired. */

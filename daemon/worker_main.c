@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* pard-worker: the executable the spawn strategy runs and the forkserver helper. It attaches to
- * the segment by name and refuses one from another build or another user. */
+ * the segment by name and refuses one from another build or another user, or any object under the
+ * name that is not a regular file of this user's (see pard_segment_attach). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -33,8 +34,9 @@ static void attach_or_exit(struct pard_segment *seg, const char *name)
 			  "this pard-worker belongs to another pard build; refusing to attach",
 			  name, PARD_LAYOUT_VERSION);
 	else if (r == -EPERM)
-		log_error("segment %s belongs to another user than uid %u; refusing to attach", name,
-			  (unsigned)geteuid());
+		log_error("segment %s is not one of uid %u's pard segments (it belongs to another user, or others "
+			  "may write it); refusing to attach",
+			  name, (unsigned)geteuid());
 	else
 		log_error("cannot attach segment %s: %s", name, strerror(-r));
 	exit(WORKER_EXIT_ATTACH);

@@ -106,12 +106,17 @@ struct pard_segment_header {
 	_Atomic uint64_t jobs_completed;
 };
 
+/* Where segments live: names are files in this directory (glibc's shm_open uses it too). */
+#define PARD_SHM_DIR "/dev/shm"
+
 /* A mapped segment as one process sees it. */
 struct pard_segment {
 	struct pard_segment_header *hdr;
 	size_t size;
 	char name[256];
 	bool owner; /* created it: unlinks on close */
+	int fd;      /* creator: the mapped file, to back arena ranges (-1 when attached) */
+	int lock_fd; /* creator: holds the flock that says "a live pard owns this"; never mapped */
 };
 
 /* Geometry a daemon asks for. */
@@ -124,13 +129,22 @@ struct pard_segment_geometry {
 
 /* Total bytes a segment of this geometry needs (page aligned). */
 size_t pard_segment_size(const struct pard_segment_geometry *g);
-/* Creates name exclusively (0600), replacing a stale one whose daemon is gone.
- * Returns 0, -EBUSY when a live pard owns it, or another -errno. */
+/* Creates name (0600) with its header, job slots, worker rows and run queue allocated in
+ * /dev/shm, locked for the caller's life; replaces a stale segment of ours whose daemon is gone.
+ * Anything else under the name (another user's object, a FIFO, a symlink) is refused, never
+ * opened blocking, read or removed. Returns 0, -EBUSY when a live pard owns it, -EPERM when the
+ * name holds something not ours, -ENOSPC when /dev/shm cannot hold the fixed part, or -errno;
+ * the reason is logged. */
 int pard_segment_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g);
-/* Maps an existing segment by name and checks magic, layout version and owner uid.
- * Returns 0, -EPROTO (not a pard segment of this version), -EPERM (other owner) or -errno. */
+/* Maps an existing segment by name: it must be a regular file of this euid, not writable by group
+ * or others, with pard's magic, layout version and owner uid. Returns 0, -EPROTO (not a pard
+ * segment of this version), -EPERM (not this user's segment; the reason is logged) or -errno. */
 int pard_segment_attach(struct pard_segment *seg, const char *name);
-/* Unmaps; the creator also unlinks the name. */
+/* Makes /dev/shm allocate arena bytes [off, off + bytes) now (creator only), so that writing to
+ * them can never raise SIGBUS. Cheap when they already are. Returns 0, -ENOSPC, -EINVAL (outside
+ * the arena), -EBADF (not the creator) or another -errno. */
+int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes);
+/* Unmaps; the creator also unlinks the name (when it is still its segment) and drops the lock. */
 void pard_segment_close(struct pard_segment *seg);
 
 static inline struct pard_job_slot *pard_segment_job(const struct pard_segment *seg, uint32_t i)
