@@ -103,10 +103,10 @@ int main(int argc, char **argv)
 	/* Touch the pages once so the first timed run does not pay for faulting them in. */
 	memset(image, 0, n * sizeof(*image));
 
-	printf("width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32 " rows_per_chunk=%" PRIu32
-	       " chunks=%" PRIu32 " best=%s\n",
-	       p.width, p.height, p.iterations, p.rows_per_chunk,
-	       (p.height + p.rows_per_chunk - 1) / p.rows_per_chunk, simd_impl_name(simd_best_impl()));
+	printf("width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32 " rows_per_chunk=%" PRIu32 " chunks=%" PRIu32
+	       " best=%s\n",
+	       p.width, p.height, p.iterations, p.rows_per_chunk, (p.height + p.rows_per_chunk - 1) / p.rows_per_chunk,
+	       simd_impl_name(simd_best_impl()));
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 		const char *name = simd_impl_name((enum simd_impl)impl);
 		if (!simd_impl_supported((enum simd_impl)impl)) {

@@ -25,10 +25,10 @@
 struct options {
 	const char *socket;
 	unsigned clients;
-	uint64_t count;    /* requests per client (0: use duration) */
-	double duration;   /* seconds, when count is 0 */
-	uint64_t trials;   /* pi TRIALS of each job */
-	uint64_t warmup;   /* uncounted requests per client */
+	uint64_t count;  /* requests per client (0: use duration) */
+	double duration; /* seconds, when count is 0 */
+	uint64_t trials; /* pi TRIALS of each job */
+	uint64_t warmup; /* uncounted requests per client */
 };
 
 struct client_result {
@@ -149,7 +149,8 @@ static void *client_main(void *p)
 		if (ok < 0) {
 			r->fail = ok;
 			char msg[128];
-			snprintf(msg, sizeof(msg), "connection: %s", ok == -EPIPE ? "closed by the daemon" : strerror(-ok));
+			snprintf(msg, sizeof(msg), "connection: %s",
+				 ok == -EPIPE ? "closed by the daemon" : strerror(-ok));
 			note_error(r, msg);
 			break;
 		}
@@ -221,8 +222,8 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int main(int argc, char **argv)
 {
-	struct options opt = {.socket = NULL, .clients = 1, .count = 10000, .duration = 0, .trials = 1000,
-			      .warmup = 100};
+	struct options opt =
+		{.socket = NULL, .clients = 1, .count = 10000, .duration = 0, .trials = 1000, .warmup = 100};
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	       h->total_size, h->arena_off, h->arena_size, (int)atomic_load(&h->daemon_pid), h->daemon_start_ns);
 	for (unsigned w = 0; w < rows; w++) {
 		const struct pard_worker_row *r = pard_segment_worker(&seg, w);
-		printf("%s{\"row\": %u, \"pid\": %d, \"state\": %u, \"heartbeat_ns\": %" PRIu64 ", \"chunks_done\": %" PRIu64
-		       "}",
+		printf("%s{\"row\": %u, \"pid\": %d, \"state\": %u, \"heartbeat_ns\": %" PRIu64
+		       ", \"chunks_done\": %" PRIu64 "}",
 		       w ? ", " : "", w, (int)atomic_load(&r->pid), (unsigned)atomic_load(&r->state),
 		       (uint64_t)atomic_load(&r->heartbeat_ns), (uint64_t)atomic_load(&r->chunks_done));
 	}

@@ -88,8 +88,10 @@ int parctl_main(int argc, char **argv)
 	}
 	enum image_format fmt;
 	if ((p.output || p.format) && image_format_pick(p.format, p.output ? p.output : "-", &fmt) < 0) {
-		fprintf(stderr, "parctl: cannot tell the image format of \"%s\": use a .npy, .png, .pgm or .raw name, "
-				"or --format\n", p.format ? p.format : p.output);
+		fprintf(stderr,
+			"parctl: cannot tell the image format of \"%s\": use a .npy, .png, .pgm or .raw name, "
+			"or --format\n",
+			p.format ? p.format : p.output);
 		return PARCTL_USAGE;
 	}
 	if (p.colormap && !image_colormap_valid(p.colormap)) {

@@ -254,7 +254,8 @@ static int cmd_help(struct parctl *p, int argc, char **argv)
 	if (parctl_command_help(stdout, argv[0], PARCTL_HELP_WIDTH))
 		return PARCTL_OK;
 	char shown[128];
-	fprintf(stderr, "parctl: no command \"%s\" (parctl help lists them)\n", parctl_escape(argv[0], shown, sizeof(shown)));
+	fprintf(stderr, "parctl: no command \"%s\" (parctl help lists them)\n",
+		parctl_escape(argv[0], shown, sizeof(shown)));
 	return PARCTL_USAGE;
 }
 

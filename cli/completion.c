@@ -114,9 +114,11 @@ static void sh_value_cases(FILE *f, enum parctl_shell shell)
 				fputs("\t\tcompopt -o filenames 2>/dev/null\n"
 				      "\t\tCOMPREPLY=($(compgen -f -X '!*.@(npy|png|pgm|raw)' -- \"$cur\") "
 				      "$(compgen -d -- \"$cur\"))\n"
-				      "\t\t[[ -z $cur || $cur == - ]] && COMPREPLY+=(-)\n", f);
+				      "\t\t[[ -z $cur || $cur == - ]] && COMPREPLY+=(-)\n",
+				      f);
 			} else {
-				fputs("\t\tcompopt -o filenames 2>/dev/null\n\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n", f);
+				fputs("\t\tcompopt -o filenames 2>/dev/null\n\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n",
+				      f);
 			}
 		} else {
 			if (o->arg == PARCTL_ARG_CHOICE)
@@ -133,8 +135,8 @@ static void sh_value_cases(FILE *f, enum parctl_shell shell)
 /* Finds cmd, kind and nargs in words before the cursor, skipping options and their values. */
 static void sh_scan(FILE *f, const char *from, const char *to)
 {
-	fprintf(f, "\tlocal i cmd= kind= nargs=0\n\tfor ((i = %s; i < %s; i++)); do\n\t\tcase ${words[i]} in\n\t\t", from,
-		to);
+	fprintf(f, "\tlocal i cmd= kind= nargs=0\n\tfor ((i = %s; i < %s; i++)); do\n\t\tcase ${words[i]} in\n\t\t",
+		from, to);
 	global_names(f, true, " | ");
 	fputs(") ((i++)) ;;\n"
 	      "\t\t-*) [[ $cmd == submit ]] && _parctl_takes_value \"$kind\" \"${words[i]}\" && ((i++)) ;;\n"
@@ -365,9 +367,9 @@ static bool tables_plain(void)
 			return false;
 	for (unsigned i = 0; i < parctl_noptions; i++)
 		if (!plain(parctl_options[i].name) || (parctl_options[i].alias && !plain(parctl_options[i].alias)) ||
-		    (parctl_options[i].choices && strspn(parctl_options[i].choices,
-							 "abcdefghijklmnopqrstuvwxyz0123456789_ ") !=
-							  strlen(parctl_options[i].choices)))
+		    (parctl_options[i].choices &&
+		     strspn(parctl_options[i].choices, "abcdefghijklmnopqrstuvwxyz0123456789_ ") !=
+			     strlen(parctl_options[i].choices)))
 			return false;
 	for (const struct pard_kernel_option *o = parctl_job_options; o->name; o++)
 		if (!plain(o->name))

@@ -20,12 +20,14 @@ static int connect_daemon(struct parctl *p)
 		return PARCTL_UNREACHABLE;
 	}
 	if (r == -ENOTSOCK) {
-		parctl_errorf(p, "untrusted", "refusing %s: it is not a socket (a symlink, or another kind of file)", path);
+		parctl_errorf(p, "untrusted", "refusing %s: it is not a socket (a symlink, or another kind of file)",
+			      path);
 		return PARCTL_UNREACHABLE;
 	}
 	if (r < 0) {
-		parctl_errorf(p, "unreachable", "cannot reach pard at %s: %s (is pard running? see --socket / PARD_SOCKET)",
-			      path, strerror(-r));
+		parctl_errorf(p, "unreachable",
+			      "cannot reach pard at %s: %s (is pard running? see --socket / PARD_SOCKET)", path,
+			      strerror(-r));
 		return PARCTL_UNREACHABLE;
 	}
 	p->connected = true;
@@ -40,12 +42,14 @@ int parctl_build(struct parctl *p, struct pard_request *req, const char *const *
 		int r = pard_request_add(req, *words);
 		if (r == -EINVAL) {
 			char shown[256];
-			parctl_errorf(p, "usage", "argument \"%s\" is empty or contains whitespace or control characters",
+			parctl_errorf(p, "usage",
+				      "argument \"%s\" is empty or contains whitespace or control characters",
 				      parctl_escape(*words, shown, sizeof(shown)));
 			return PARCTL_USAGE;
 		}
 		if (r < 0) {
-			parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)", PARD_MAX_LINE - 1);
+			parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)",
+				      PARD_MAX_LINE - 1);
 			return PARCTL_USAGE;
 		}
 	}

@@ -37,10 +37,12 @@ struct stop {
 	double at;
 	unsigned char r, g, b;
 };
-static const struct stop fire[] = {
-	{0.0, 0, 0, 0}, {0.35, 180, 20, 0}, {0.7, 255, 170, 0}, {1.0, 255, 255, 255}};
-static const struct stop viridis[] = {{0.0, 68, 1, 84},    {0.25, 59, 82, 139}, {0.5, 33, 145, 140},
-				      {0.75, 94, 201, 98}, {1.0, 253, 231, 37}};
+static const struct stop fire[] = {{0.0, 0, 0, 0}, {0.35, 180, 20, 0}, {0.7, 255, 170, 0}, {1.0, 255, 255, 255}};
+static const struct stop viridis[] = {{0.0, 68, 1, 84},
+				      {0.25, 59, 82, 139},
+				      {0.5, 33, 145, 140},
+				      {0.75, 94, 201, 98},
+				      {1.0, 253, 231, 37}};
 
 static const struct stop *colormap_stops(const char *name, size_t *n)
 {
@@ -81,8 +83,8 @@ static int write_npy(FILE *f, const int32_t *px, uint32_t w, uint32_t h)
 	size_t total = 10 + (size_t)n + 1;
 	size_t pad = (64 - total % 64) % 64;
 	unsigned hlen = (unsigned)(n + (int)pad + 1);
-	unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-				 (unsigned char)(hlen >> 8)};
+	unsigned char pre[10] =
+		{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
 	fwrite(pre, 1, sizeof(pre), f);
 	fwrite(dict, 1, (size_t)n, f);
 	for (size_t i = 0; i < pad; i++)
@@ -143,8 +145,8 @@ static int png_encode(const struct png_ctx *c)
 		return -EIO;
 	}
 	png_init_io(png, c->f);
-	png_set_IHDR(png, info, c->w, c->h, 8, c->stops ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
-		     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+	png_set_IHDR(png, info, c->w, c->h, 8, c->stops ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+		     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
 	/* Fast compression: the image is written once, and level 9 costs seconds at 12 Mpixel. */
 	png_set_compression_level(png, 1);
 	png_write_info(png, info);
@@ -185,8 +187,8 @@ static int write_png(FILE *f, const int32_t *px, uint32_t w, uint32_t h, int32_t
 	return r;
 }
 
-int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height,
-		int32_t maxval, const char *colormap, char *err, size_t errlen)
+int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height, int32_t maxval,
+		const char *colormap, char *err, size_t errlen)
 {
 	int r;
 	switch (fmt) {

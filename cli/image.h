@@ -21,7 +21,7 @@ int image_format_pick(const char *name, const char *path, enum image_format *out
 int image_colormap_valid(const char *colormap);
 /* Writes width x height pixels (row-major, values 0..maxval) to f. colormap applies to PNG only
  * (NULL: grey). Returns 0, or -errno / -EIO with a message in err. */
-int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height,
-		int32_t maxval, const char *colormap, char *err, size_t errlen);
+int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height, int32_t maxval,
+		const char *colormap, char *err, size_t errlen);
 
 #endif

@@ -13,11 +13,11 @@
 /* Exit codes: documented in parctl(1). */
 enum parctl_exit {
 	PARCTL_OK = 0,
-	PARCTL_JOB_FAILED = 1,   /* the job failed or was cancelled */
-	PARCTL_USAGE = 2,        /* bad command line */
-	PARCTL_UNREACHABLE = 3,  /* no daemon at the socket, an untrusted one, or the connection broke */
-	PARCTL_REFUSED = 4,      /* the daemon refused the request (bad argument, no such job, not yours) */
-	PARCTL_BUSY = 5,         /* the daemon is full: try again later */
+	PARCTL_JOB_FAILED = 1,  /* the job failed or was cancelled */
+	PARCTL_USAGE = 2,       /* bad command line */
+	PARCTL_UNREACHABLE = 3, /* no daemon at the socket, an untrusted one, or the connection broke */
+	PARCTL_REFUSED = 4,     /* the daemon refused the request (bad argument, no such job, not yours) */
+	PARCTL_BUSY = 5,        /* the daemon is full: try again later */
 };
 
 struct parctl {
@@ -39,8 +39,8 @@ enum parctl_arg {
 	PARCTL_ARG_COMMAND, /* a command name (help) */
 	PARCTL_ARG_NUMBER,
 	PARCTL_ARG_FILE,
-	PARCTL_ARG_IMAGE,   /* an image file name, or - */
-	PARCTL_ARG_CHOICE,  /* one of the option's choices */
+	PARCTL_ARG_IMAGE,  /* an image file name, or - */
+	PARCTL_ARG_CHOICE, /* one of the option's choices */
 };
 
 struct parctl_command {

@@ -47,7 +47,8 @@ int arena_alloc(struct arena *a, uint64_t bytes, uint64_t *off)
 				b = &a->blocks[i];
 			}
 			memmove(&a->blocks[i + 2], &a->blocks[i + 1], (a->nblocks - i - 1) * sizeof(*b));
-			a->blocks[i + 1] = (struct arena_block){.off = b->off + need, .size = b->size - need, .used = false};
+			a->blocks[i + 1] =
+				(struct arena_block){.off = b->off + need, .size = b->size - need, .used = false};
 			a->nblocks++;
 			b->size = need;
 		}

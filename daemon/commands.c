@@ -93,7 +93,8 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 		}
 		double t;
 		if (timeout_ns || pard_parse_double(argv[i] + 8, &t) < 0 || t <= 0 || t > 1e7) {
-			client_reply(c, "ERR " PARD_ERR_BADARG " timeout must be given once, in seconds, from 0 to 1e7");
+			client_reply(c,
+				     "ERR " PARD_ERR_BADARG " timeout must be given once, in seconds, from 0 to 1e7");
 			return NULL;
 		}
 		timeout_ns = (uint64_t)(t * 1e9);
@@ -118,8 +119,8 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	if (timeout_ns)
 		loop_tick_at(s->loop, job->deadline_ns);
 	loop_tick_soon(s->loop);
-	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name,
-		  (unsigned)c->uid, (int)c->pid);
+	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name, (unsigned)c->uid,
+		  (int)c->pid);
 	notify_status_changed(s->notify);
 	return job;
 }
@@ -130,8 +131,7 @@ static void cmd_submit(struct server *s, struct client *c, int argc, char **argv
 	if (job) {
 		uint32_t done, total;
 		jobs_progress(s->jobs, job, &done, &total);
-		client_reply(c, "OK id=%llu kind=%s chunks=%u", (unsigned long long)job->id, job->kernel->name,
-			     total);
+		client_reply(c, "OK id=%llu kind=%s chunks=%u", (unsigned long long)job->id, job->kernel->name, total);
 	}
 }
 
@@ -207,9 +207,9 @@ static void cmd_status(struct server *s, struct client *c, int argc, char **argv
 	jobs_refresh_state(s->jobs, job);
 	jobs_progress(s->jobs, job, &done, &total);
 	uint64_t end = job_is_terminal(job) ? job->finish_ns : pard_now_ns();
-	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f",
-		     (unsigned long long)job->id, job->kernel->name, job_state_name(job), total, done,
-		     (unsigned)job->owner, to_seconds(end - job->submit_ns));
+	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f", (unsigned long long)job->id,
+		     job->kernel->name, job_state_name(job), total, done, (unsigned)job->owner,
+		     to_seconds(end - job->submit_ns));
 }
 
 static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv)
@@ -277,15 +277,17 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 			active++;
 	}
 	const struct pard_segment_header *h = s->jobs->seg->hdr;
-	client_reply(c,
-		     "OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
-		     "jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
-		     "worker_restarts=%llu workers_recycled=%llu pool_broken=%d clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
-		     PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued,
-		     active, finished, (unsigned long long)atomic_load(&h->jobs_submitted),
-		     (unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
-		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
-		     (unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients, to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
+	client_reply(
+		c,
+		"OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
+		"jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
+		"worker_restarts=%llu workers_recycled=%llu pool_broken=%d clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
+		PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued, active,
+		finished, (unsigned long long)atomic_load(&h->jobs_submitted),
+		(unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
+		(unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
+		(unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients,
+		to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
 }
 
 static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)
@@ -299,7 +301,8 @@ static void cmd_workers(struct server *s, struct client *c, int argc, char **arg
 	uint64_t n;
 	int r = pard_parse_u64(argv[0], 1, PARD_MAX_WORKERS, &n);
 	if (r < 0) {
-		client_reply(c, "ERR " PARD_ERR_BADARG " workers must be a whole number from 1 to %d", PARD_MAX_WORKERS);
+		client_reply(c, "ERR " PARD_ERR_BADARG " workers must be a whole number from 1 to %d",
+			     PARD_MAX_WORKERS);
 		return;
 	}
 	if (s->stopping) {

@@ -20,16 +20,16 @@ struct pard_config {
 	char socket[108];
 	unsigned socket_mode; /* permissions of the socket pard creates */
 	char shm_name[200];
-	char worker_binary[4096]; /* pard-worker for spawn/forkserver; empty: next to pard, else libexecdir */
-	unsigned max_jobs;    /* job slots, finished ones awaiting retention included */
-	unsigned queue_depth; /* jobs queued or running at once */
-	unsigned result_retention; /* seconds a finished job's result is kept */
-	unsigned chunk_retries;    /* times a chunk may be lost to a dying worker before its job fails */
-	unsigned chunk_timeout;    /* seconds one chunk may run before its worker is killed (0: never) */
-	unsigned send_timeout;     /* seconds a client may leave its answers unread (0: never) */
+	char worker_binary[4096];       /* pard-worker for spawn/forkserver; empty: next to pard, else libexecdir */
+	unsigned max_jobs;              /* job slots, finished ones awaiting retention included */
+	unsigned queue_depth;           /* jobs queued or running at once */
+	unsigned result_retention;      /* seconds a finished job's result is kept */
+	unsigned chunk_retries;         /* times a chunk may be lost to a dying worker before its job fails */
+	unsigned chunk_timeout;         /* seconds one chunk may run before its worker is killed (0: never) */
+	unsigned send_timeout;          /* seconds a client may leave its answers unread (0: never) */
 	unsigned max_chunks_per_worker; /* recycle a worker after about this many chunks (0: never) */
-	unsigned stop_grace;       /* seconds SIGTERM waits for running chunks */
-	unsigned arena_wait;       /* jobs that may wait for arena space; beyond it: ERR busy */
+	unsigned stop_grace;            /* seconds SIGTERM waits for running chunks */
+	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
 	int log_level;
 	struct pard_limits limits;
 };
@@ -46,15 +46,15 @@ enum config_kind {
 struct config_setting_info {
 	const char *name;
 	enum config_kind kind;
-	size_t offset, size;   /* the field in struct pard_config */
-	long long min, max;    /* CONFIG_NUMBER and CONFIG_MODE */
-	long long def;         /* default of CONFIG_NUMBER and CONFIG_MODE */
-	const char *def_str;   /* default of the string kinds */
-	const char *def_doc;   /* a default pard works out at start-up, in words; else NULL */
-	const char *example;   /* with def_doc: the value pard.conf shows, commented out */
-	bool expand;           /* %t, %u and %% are expanded */
-	bool restart;          /* a reload keeps the running value; it changes at restart */
-	const char *desc;      /* one line for pard.conf */
+	size_t offset, size; /* the field in struct pard_config */
+	long long min, max;  /* CONFIG_NUMBER and CONFIG_MODE */
+	long long def;       /* default of CONFIG_NUMBER and CONFIG_MODE */
+	const char *def_str; /* default of the string kinds */
+	const char *def_doc; /* a default pard works out at start-up, in words; else NULL */
+	const char *example; /* with def_doc: the value pard.conf shows, commented out */
+	bool expand;         /* %t, %u and %% are expanded */
+	bool restart;        /* a reload keeps the running value; it changes at restart */
+	const char *desc;    /* one line for pard.conf */
 };
 
 size_t config_settings_count(void);
@@ -99,7 +99,6 @@ int config_check_shm_fit(uint64_t need, uint64_t total, uint64_t avail, const ch
 			 config_report_fn *report, void *ctx);
 /* path must be an executable pard-worker of this version ("pard-worker --version"). When needed is
  * false (the fork strategy does not run it) a problem is a warning. */
-int config_check_worker_binary(const char *path, bool needed, const char *label, config_report_fn *report,
-			       void *ctx);
+int config_check_worker_binary(const char *path, bool needed, const char *label, config_report_fn *report, void *ctx);
 
 #endif

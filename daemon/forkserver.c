@@ -79,7 +79,8 @@ int forkserver_main(int ctl)
 			int r = pard_segment_attach(&seg, msg + 7);
 			if (r < 0 || fd < 0) {
 				log_error("forkserver cannot attach segment %s: %s", msg + 7,
-					  r == -EPROTO ? "not a segment of this pard build" : strerror(r < 0 ? -r : EBADF));
+					  r == -EPROTO ? "not a segment of this pard build"
+						       : strerror(r < 0 ? -r : EBADF));
 				reply(ctl, "ERR %d", r < 0 ? -r : EBADF);
 				return WORKER_EXIT_ATTACH;
 			}

@@ -12,8 +12,8 @@
 #include "worker.h"
 
 static const char *const state_names[] = {
-	[JOB_FREE] = "free", [JOB_WAITING] = "queued", [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",
-	[JOB_ENDING] = "ending", [JOB_DONE] = "done", [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
+	[JOB_FREE] = "free",     [JOB_WAITING] = "queued", [JOB_QUEUED] = "queued", [JOB_RUNNING] = "running",
+	[JOB_ENDING] = "ending", [JOB_DONE] = "done",      [JOB_FAILED] = "failed", [JOB_CANCELLED] = "cancelled",
 };
 
 /* The transitions of the diagram in jobs.h: allowed[from] has bit (1 << to). */
@@ -244,7 +244,8 @@ static void start_waiting(struct jobs *js)
 		}
 		if (!oldest || arena_alloc(&js->arena, oldest->buffer_bytes, &oldest->buffer_off) < 0)
 			return;
-		if (back_buffer(js, oldest->buffer_off, oldest->buffer_bytes, oldest->error, sizeof(oldest->error)) < 0) {
+		if (back_buffer(js, oldest->buffer_off, oldest->buffer_bytes, oldest->error, sizeof(oldest->error)) <
+		    0) {
 			log_error("job %llu failed: %s", (unsigned long long)oldest->id, oldest->error);
 			job_abort(js, oldest, JOB_FAILED);
 			continue;
@@ -299,7 +300,8 @@ static struct job *free_slot(struct jobs *js)
 			victim = victim->lru_next;
 		if (!victim)
 			return NULL;
-		log_debug("job table full: forgetting job %llu, whose result was fetched", (unsigned long long)victim->id);
+		log_debug("job table full: forgetting job %llu, whose result was fetched",
+			  (unsigned long long)victim->id);
 		job_free(js, victim);
 	}
 	return &js->table[js->free_stack[--js->nfree]];
@@ -330,8 +332,9 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	}
 	struct job *job = free_slot(js);
 	if (!job) {
-		snprintf(err, errlen, "job table full: %u jobs are active or hold results not fetched yet (max_jobs %u)",
-			 js->nslots, js->nslots);
+		snprintf(err, errlen,
+			 "job table full: %u jobs are active or hold results not fetched yet (max_jobs %u)", js->nslots,
+			 js->nslots);
 		return -EBUSY;
 	}
 	/* Placed and backed before the job is admitted, so a refusal only gives the slot back. */
@@ -414,8 +417,7 @@ void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done,
 	const struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	uint32_t d = 0;
 	for (uint32_t i = 0; i < s->nchunks; i++)
-		if (PARD_CHUNK_STATE(atomic_load_explicit(&s->chunk_state[i], memory_order_relaxed)) ==
-		    PARD_CHUNK_DONE)
+		if (PARD_CHUNK_STATE(atomic_load_explicit(&s->chunk_state[i], memory_order_relaxed)) == PARD_CHUNK_DONE)
 			d++;
 	*done = d;
 	*total = s->nchunks;
@@ -451,7 +453,8 @@ static void job_finish(struct jobs *js, struct job *job)
 			if (atomic_load(&s->chunk_state[i]) != PARD_CHUNK_DONE)
 				complete = false;
 		char buf[1024];
-		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf)) : 0;
+		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf))
+				 : 0;
 		if (!complete || n < 0) {
 			job_set_state(job, JOB_FAILED);
 			if (!job->error[0])
@@ -547,15 +550,17 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 			bool give_up = job->state == JOB_ENDING, fail = false;
 			if (!give_up && !job->attempts &&
 			    !(job->attempts = calloc(PARD_MAX_CHUNKS, sizeof(*job->attempts)))) {
-				log_error("out of memory counting chunk retries: job %llu fails", (unsigned long long)job->id);
+				log_error("out of memory counting chunk retries: job %llu fails",
+					  (unsigned long long)job->id);
 				snprintf(job->error, sizeof(job->error), "out of memory in the daemon");
 				fail = true;
 			}
 			if (!give_up && !fail && ++job->attempts[i] > js->cfg->chunk_retries) {
-				log_error("job %llu failed: chunk %u lost %u times, last %s", (unsigned long long)job->id,
-					  i, (unsigned)job->attempts[i], why);
-				snprintf(job->error, sizeof(job->error), "chunk %u lost %u times to dying workers (last %s)",
-					 i, (unsigned)job->attempts[i], why);
+				log_error("job %llu failed: chunk %u lost %u times, last %s",
+					  (unsigned long long)job->id, i, (unsigned)job->attempts[i], why);
+				snprintf(job->error, sizeof(job->error),
+					 "chunk %u lost %u times to dying workers (last %s)", i,
+					 (unsigned)job->attempts[i], why);
 				fail = true;
 			}
 			if (fail) {
@@ -570,8 +575,8 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 				if (i < hint)
 					atomic_store(&s->claim_hint, i);
 				atomic_fetch_add_explicit(&js->seg->hdr->chunks_requeued, 1, memory_order_relaxed);
-				log_notice("job %llu: chunk %u requeued (worker %u %s)", (unsigned long long)job->id, i, w,
-					   why);
+				log_notice("job %llu: chunk %u requeued (worker %u %s)", (unsigned long long)job->id, i,
+					   w, why);
 				requeued = true;
 			} else if (fail) {
 				drop_queued(js, job);

@@ -49,20 +49,20 @@ struct job {
 	uid_t owner;
 	uint64_t submit_ns;
 	uint64_t finish_ns;
-	uint64_t expire_ns; /* when a finished job's slot is freed */
+	uint64_t expire_ns;   /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
-	char *result;      /* key=value text of a done job */
-	char error[384];   /* why a failed job failed */
-	uint32_t runq_pos; /* its entry in the segment run queue while published and not terminal */
-	bool published;    /* its segment slot describes it (workers may have run it) */
-	bool has_buffer;   /* holds [buffer_off, +buffer_bytes) of the arena */
+	char *result;         /* key=value text of a done job */
+	char error[384];      /* why a failed job failed */
+	uint32_t runq_pos;    /* its entry in the segment run queue while published and not terminal */
+	bool published;       /* its segment slot describes it (workers may have run it) */
+	bool has_buffer;      /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;
-	uint32_t readers;  /* result transfers in progress: keep the buffer until they end */
+	uint32_t readers; /* result transfers in progress: keep the buffer until they end */
 	union pard_params params;
-	uint16_t *attempts; /* times each chunk was lost to a dying worker (allocated at the first loss) */
+	uint16_t *attempts;              /* times each chunk was lost to a dying worker (allocated at the first loss) */
 	struct job *older, *newer;       /* every job in the table, by id (submission order) */
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
-	bool in_lru;       /* its result has been fetched: the slot may be reused when the table is full */
+	bool in_lru; /* its result has been fetched: the slot may be reused when the table is full */
 };
 
 struct jobs {
@@ -72,7 +72,7 @@ struct jobs {
 	uint32_t nslots;
 	uint64_t next_id;
 	uint64_t next_seq;
-	uint32_t active; /* queued (waiting included) + running */
+	uint32_t active;  /* queued (waiting included) + running */
 	uint32_t waiting; /* jobs waiting for arena space */
 	struct arena arena;
 	/* Kept so a submission at 100,000 jobs a second never scans the table: */
@@ -80,7 +80,7 @@ struct jobs {
 	uint32_t nfree;
 	struct job *lru_head, *lru_tail; /* fetched results, the first to give up its slot first */
 	struct job *oldest, *newest;     /* the table's jobs by id: LIST without sorting */
-	uint32_t *id_index;  /* open-addressing hash: id -> slot + 1, 0 = empty */
+	uint32_t *id_index;              /* open-addressing hash: id -> slot + 1, 0 = empty */
 	uint32_t id_mask;
 	unsigned id_shift;
 	/* Called for every job that reached a terminal state. */

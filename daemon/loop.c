@@ -15,8 +15,8 @@
 static void arm(struct loop *l, uint64_t when)
 {
 	l->timer_due_ns = when;
-	struct itimerspec its = {.it_value = {.tv_sec = (time_t)(when / 1000000000u),
-					      .tv_nsec = (long)(when % 1000000000u)}};
+	struct itimerspec its = {
+		.it_value = {.tv_sec = (time_t)(when / 1000000000u), .tv_nsec = (long)(when % 1000000000u)}};
 	/* A zero it_value disarms: exactly what "no deadline" means. */
 	timerfd_settime(l->timer.fd, TFD_TIMER_ABSTIME, &its, NULL);
 }

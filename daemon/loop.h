@@ -15,7 +15,7 @@ struct watch {
 	void (*handle)(struct watch *w, uint32_t events);
 };
 
-#define PARD_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define PARD_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* A module's deadlines: runs what is due at now and returns when it wants to run next (0: no
  * deadline). Called on every schedule pass, so it must be cheap when nothing is due. */

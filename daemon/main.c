@@ -25,7 +25,6 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-
 /* The daemon's one context: each module's state; main wires them together. */
 struct daemon {
 	struct pard_config cfg;
@@ -202,13 +201,12 @@ static void signal_handle(struct watch *w, uint32_t events)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: pard [OPTIONS]\n"
-		"Parallel-computing daemon: runs pi and fractal jobs on a pool of workers.\n\n"
-		"  -c, --config FILE   configuration file (default " PARD_DEFAULT_CONFIG ")\n"
-		"  -t, --check-config  validate the configuration and exit\n"
-		"  -V, --version       print the version and exit\n"
-		"  -h, --help          print this help and exit\n");
+	fprintf(f, "Usage: pard [OPTIONS]\n"
+		   "Parallel-computing daemon: runs pi and fractal jobs on a pool of workers.\n\n"
+		   "  -c, --config FILE   configuration file (default " PARD_DEFAULT_CONFIG ")\n"
+		   "  -t, --check-config  validate the configuration and exit\n"
+		   "  -V, --version       print the version and exit\n"
+		   "  -h, --help          print this help and exit\n");
 }
 
 /* Loads the config, logging every bad setting: explicit paths must exist; the default one may be
@@ -239,8 +237,8 @@ static int check_config(struct daemon *d)
 					     d->config_path, log_config_problem, "");
 	if (errors)
 		return 1;
-	printf("%s: configuration OK (workers=%u strategy=%s socket=%s shm_name=%s)\n", d->config_path,
-	       d->cfg.workers, d->cfg.strategy, d->cfg.socket, d->cfg.shm_name);
+	printf("%s: configuration OK (workers=%u strategy=%s socket=%s shm_name=%s)\n", d->config_path, d->cfg.workers,
+	       d->cfg.strategy, d->cfg.socket, d->cfg.shm_name);
 	return 0;
 }
 

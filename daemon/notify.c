@@ -47,8 +47,8 @@ static void notify_status(struct notify *n)
 	}
 	uint32_t running, busy;
 	pool_count(n->pool, &running, &busy);
-	sd_notifyf(0, "STATUS=%u workers (%u busy, %u idle), %u jobs queued or running", running, busy,
-		   running - busy, n->jobs->active);
+	sd_notifyf(0, "STATUS=%u workers (%u busy, %u idle), %u jobs queued or running", running, busy, running - busy,
+		   n->jobs->active);
 }
 
 void notify_ready(struct notify *n)

@@ -416,8 +416,8 @@ int pool_set_strategy(struct pool *p, const struct pool_strategy *s)
 		if (r < 0)
 			return r;
 	}
-	log_info("strategy changes from %s to %s: workers are replaced as they finish their chunk",
-		 p->strategy->name, s->name);
+	log_info("strategy changes from %s to %s: workers are replaced as they finish their chunk", p->strategy->name,
+		 s->name);
 	p->old_strategy = p->strategy;
 	p->strategy = s;
 	for (uint32_t w = 0; w < p->rows; w++) {

@@ -41,38 +41,38 @@ extern const struct pool_strategy pool_strategy_forkserver;
 const struct pool_strategy *pool_strategy_find(const char *name);
 
 struct pool_worker {
-	pid_t pid;           /* 0 while not running */
-	int pidfd;           /* forkserver workers: watched in epoll; -1 otherwise */
+	pid_t pid; /* 0 while not running */
+	int pidfd; /* forkserver workers: watched in epoll; -1 otherwise */
 	uint64_t started_ns;
 	uint64_t chunks_at_start; /* the row's chunks_done when this worker started */
-	uint32_t quick_deaths; /* deaths within a second of starting before completing a chunk, in a row */
-	uint32_t failed_starts; /* starts in a row that never reached the worker loop (IDLE or BUSY) */
-	bool starting;          /* the strategy has not yet answered with a pid (forkserver) */
-	bool holds_token;       /* recycled: the recycling token is released once the replacement runs */
-	uint64_t restart_at_ns; /* when a backed-off restart is due (0: none pending) */
-	bool retiring;          /* asked to exit: not replaced */
-	bool replacing;         /* asked to exit so a worker of the new strategy takes its row */
-	const char *kill_reason; /* why the daemon killed it, for the log and job errors */
+	uint32_t quick_deaths;    /* deaths within a second of starting before completing a chunk, in a row */
+	uint32_t failed_starts;   /* starts in a row that never reached the worker loop (IDLE or BUSY) */
+	bool starting;            /* the strategy has not yet answered with a pid (forkserver) */
+	bool holds_token;         /* recycled: the recycling token is released once the replacement runs */
+	uint64_t restart_at_ns;   /* when a backed-off restart is due (0: none pending) */
+	bool retiring;            /* asked to exit: not replaced */
+	bool replacing;           /* asked to exit so a worker of the new strategy takes its row */
+	const char *kill_reason;  /* why the daemon killed it, for the log and job errors */
 	const struct pool_strategy *started_by;
 };
 
 struct pool {
 	struct pard_segment *seg;
 	const struct pool_strategy *strategy;
-	struct jobs *jobs; /* where a dead worker's chunks go back */
-	struct loop *loop; /* for strategies that watch descriptors */
-	int done_fd;       /* eventfd workers write when a job's last chunk is done */
+	struct jobs *jobs;        /* where a dead worker's chunks go back */
+	struct loop *loop;        /* for strategies that watch descriptors */
+	int done_fd;              /* eventfd workers write when a job's last chunk is done */
 	char worker_binary[4096]; /* pard-worker, for spawn and forkserver */
 	/* State of the strategy that keeps some (the forkserver's helper). Of the current and a
 	 * draining strategy at most one keeps state: a change is refused while one drains. */
 	void *strategy_state;
-	uint64_t rng;            /* jitter for recycling limits */
+	uint64_t rng;              /* jitter for recycling limits */
 	uint64_t chunk_timeout_ns; /* a busy worker is killed after this (0: never) */
-	uint32_t target; /* workers wanted */
-	uint32_t rows;   /* rows in use: the highest index ever started + 1 */
+	uint32_t target;           /* workers wanted */
+	uint32_t rows;             /* rows in use: the highest index ever started + 1 */
 	uint64_t restarts;
 	uint64_t recycled;
-	uint64_t max_chunks; /* recycling: chunks per worker before replacement (0: never) */
+	uint64_t max_chunks;                      /* recycling: chunks per worker before replacement (0: never) */
 	const struct pool_strategy *old_strategy; /* draining after a strategy change */
 	/* No worker could start (POOL_BROKEN_AFTER failed starts in a row on every row): jobs are
 	 * refused with this reason until a worker starts again. Empty while healthy. */

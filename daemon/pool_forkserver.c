@@ -45,10 +45,10 @@ struct forkserver {
 		struct watch watch; /* the worker's pidfd; fd -1 once it fired */
 		struct forkserver *fs;
 		uint32_t w;
-		pid_t pid;          /* 0: no worker of ours in this row */
-		uint32_t gen;       /* the helper that forked it */
-		bool dead;          /* pidfd fired, waiting for the helper's EXIT */
-		bool have_status;   /* EXIT came before the pidfd fired */
+		pid_t pid;        /* 0: no worker of ours in this row */
+		uint32_t gen;     /* the helper that forked it */
+		bool dead;        /* pidfd fired, waiting for the helper's EXIT */
+		bool have_status; /* EXIT came before the pidfd fired */
 		int status;
 	} workers[PARD_MAX_WORKERS];
 };
@@ -101,7 +101,8 @@ static void fs_lost(struct forkserver *fs, bool kill_it, const char *why)
 	struct pool *p = fs->pool;
 	if (fs->pid > 0) {
 		log_warning("forkserver (pid %d) %s; %s", (int)fs->pid, why,
-			    kill_it ? "killing it: a new one starts when a worker is needed" : "its workers go with it");
+			    kill_it ? "killing it: a new one starts when a worker is needed"
+				    : "its workers go with it");
 		if (kill_it) {
 			kill(fs->pid, SIGKILL); /* our child: its pid cannot be reused before we reap it */
 			waitpid(fs->pid, NULL, 0);

@@ -177,7 +177,8 @@ static int clear_name(int dirfd, const char *name)
 	 * pard starting at the same time, whose new segment is never unlocked while named). */
 	struct stat now;
 	int r = 0;
-	if (fstatat(dirfd, base, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino) {
+	if (fstatat(dirfd, base, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
+	    now.st_ino == st.st_ino) {
 		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
 			r = -errno;
 			log_error("cannot remove stale segment %s: %s", name, strerror(-r));
@@ -238,7 +239,8 @@ static int create_in(struct pard_segment *seg, int dirfd, const char *name, cons
 	}
 	r = allocate(fd, 0, (off_t)l.fixed);
 	if (r < 0) {
-		log_error("cannot allocate segment %s in " PARD_SHM_DIR ": %s: its header, %u job slots, %u worker rows "
+		log_error("cannot allocate segment %s in " PARD_SHM_DIR
+			  ": %s: its header, %u job slots, %u worker rows "
 			  "and run queue need %zu bytes (the segment maps %zu bytes; the result arena's %llu are "
 			  "allocated as jobs need them); make " PARD_SHM_DIR " larger or lower max_jobs",
 			  name, strerror(-r), g->max_jobs, g->max_workers, l.fixed, l.total,

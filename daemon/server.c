@@ -194,7 +194,8 @@ static void client_process(struct client *c)
 		if (end > start && end[-1] == '\r')
 			*--end = '\0';
 		if ((size_t)(end - start) > PARD_MAX_LINE - 1) {
-			client_reply(c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes", PARD_MAX_LINE - 1);
+			client_reply(c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes",
+				     PARD_MAX_LINE - 1);
 			continue;
 		}
 		/* Every byte up to the newline counts: a NUL must not hide the rest of the line. */
@@ -212,7 +213,8 @@ static void client_process(struct client *c)
 	if (c->inlen == sizeof(c->in) && !memchr(c->in, '\n', c->inlen)) {
 		/* A full buffer without a newline: the line is over the limit. */
 		if (!c->discarding)
-			client_reply(c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes", PARD_MAX_LINE - 1);
+			client_reply(c, "ERR " PARD_ERR_TOOLONG " request line longer than %d bytes",
+				     PARD_MAX_LINE - 1);
 		c->discarding = true;
 		c->inlen = 0;
 	}
@@ -329,7 +331,8 @@ static bool server_fds_short(const struct server *s)
 	uint64_t reserve = pool_fd_reserve(s->pool);
 	/* Far from the limit (fds open at start-up are below the listener, with a margin for
 	 * systemd's): no need to count. */
-	if ((uint64_t)s->nclients + (uint64_t)(s->listener.fd > 0 ? s->listener.fd : 0) + 17 + 2 * reserve < rl.rlim_cur)
+	if ((uint64_t)s->nclients + (uint64_t)(s->listener.fd > 0 ? s->listener.fd : 0) + 17 + 2 * reserve <
+	    rl.rlim_cur)
 		return false;
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
@@ -515,7 +518,8 @@ static uint64_t drop_stalled(struct server *s, uint64_t now)
 		if (now >= due) {
 			log_warning("client uid %u pid %d read nothing for %llu s: dropped, %zu bytes unsent%s",
 				    (unsigned)c->uid, (int)c->pid, (unsigned long long)s->cfg->send_timeout,
-				    c->outlen - c->outoff + c->bulk_len, c->bulk_job ? " (a result buffer is released)" : "");
+				    c->outlen - c->outoff + c->bulk_len,
+				    c->bulk_job ? " (a result buffer is released)" : "");
 			c->dead = true;
 		} else if (!next || due < next) {
 			next = due;

@@ -30,7 +30,7 @@ struct server {
 	unsigned emfile_suppressed;     /* ...with the count of times it was not */
 	struct client *clients;
 	uint32_t nclients;
-	bool stopping;          /* SIGTERM: no new clients or jobs */
+	bool stopping;             /* SIGTERM: no new clients or jobs */
 	uint64_t progress_next_ns; /* when waiting clients get their next PROGRESS line (0: none wait) */
 	size_t out_bytes;          /* output buffers of all clients: the budget in server.c */
 	size_t out_budget_soft, out_budget_hard;

@@ -35,7 +35,7 @@ struct client {
 	struct job *bulk_job;
 	uint32_t last_done;
 	uint64_t progress_ns; /* when it last took a byte of its answers (or was first given some) */
-	bool resume; /* its wait ended: process buffered requests */
+	bool resume;          /* its wait ended: process buffered requests */
 	bool dead;
 	bool peer_closed;
 	uint32_t epoll_events;

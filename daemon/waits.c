@@ -24,7 +24,8 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 			     job->has_buffer && !data ? " data=none" : "");
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)
-			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off), job->buffer_bytes);
+			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),
+					   job->buffer_bytes);
 		break;
 	}
 	case JOB_FAILED:

@@ -48,8 +48,8 @@ int main(int argc, char **argv)
 	uint64_t worker = UINT64_MAX, done_fd = UINT64_MAX, control_fd = UINT64_MAX;
 	bool forkserver = false;
 	static const struct option opts[] = {
-		{"shm", required_argument, NULL, 's'},      {"worker", required_argument, NULL, 'w'},
-		{"done-fd", required_argument, NULL, 'd'},  {"forkserver", no_argument, NULL, 'f'},
+		{"shm", required_argument, NULL, 's'},        {"worker", required_argument, NULL, 'w'},
+		{"done-fd", required_argument, NULL, 'd'},    {"forkserver", no_argument, NULL, 'f'},
 		{"control-fd", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},          {0},
 	};

@@ -48,8 +48,9 @@ static int scan_count(const struct pard_kernel_option *o, const char *name, cons
 		return -ERANGE;
 	}
 	if (rc != 0 || above || v < o->min) {
-		pard_options_error(err, errlen, "%s must be a whole number from %" PRIu64 " to %" PRIu64 ", got '%.40s'",
-				   name, o->min, hi, text);
+		pard_options_error(err, errlen,
+				   "%s must be a whole number from %" PRIu64 " to %" PRIu64 ", got '%.40s'", name,
+				   o->min, hi, text);
 		return -EINVAL;
 	}
 	*out = v;
@@ -93,8 +94,9 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 		int rc;
 		if (!eq) {
 			if (out->positional.given) {
-				pard_options_error(err, errlen, "unexpected extra argument '%.40s': %s already given (%s)",
-						   arg, k->positional, usage);
+				pard_options_error(err, errlen,
+						   "unexpected extra argument '%.40s': %s already given (%s)", arg,
+						   k->positional, usage);
 				return -EINVAL;
 			}
 			rc = scan_value(k->positional_value, k->positional, arg, lim, &out->positional, err, errlen);
@@ -108,11 +110,12 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 			return -EINVAL;
 		}
 		size_t j = 0;
-		while (j < nopts && !(strncmp(k->options[j].name, arg, keylen) == 0 && k->options[j].name[keylen] == '\0'))
+		while (j < nopts &&
+		       !(strncmp(k->options[j].name, arg, keylen) == 0 && k->options[j].name[keylen] == '\0'))
 			j++;
 		if (j == nopts) {
-			pard_options_error(err, errlen, "unknown option '%.*s' (%s)", keylen > 40 ? 40 : (int)keylen, arg,
-					   usage);
+			pard_options_error(err, errlen, "unknown option '%.*s' (%s)", keylen > 40 ? 40 : (int)keylen,
+					   arg, usage);
 			return -EINVAL;
 		}
 		if (out->opt[j].given) {

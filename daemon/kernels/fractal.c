@@ -102,7 +102,8 @@ static void grid_init(struct fractal_grid *g, const struct fractal_params *p)
 	g->width = p->width;
 	g->height = p->height;
 	/* Parse caps iterations; clamping again keeps corrupt shared memory from looping forever. */
-	g->iterations = p->iterations > FRACTAL_MAX_ITERATIONS_CAP ? (uint32_t)FRACTAL_MAX_ITERATIONS_CAP : p->iterations;
+	g->iterations =
+		p->iterations > FRACTAL_MAX_ITERATIONS_CAP ? (uint32_t)FRACTAL_MAX_ITERATIONS_CAP : p->iterations;
 	g->xmin = p->xmin;
 	g->ymin = p->ymin;
 	g->xstep = axis_step(p->xmin, p->xmax, p->width);
@@ -257,7 +258,8 @@ __attribute__((target("avx2"))) static void row_avx2(const struct fractal_grid *
 #pragma GCC unroll 8
 			for (int k = 0; k < AVX2_NV; k++) {
 				__m256d re4 = _mm256_add_pd(four, cr[k]);
-				sticky[k] = _mm256_cmp_pd(_mm256_add_pd(_mm256_mul_pd(re4, re4), im4sq), four, _CMP_NLE_UQ);
+				sticky[k] =
+					_mm256_cmp_pd(_mm256_add_pd(_mm256_mul_pd(re4, re4), im4sq), four, _CMP_NLE_UQ);
 				value[k] = _mm256_setzero_pd();
 			}
 			__m256d iv = _mm256_setzero_pd();
@@ -362,7 +364,8 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
 					zi2[k] = _mm512_mul_pd(im, im);
 					__m512d m = _mm512_add_pd(zr2[k], zi2[k]);
 					done[k] |= _mm512_cmp_pd_mask(m, four, _CMP_NLE_UQ);
-					done_count[k] = _mm512_mask_add_epi64(done_count[k], done[k], done_count[k], one_i);
+					done_count[k] =
+						_mm512_mask_add_epi64(done_count[k], done[k], done_count[k], one_i);
 					all_done &= done[k];
 					zr[k] = re;
 					zi[k] = im;
@@ -428,8 +431,7 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
  * Dispatch.
  */
 
-void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
-		  enum simd_impl impl)
+void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image, enum simd_impl impl)
 {
 	if (!p || !image || p->width == 0 || row0 >= p->height)
 		return;
@@ -528,7 +530,8 @@ static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *
 			end = f->height;
 		if (first < end) {
 			int32_t *image = buf;
-			populate_band(image + (size_t)first * f->width, (size_t)(end - first) * f->width * sizeof(int32_t));
+			populate_band(image + (size_t)first * f->width,
+				      (size_t)(end - first) * f->width * sizeof(int32_t));
 			/* Rows are computed in place and fully overwritten, so a rerun after a crash is harmless. */
 			fractal_rows(f, (uint32_t)first, (uint32_t)(end - first), image, simd_best_impl());
 			/* The result is the image itself; the chunk's word just says how many rows it wrote
@@ -587,8 +590,8 @@ static int parse_region(const char *value, double v[4])
 }
 
 /* Reads and checks the WIDTHxHEIGHT positional against the caps. */
-static int check_size(const char *arg, const struct pard_limits *lim, uint32_t *width, uint32_t *height,
-		      char *err, size_t errlen)
+static int check_size(const char *arg, const struct pard_limits *lim, uint32_t *width, uint32_t *height, char *err,
+		      size_t errlen)
 {
 	uint64_t max_pixels = lim ? lim->max_pixels : UINT64_MAX;
 	uint64_t arena_size = lim ? lim->arena_size : UINT64_MAX;
@@ -618,14 +621,15 @@ static int check_size(const char *arg, const struct pard_limits *lim, uint32_t *
 	}
 	if (__builtin_mul_overflow(pixels, (uint64_t)sizeof(int32_t), &bytes)) {
 		pard_options_error(err, errlen,
-				   "%.40s = %" PRIu64 " pixels needs more bytes than 64 bits count, exceeds arena_size %" PRIu64,
+				   "%.40s = %" PRIu64
+				   " pixels needs more bytes than 64 bits count, exceeds arena_size %" PRIu64,
 				   arg, pixels, arena_size);
 		return -ERANGE;
 	}
 	if (bytes > arena_size) {
 		pard_options_error(err, errlen,
-				   "%.40s = %" PRIu64 " pixels needs %" PRIu64 " bytes, exceeds arena_size %" PRIu64, arg,
-				   pixels, bytes, arena_size);
+				   "%.40s = %" PRIu64 " pixels needs %" PRIu64 " bytes, exceeds arena_size %" PRIu64,
+				   arg, pixels, bytes, arena_size);
 		return -ERANGE;
 	}
 	if (w > UINT32_MAX || h > UINT32_MAX) {
@@ -638,8 +642,7 @@ static int check_size(const char *arg, const struct pard_limits *lim, uint32_t *
 }
 
 /* Reads and checks region=XMIN,XMAX,YMIN,YMAX for an image of width x height. */
-static int check_region(const char *value, uint32_t width, uint32_t height, double region[4], char *err,
-			size_t errlen)
+static int check_region(const char *value, uint32_t width, uint32_t height, double region[4], char *err, size_t errlen)
 {
 	if (parse_region(value, region) != 0) {
 		pard_options_error(err, errlen, "region must be four finite numbers XMIN,XMAX,YMIN,YMAX, got '%.80s'",
@@ -659,8 +662,8 @@ static int check_region(const char *value, uint32_t width, uint32_t height, doub
 	return 0;
 }
 
-static int fractal_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
-			 char *err, size_t errlen)
+static int fractal_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out, char *err,
+			 size_t errlen)
 {
 	struct pard_options o;
 	int rc = pard_options_scan(&pard_kernel_fractal, argc, argv, lim, &o, err, errlen);
@@ -699,8 +702,8 @@ static int fractal_parse(int argc, char *const argv[], const struct pard_limits 
 	return 0;
 }
 
-static int fractal_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
-				 char *buf, size_t len)
+static int fractal_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
+				 size_t len)
 {
 	(void)chunk_results;
 	(void)nchunks;

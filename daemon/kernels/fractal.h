@@ -29,8 +29,7 @@ static inline struct fractal_params *fractal_params_of(union pard_params *p)
 /* Computes rows [row0, row0 + nrows) of p's image into image, which points at the whole
  * row-major height x width int32 image (row r starts at image + r * width). Rows past the
  * image's height are ignored. An unsupported impl falls back to scalar rather than faulting. */
-void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image,
-		  enum simd_impl impl);
+void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image, enum simd_impl impl);
 
 /* Rows per chunk for an image of this shape and iteration count: depends on these only, never on
  * the number of workers, and gives at most 256 chunks. */

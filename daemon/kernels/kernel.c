@@ -15,8 +15,8 @@
 
 /* One row per kind, in the order help lists them: X(name) stands for pard_kernel_<name>, defined in
  * kernels/<name>.c. Kind numbers are fixed in each kind's file; test_kernel checks they are unique. */
-#define KINDS(X) \
-	X(pi) \
+#define KINDS(X)   \
+	X(pi)      \
 	X(fractal) \
 	TEST_KINDS(X)
 

@@ -305,12 +305,11 @@ static uint64_t pi_random_seed(void)
 	/* No getrandom (old kernel, seccomp): a seed only has to differ between runs, not be secret. */
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return mix64((uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec) ^
-	       mix64((uint64_t)getpid());
+	return mix64((uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec) ^ mix64((uint64_t)getpid());
 }
 
-static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
-		    char *err, size_t errlen)
+static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out, char *err,
+		    size_t errlen)
 {
 	struct pard_options o;
 	int rc = pard_options_scan(&pard_kernel_pi, argc, argv, lim, &o, err, errlen);
@@ -326,8 +325,8 @@ static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim,
 	return 0;
 }
 
-static int pi_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
-			    char *buf, size_t len)
+static int pi_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
+			    size_t len)
 {
 	uint64_t hits = 0;
 	for (uint32_t i = 0; i < nchunks; i++)
@@ -351,8 +350,11 @@ static uint64_t cap_trials(const struct pard_limits *lim)
 	return lim ? lim->max_trials : UINT64_MAX;
 }
 
-static const struct pard_kernel_option pi_trials = {
-	.type = PARD_OPT_COUNT, .min = 1, .max = UINT64_MAX, .cap_of = cap_trials, .cap = "max_trials"};
+static const struct pard_kernel_option pi_trials = {.type = PARD_OPT_COUNT,
+						    .min = 1,
+						    .max = UINT64_MAX,
+						    .cap_of = cap_trials,
+						    .cap = "max_trials"};
 
 static const struct pard_kernel_option pi_options[] = {
 	[PI_OPT_SEED] = {"seed", "S", "random-number seed: the same seed gives the same result", PARD_OPT_COUNT, 0,

@@ -12,12 +12,7 @@
 #endif
 
 /* Every kernel gives bit-identical results whichever of these it runs with. */
-enum simd_impl {
-	SIMD_SCALAR = 0,
-	SIMD_AVX2 = 1,
-	SIMD_AVX512 = 2,
-	SIMD_IMPL_COUNT
-};
+enum simd_impl { SIMD_SCALAR = 0, SIMD_AVX2 = 1, SIMD_AVX512 = 2, SIMD_IMPL_COUNT };
 
 /* "scalar", "avx2", "avx512", or "?" for an out-of-range value. */
 const char *simd_impl_name(enum simd_impl impl);

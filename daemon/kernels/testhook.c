@@ -20,7 +20,7 @@ enum { TESTHOOK_OPT_SLEEP_MS, TESTHOOK_OPT_CRASH };
 /* Parameters live in the generic params bytes: chunks, sleep per chunk, which chunk crashes. */
 struct testhook_params {
 	uint32_t chunks;
-	uint32_t sleep_ms; /* 0: hang forever */
+	uint32_t sleep_ms;    /* 0: hang forever */
 	uint32_t crash_chunk; /* UINT32_MAX: none */
 };
 
@@ -88,8 +88,7 @@ static int testhook_format(const union pard_params *p, const uint64_t *results, 
 	return r < 0 || (size_t)r >= len ? -ENOSPC : r;
 }
 
-static const struct pard_kernel_option testhook_chunks_arg = {
-	.type = PARD_OPT_COUNT, .min = 1, .max = PARD_MAX_CHUNKS};
+static const struct pard_kernel_option testhook_chunks_arg = {.type = PARD_OPT_COUNT, .min = 1, .max = PARD_MAX_CHUNKS};
 
 static const struct pard_kernel_option testhook_options[] = {
 	[TESTHOOK_OPT_SLEEP_MS] = {"sleep_ms", "MS", "sleep per chunk (0 hangs)", PARD_OPT_COUNT, 0, 3600000, NULL,

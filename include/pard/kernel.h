@@ -49,7 +49,7 @@ struct pard_kernel_option {
 
 struct pard_kernel {
 	const char *name;
-	uint32_t kind; /* stored in job slots so a worker finds the kernel: fixed per kind, never reused */
+	uint32_t kind;          /* stored in job slots so a worker finds the kernel: fixed per kind, never reused */
 	const char *positional; /* the required argument, as help shows it: "TRIALS", "WIDTHxHEIGHT" */
 	const char *summary;    /* one line for help */
 	const struct pard_kernel_option *options;
@@ -58,8 +58,8 @@ struct pard_kernel {
 	/* Parses the request's arguments: the positional and key=value options (pard_options_scan),
 	 * then checks what the table cannot say. Fills all of *out, zeroing unused bytes.
 	 * Returns 0, or -EINVAL (malformed) / -ERANGE (over a cap) with a message in err. */
-	int (*parse)(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out,
-		     char *err, size_t errlen);
+	int (*parse)(int argc, char *const argv[], const struct pard_limits *lim, union pard_params *out, char *err,
+		     size_t errlen);
 	/* How many chunks the job splits into (1..PARD_MAX_CHUNKS); depends on params only. */
 	uint32_t (*chunk_count)(const union pard_params *p);
 	/* Bytes of arena the result needs (0 when per-chunk result words suffice). */
@@ -68,8 +68,8 @@ struct pard_kernel {
 	 * out receives the chunk's result word. Must be safe to run again after a crash. */
 	void (*run_chunk)(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out);
 	/* Writes the result as space-separated key=value pairs. Returns the length, or -ENOSPC. */
-	int (*format_result)(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks,
-			     char *buf, size_t len);
+	int (*format_result)(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
+			     size_t len);
 };
 
 /* The kind table, in the order help lists it: pard_kernel_at(0 .. pard_kernel_count() - 1). */

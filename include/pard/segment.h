@@ -28,7 +28,7 @@ enum pard_chunk_state {
 	PARD_CHUNK_CLAIMED = 4, /* | worker index << 8 */
 };
 #define PARD_CHUNK_CLAIMED_BY(w) ((uint32_t)PARD_CHUNK_CLAIMED | ((uint32_t)(w) << 8))
-#define PARD_CHUNK_STATE(v) ((v) & 0xffu)
+#define PARD_CHUNK_STATE(v) ((v)&0xffu)
 #define PARD_CHUNK_OWNER(v) ((v) >> 8)
 
 /* A job slot's state as the workers see it; the daemon keeps the finer life cycle privately. */
@@ -46,12 +46,12 @@ struct pard_job_slot {
 	uint64_t id;
 	uint64_t seq; /* submission order: workers serve the oldest active job first */
 	union pard_params params;
-	uint64_t result_off;   /* arena offset of the job's result buffer */
-	uint64_t result_bytes; /* 0 when the kind needs no buffer */
+	uint64_t result_off;         /* arena offset of the job's result buffer */
+	uint64_t result_bytes;       /* 0 when the kind needs no buffer */
 	_Atomic uint32_t claim_hint; /* where workers start looking for a queued chunk */
 	_Atomic uint32_t running;    /* chunks being run now: a scheduling hint, not a count to trust */
-	_Atomic uint64_t start_ns; /* CLOCK_MONOTONIC of the first claim */
-	_Atomic uint64_t end_ns;   /* when a worker saw the last chunk finish */
+	_Atomic uint64_t start_ns;   /* CLOCK_MONOTONIC of the first claim */
+	_Atomic uint64_t end_ns;     /* when a worker saw the last chunk finish */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t chunk_state[PARD_MAX_CHUNKS];
 	uint64_t chunk_result[PARD_MAX_CHUNKS];
 };
@@ -66,8 +66,8 @@ enum pard_worker_state {
 struct pard_worker_row {
 	_Alignas(PARD_CACHELINE) _Atomic int32_t pid;
 	_Atomic uint32_t state;
-	_Atomic uint32_t job_slot;  /* while busy */
-	_Atomic uint32_t chunk;     /* while busy */
+	_Atomic uint32_t job_slot;       /* while busy */
+	_Atomic uint32_t chunk;          /* while busy */
 	_Atomic uint64_t heartbeat_ns;   /* last sign of life: claim, finish, or an idle wake-up */
 	_Atomic uint64_t chunk_start_ns; /* when the running chunk started (chunk_timeout) */
 	_Atomic uint64_t chunks_done;
@@ -83,10 +83,10 @@ struct pard_segment_header {
 	_Atomic int32_t daemon_pid;
 	uint32_t owner_uid;
 	uint32_t max_jobs;
-	uint32_t max_workers; /* rows in the worker table */
+	uint32_t max_workers;         /* rows in the worker table */
 	_Atomic uint32_t worker_rows; /* rows ever used: the daemon looks no further */
-	uint32_t runq_len;    /* entries in the run queue */
-	_Atomic uint32_t runq_used; /* entries at or past this are empty: workers scan no further */
+	uint32_t runq_len;            /* entries in the run queue */
+	_Atomic uint32_t runq_used;   /* entries at or past this are empty: workers scan no further */
 	uint32_t pad0;
 	uint64_t jobs_off;
 	uint64_t workers_off;
@@ -114,7 +114,7 @@ struct pard_segment {
 	struct pard_segment_header *hdr;
 	size_t size;
 	char name[256];
-	bool owner; /* created it: unlinks on close */
+	bool owner;  /* created it: unlinks on close */
 	int fd;      /* creator: the mapped file, to back arena ranges (-1 when attached) */
 	int lock_fd; /* creator: holds the flock that says "a live pard owns this"; never mapped */
 };

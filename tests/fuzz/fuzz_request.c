@@ -33,8 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	double d;
 	pard_parse_u64(words[1], 0, UINT64_MAX, &u);
 	pard_parse_double(words[1], &d);
-	const struct pard_limits lim = {.max_trials = UINT64_C(1000000000000), .max_pixels = 100000000,
-					.max_iterations = 100000, .arena_size = UINT64_C(1) << 30};
+	const struct pard_limits lim = {.max_trials = UINT64_C(1000000000000),
+					.max_pixels = 100000000,
+					.max_iterations = 100000,
+					.arena_size = UINT64_C(1) << 30};
 	const struct pard_kernel *k = pard_kernel_find(words[0]);
 	if (!k)
 		return 0;

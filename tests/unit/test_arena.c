@@ -49,7 +49,7 @@ static void test_basic(void **state)
 	check_invariants(&a);
 	assert_int_equal(arena_free(&a, y), 0);
 	assert_int_equal(arena_free(&a, y), -EINVAL); /* double free */
-	assert_int_equal(arena_free(&a, 5), -EINVAL);  /* not a block start */
+	assert_int_equal(arena_free(&a, 5), -EINVAL); /* not a block start */
 	assert_true(arena_largest_free(&a) == 2 * ARENA_ALIGN);
 	assert_int_equal(arena_free(&a, 0), 0);
 	assert_int_equal(arena_free(&a, z), 0);

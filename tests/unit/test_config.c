@@ -457,10 +457,8 @@ static void test_worker_binary(void **state)
 	assert_int_equal(config_check_worker_binary(good, true, "x.conf", record, &r), 0);
 	assert_int_equal(r.errors + r.warnings, 0);
 	const char *bad[][2] = {
-		{wrong, "is not pard-worker " PARD_VERSION},
-		{plain, "is not an executable file"},
-		{dir, "is not an executable file"},
-		{"/nonexistent/pard-worker", "No such file"},
+		{wrong, "is not pard-worker " PARD_VERSION}, {plain, "is not an executable file"},
+		{dir, "is not an executable file"},          {"/nonexistent/pard-worker", "No such file"},
 		{"/bin/true", "is not pard-worker"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -32,9 +32,9 @@ static void test_exit_codes(void **state)
 		const char *code;
 		int rc;
 	} cases[] = {
-		{PARD_ERR_FAILED, PARCTL_JOB_FAILED}, {PARD_ERR_CANCELLED, PARCTL_JOB_FAILED},
+		{PARD_ERR_FAILED, PARCTL_JOB_FAILED},   {PARD_ERR_CANCELLED, PARCTL_JOB_FAILED},
 		{PARD_ERR_SHUTDOWN, PARCTL_JOB_FAILED}, {PARD_ERR_BUSY, PARCTL_BUSY},
-		{PARD_ERR_NOTFOUND, PARCTL_REFUSED}, {PARD_ERR_BADARG, PARCTL_REFUSED},
+		{PARD_ERR_NOTFOUND, PARCTL_REFUSED},    {PARD_ERR_BADARG, PARCTL_REFUSED},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct pard_reply r = {.ok = false, .code = cases[i].code, .message = "m"};

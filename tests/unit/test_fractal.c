@@ -91,8 +91,8 @@ static int32_t *load_reference(const struct reference_case *rc)
 	/* One byte more than expected is asked for, so a longer file is caught too. */
 	assert_int_equal(got, n * 4);
 	for (size_t i = 0; i < n; i++) {
-		uint32_t v = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 | (uint32_t)bytes[4 * i + 2] << 16 |
-			     (uint32_t)bytes[4 * i + 3] << 24;
+		uint32_t v = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
+			     (uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
 		img[i] = (int32_t)v;
 	}
 	free(bytes);
@@ -190,7 +190,8 @@ static void test_reference_vectors(void **state)
 			char what[256];
 			snprintf(what, sizeof(what), "%s via %s", rc->file, simd_impl_name((enum simd_impl)impl));
 			memset(img, 0x5a, n * sizeof(int32_t));
-			fractal_rows(fractal_params_of(&p), 0, fractal_params_of(&p)->height, img, (enum simd_impl)impl);
+			fractal_rows(fractal_params_of(&p), 0, fractal_params_of(&p)->height, img,
+				     (enum simd_impl)impl);
 			assert_images_equal(img, want, rc->width, rc->height, what);
 		}
 		free(img);
@@ -281,7 +282,8 @@ static void test_odd_sizes_match_scalar(void **state)
 							buf[i] = guard;
 						fractal_rows(&p, 0, p.height, buf + 16, (enum simd_impl)impl);
 						char what[200];
-						snprintf(what, sizeof(what), "%s %" PRIu32 "x%" PRIu32 " it=%" PRIu32 " region %zu",
+						snprintf(what, sizeof(what),
+							 "%s %" PRIu32 "x%" PRIu32 " it=%" PRIu32 " region %zu",
 							 simd_impl_name((enum simd_impl)impl), p.width, p.height,
 							 p.iterations, ri);
 						assert_images_equal(buf + 16, want, p.width, p.height, what);
@@ -306,8 +308,8 @@ static void test_known_pixels(void **state)
 	 *  c = -2: z = 2, 2, 2, ... never > 2: value = iterations.
 	 *  c = 0:  stays 0: value = iterations.
 	 *  c = 2:  6 diverges, 4 + 2 = 6 sticky: value 0. */
-	struct fractal_params p = {
-		.width = 5, .height = 1, .iterations = 9, .xmin = -6.0, .xmax = 2.0, .ymin = 0.0, .ymax = 1.0};
+	struct fractal_params p =
+		{.width = 5, .height = 1, .iterations = 9, .xmin = -6.0, .xmax = 2.0, .ymin = 0.0, .ymax = 1.0};
 	const int32_t want[5] = {9, 8, 9, 9, 0};
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 		if (!simd_impl_supported((enum simd_impl)impl))
@@ -320,8 +322,8 @@ static void test_known_pixels(void **state)
 	/* Huge c: z*z overflows, so re = inf - inf = NaN while im = inf. numpy's abs(z) is
 	 * hypot(NaN, inf) = inf > 2, diverged, so every value is 0; a plain m > 4 test would call the
 	 * NaN not diverged and count on. */
-	struct fractal_params big = {
-		.width = 3, .height = 2, .iterations = 5, .xmin = 1e200, .xmax = 2e200, .ymin = 1e200, .ymax = 3e200};
+	struct fractal_params big =
+		{.width = 3, .height = 2, .iterations = 5, .xmin = 1e200, .xmax = 2e200, .ymin = 1e200, .ymax = 3e200};
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 		if (!simd_impl_supported((enum simd_impl)impl))
 			continue;
@@ -336,8 +338,8 @@ static void test_known_pixels(void **state)
 static void test_row_bands(void **state)
 {
 	(void)state;
-	struct fractal_params p = {
-		.width = 53, .height = 29, .iterations = 30, .xmin = -2.5, .xmax = 1.0, .ymin = -1.5, .ymax = 1.5};
+	struct fractal_params p =
+		{.width = 53, .height = 29, .iterations = 30, .xmin = -2.5, .xmax = 1.0, .ymin = -1.5, .ymax = 1.5};
 	size_t n = (size_t)p.width * p.height;
 	int32_t *whole = malloc(n * sizeof(int32_t)), *band = malloc(n * sizeof(int32_t));
 	assert_non_null(whole);
@@ -371,8 +373,8 @@ static void test_row_bands(void **state)
 static void test_unsupported_impl_falls_back(void **state)
 {
 	(void)state;
-	struct fractal_params p = {
-		.width = 31, .height = 3, .iterations = 20, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
+	struct fractal_params p =
+		{.width = 31, .height = 3, .iterations = 20, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
 	int32_t want[93], got[93];
 	fractal_rows(&p, 0, 3, want, SIMD_SCALAR);
 	memset(got, 0, sizeof(got));
@@ -392,8 +394,8 @@ static void test_chunk_arithmetic(void **state)
 {
 	(void)state;
 	static const uint32_t shapes[][3] = {
-		{3000, 4000, 20}, {1, 1, 20},	    {7, 5, 20},	      {1, 100000, 20}, {100000, 1, 20},
-		{300, 400, 20},	  {300, 400, 5000}, {1, 16000000, 1}, {4096, 4096, 1}, {10, 1023, 100000},
+		{3000, 4000, 20}, {1, 1, 20},       {7, 5, 20},       {1, 100000, 20}, {100000, 1, 20},
+		{300, 400, 20},   {300, 400, 5000}, {1, 16000000, 1}, {4096, 4096, 1}, {10, 1023, 100000},
 	};
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		uint32_t w = shapes[s][0], h = shapes[s][1], it = shapes[s][2];
@@ -427,8 +429,13 @@ static void test_corrupt_rows_per_chunk(void **state)
 	union pard_params p;
 	memset(&p, 0, sizeof(p));
 	struct fractal_params *f = fractal_params_of(&p);
-	*f = (struct fractal_params){
-		.width = 3, .height = 2000, .iterations = 10, .xmin = -1.5, .xmax = 0.0, .ymin = -1.0, .ymax = 0.0};
+	*f = (struct fractal_params){.width = 3,
+				     .height = 2000,
+				     .iterations = 10,
+				     .xmin = -1.5,
+				     .xmax = 0.0,
+				     .ymin = -1.0,
+				     .ymax = 0.0};
 	size_t n = 3 * 2000;
 	int32_t *want = malloc(n * sizeof(int32_t)), *img = malloc(n * sizeof(int32_t));
 	assert_non_null(want);
@@ -535,8 +542,10 @@ static void test_parse_errors(void **state)
 	/* Over the arena while under max_pixels: the message names the cap and the bytes needed. */
 	struct pard_limits small_arena = limits;
 	small_arena.arena_size = 1000;
-	static const struct parse_error_case arena = {
-		{"20x20"}, 1, -ERANGE, "20x20 = 400 pixels needs 1600 bytes, exceeds arena_size 1000"};
+	static const struct parse_error_case arena = {{"20x20"},
+						      1,
+						      -ERANGE,
+						      "20x20 = 400 pixels needs 1600 bytes, exceeds arena_size 1000"};
 	check_parse_error(&arena, &small_arena);
 	static const struct parse_error_case arena_ok = {{"25x10"}, 1, 0, ""};
 	check_parse_error(&arena_ok, &small_arena);
@@ -544,8 +553,10 @@ static void test_parse_errors(void **state)
 	/* The brief's example. */
 	struct pard_limits mp = limits;
 	mp.max_pixels = 1000000;
-	static const struct parse_error_case example = {
-		{"3000x4000"}, 1, -ERANGE, "3000x4000 = 12000000 pixels exceeds max_pixels 1000000"};
+	static const struct parse_error_case example = {{"3000x4000"},
+							1,
+							-ERANGE,
+							"3000x4000 = 12000000 pixels exceeds max_pixels 1000000"};
 	check_parse_error(&example, &mp);
 }
 
@@ -623,14 +634,12 @@ static void test_parse_small_err_buffer(void **state)
 	big[3] = 'x';
 	const char *argv2[] = {big};
 	char err2[256];
-	assert_int_equal(kfractal->parse(1, (char *const *)argv2, &limits, &p, err2, sizeof(err2)),
-			 -EINVAL);
+	assert_int_equal(kfractal->parse(1, (char *const *)argv2, &limits, &p, err2, sizeof(err2)), -EINVAL);
 	char opt[600] = "region=";
 	memset(opt + 7, '1', sizeof(opt) - 8);
 	opt[sizeof(opt) - 1] = '\0';
 	const char *argv3[] = {"5x5", opt};
-	assert_int_equal(kfractal->parse(2, (char *const *)argv3, &limits, &p, err2, sizeof(err2)),
-			 -EINVAL);
+	assert_int_equal(kfractal->parse(2, (char *const *)argv3, &limits, &p, err2, sizeof(err2)), -EINVAL);
 }
 
 static void test_format_result(void **state)

@@ -156,8 +156,9 @@ static void test_png_colormap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_pick), cmocka_unit_test(test_npy),       cmocka_unit_test(test_pgm),
-		cmocka_unit_test(test_raw),         cmocka_unit_test(test_png_grey),   cmocka_unit_test(test_png_colormap),
+		cmocka_unit_test(test_format_pick), cmocka_unit_test(test_npy),
+		cmocka_unit_test(test_pgm),         cmocka_unit_test(test_raw),
+		cmocka_unit_test(test_png_grey),    cmocka_unit_test(test_png_colormap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,8 @@ static void test_options(void **state)
 			    "pi seed=7 1000");
 	assert_true(wait);
 	assert_string_equal(translate(&wait, err, sizeof(err),
-				      WORDS("fractal", "8x8", "--iterations", "9", "--region", "-2,1,-1,1", "--timeout", "5")),
+				      WORDS("fractal", "8x8", "--iterations", "9", "--region", "-2,1,-1,1", "--timeout",
+					    "5")),
 			    "fractal 8x8 iterations=9 region=-2,1,-1,1 timeout=5");
 	/* Every option of every kind in the table takes its value. */
 	for (size_t i = 0; i < pard_kernel_count(); i++) {

@@ -74,7 +74,8 @@ static void test_rows_complete(void **state)
 			if (o->type == PARD_OPT_COUNT && o->min > o->max)
 				fail_msg("kind %s: option %s has an empty range", k->name, o->name);
 			if (!o->cap_of != !o->cap)
-				fail_msg("kind %s: option %s has a cap without a name, or the reverse", k->name, o->name);
+				fail_msg("kind %s: option %s has a cap without a name, or the reverse", k->name,
+					 o->name);
 			for (const struct pard_kernel_option *p = k->options; p < o; p++)
 				if (strcmp(p->name, o->name) == 0)
 					fail_msg("kind %s: option %s appears twice", k->name, o->name);

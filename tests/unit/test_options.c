@@ -19,8 +19,11 @@ static uint64_t cap_demo(const struct pard_limits *lim)
 
 enum { OPT_COUNT, OPT_NAME, OPT_BIG };
 
-static const struct pard_kernel_option demo_n = {
-	.type = PARD_OPT_COUNT, .min = 1, .max = 1000, .cap_of = cap_demo, .cap = "max_demo"};
+static const struct pard_kernel_option demo_n = {.type = PARD_OPT_COUNT,
+						 .min = 1,
+						 .max = 1000,
+						 .cap_of = cap_demo,
+						 .cap = "max_demo"};
 
 static const struct pard_kernel_option demo_options[] = {
 	[OPT_COUNT] = {"count", "C", "a small number", PARD_OPT_COUNT, 2, 9, NULL, NULL},
@@ -137,16 +140,18 @@ static void test_shape_errors(void **state)
 	expect_error(-EINVAL, "missing N (" USAGE ")", NULL);
 	expect_error(-EINVAL, "missing N (" USAGE ")", "count=3", NULL);
 	expect_error(-EINVAL, "unexpected extra argument '4': N already given (" USAGE ")", "3", "4", NULL);
-	expect_error(-EINVAL, "unexpected extra argument '3': N already given (" USAGE ")", "3", "name=x", "3",
-		     NULL);
+	expect_error(-EINVAL, "unexpected extra argument '3': N already given (" USAGE ")", "3", "name=x", "3", NULL);
 	expect_error(-EINVAL, "unknown option 'colour' (" USAGE ")", "3", "colour=red", NULL);
 	/* Names match whole: neither a prefix nor a longer word nor another case is an option. */
 	expect_error(-EINVAL, "unknown option 'coun' (" USAGE ")", "3", "coun=3", NULL);
 	expect_error(-EINVAL, "unknown option 'counts' (" USAGE ")", "3", "counts=3", NULL);
 	expect_error(-EINVAL, "unknown option 'COUNT' (" USAGE ")", "3", "COUNT=3", NULL);
 	/* A long unknown key is cut to 40 characters in the message. */
-	expect_error(-EINVAL, "unknown option '" "0123456789012345678901234567890123456789" "' (" USAGE ")", "3",
-		     "0123456789012345678901234567890123456789XYZ=1", NULL);
+	expect_error(-EINVAL,
+		     "unknown option '"
+		     "0123456789012345678901234567890123456789"
+		     "' (" USAGE ")",
+		     "3", "0123456789012345678901234567890123456789XYZ=1", NULL);
 	expect_error(-EINVAL, "malformed option '=5' (" USAGE ")", "3", "=5", NULL);
 	expect_error(-EINVAL, "count given twice", "3", "count=3", "count=3", NULL);
 	expect_error(-EINVAL, "name given twice", "name=a", "3", "name=", NULL);
@@ -240,9 +245,12 @@ static void test_too_many_options(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_usage),         cmocka_unit_test(test_scan_ok),
-		cmocka_unit_test(test_shape_errors),  cmocka_unit_test(test_number_errors),
-		cmocka_unit_test(test_caps),          cmocka_unit_test(test_error_buffers),
+		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_scan_ok),
+		cmocka_unit_test(test_shape_errors),
+		cmocka_unit_test(test_number_errors),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_error_buffers),
 		cmocka_unit_test(test_too_many_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,12 +91,13 @@ static void test_known_answers(void **state)
 		for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 			if (!simd_impl_supported((enum simd_impl)impl))
 				continue;
-			uint64_t h = pi_count_hits(cases[i].seed, cases[i].chunk, cases[i].trials, (enum simd_impl)impl);
+			uint64_t h =
+				pi_count_hits(cases[i].seed, cases[i].chunk, cases[i].trials, (enum simd_impl)impl);
 			if (h != cases[i].hits)
 				fail_msg("seed=%" PRIu64 " chunk=%u trials=%" PRIu64 " impl=%s: hits %" PRIu64
 					 ", want %" PRIu64,
-					 cases[i].seed, cases[i].chunk, cases[i].trials, simd_impl_name((enum simd_impl)impl), h,
-					 cases[i].hits);
+					 cases[i].seed, cases[i].chunk, cases[i].trials,
+					 simd_impl_name((enum simd_impl)impl), h, cases[i].hits);
 		}
 }
 
@@ -114,13 +115,14 @@ static void test_dispatch_paths_match_scalar(void **state)
 			for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++)
 				for (size_t t = 0; t < sizeof(trials) / sizeof(trials[0]); t++) {
 					uint64_t want = pi_count_hits(seeds[s], chunks[c], trials[t], SIMD_SCALAR);
-					uint64_t got = pi_count_hits(seeds[s], chunks[c], trials[t], (enum simd_impl)impl);
+					uint64_t got =
+						pi_count_hits(seeds[s], chunks[c], trials[t], (enum simd_impl)impl);
 					assert_true(want <= trials[t]);
 					if (got != want)
 						fail_msg("%s: seed=%" PRIu64 " chunk=%u trials=%" PRIu64 ": %" PRIu64
 							 " != scalar %" PRIu64,
-							 simd_impl_name((enum simd_impl)impl), seeds[s], chunks[c], trials[t], got,
-							 want);
+							 simd_impl_name((enum simd_impl)impl), seeds[s], chunks[c],
+							 trials[t], got, want);
 					compared++;
 				}
 	}
@@ -281,10 +283,25 @@ static void test_chunk_arithmetic(void **state)
 {
 	(void)state;
 	static const uint64_t trials[] = {
-		1, 2, 63, 64, 65, MIN_CHUNK - 1, MIN_CHUNK, MIN_CHUNK + 1, 10000000, 1000000000,
-		MIN_CHUNK * PARD_MAX_CHUNKS - 1, MIN_CHUNK * PARD_MAX_CHUNKS, MIN_CHUNK * PARD_MAX_CHUNKS + 1,
-		UINT64_C(999999999999), UINT64_C(1000000000000), UINT64_C(1000000000001), UINT64_MAX / 2,
-		UINT64_MAX - 1, UINT64_MAX,
+		1,
+		2,
+		63,
+		64,
+		65,
+		MIN_CHUNK - 1,
+		MIN_CHUNK,
+		MIN_CHUNK + 1,
+		10000000,
+		1000000000,
+		MIN_CHUNK * PARD_MAX_CHUNKS - 1,
+		MIN_CHUNK * PARD_MAX_CHUNKS,
+		MIN_CHUNK * PARD_MAX_CHUNKS + 1,
+		UINT64_C(999999999999),
+		UINT64_C(1000000000000),
+		UINT64_C(1000000000001),
+		UINT64_MAX / 2,
+		UINT64_MAX - 1,
+		UINT64_MAX,
 	};
 	for (size_t i = 0; i < sizeof(trials) / sizeof(trials[0]); i++)
 		check_cover(trials[i]);
@@ -373,8 +390,7 @@ static void test_parse_errors(void **state)
 	expect_error(-EINVAL, "seed must be a whole number", MAX_DEFAULT, 2, "100", "seed=abc", NULL);
 	expect_error(-EINVAL, "seed must be a whole number", MAX_DEFAULT, 2, "100", "seed=-1", NULL);
 	expect_error(-EINVAL, "seed must be a whole number", MAX_DEFAULT, 2, "100", "seed=", NULL);
-	expect_error(-EINVAL, "seed must be a whole number", MAX_DEFAULT, 2, "100", "seed=18446744073709551616",
-		     NULL);
+	expect_error(-EINVAL, "seed must be a whole number", MAX_DEFAULT, 2, "100", "seed=18446744073709551616", NULL);
 	expect_error(-EINVAL, "seed given twice", MAX_DEFAULT, 3, "100", "seed=1", "seed=2");
 	expect_error(-EINVAL, "unexpected extra argument '200'", MAX_DEFAULT, 2, "100", "200", NULL);
 	expect_error(-EINVAL, "unexpected extra argument '100'", MAX_DEFAULT, 3, "100", "seed=3", "100");

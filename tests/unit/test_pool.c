@@ -78,7 +78,10 @@ static int setup(void **state)
 	snprintf(f->shm, sizeof(f->shm), "/pard-unit-pool-%d", (int)getpid());
 	shm_unlink(f->shm);
 	config_defaults(&f->cfg);
-	struct pard_segment_geometry g = {.max_jobs = 4, .max_workers = PARD_MAX_WORKERS, .runq_len = 4, .arena_size = 0};
+	struct pard_segment_geometry g = {.max_jobs = 4,
+					  .max_workers = PARD_MAX_WORKERS,
+					  .runq_len = 4,
+					  .arena_size = 0};
 	assert_int_equal(pard_segment_create(&f->seg, f->shm, &g), 0);
 	assert_int_equal(loop_init(&f->loop), 0);
 	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
@@ -263,7 +266,6 @@ static void test_healthy_sees_hung_chunk(void **state)
 	assert_non_null(f->pool.w[0].kill_reason);
 	assert_non_null(strstr(f->pool.w[0].kill_reason, "chunk_timeout"));
 }
-
 
 /* Marks worker w as having reached its loop (IDLE), as worker_main would. */
 static void reach_loop(struct fixture *f, uint32_t w)

@@ -147,17 +147,17 @@ static void test_parse_double_decimal_only(void **state)
 		const char *s;
 		double want;
 	} good[] = {
-		{"0", 0.0},     {"10", 10.0},         {"-0.5", -0.5},    {"1.25e2", 125.0}, {"1E2", 100.0},
-		{"1e+2", 100.0}, {"1e-300", 1e-300}, {"007.5", 7.5},   {"1e9", 1e9},
+		{"0", 0.0},      {"10", 10.0},       {"-0.5", -0.5}, {"1.25e2", 125.0}, {"1E2", 100.0},
+		{"1e+2", 100.0}, {"1e-300", 1e-300}, {"007.5", 7.5}, {"1e9", 1e9},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		d = -42.0;
 		if (pard_parse_double(good[i].s, &d) != 0 || d != good[i].want)
 			fail_msg("\"%s\": refused or read as %g", good[i].s, d);
 	}
-	const char *bad[] = {"0x10", "0X1p3", "0x1p3", "-0x10", "infinity", "INF", "NaN", "nan(1)", "+1", "+1.5",
-			     "1 ", "\t1", "\n1", "1\n", ".5", "5.", "-.5", "-", ".", "1e", "1e+", "e5", "1.5.5",
-			     "1,5", "--1", "1e5x", "0b1", NULL};
+	const char *bad[] = {"0x10", "0X1p3", "0x1p3", "-0x10", "infinity", "INF",  "NaN", "nan(1)", "+1", "+1.5",
+			     "1 ",   "\t1",   "\n1",   "1\n",   ".5",       "5.",   "-.5", "-",      ".",  "1e",
+			     "1e+",  "e5",    "1.5.5", "1,5",   "--1",      "1e5x", "0b1", NULL};
 	for (int i = 0; bad[i]; i++) {
 		d = -42.0;
 		if (pard_parse_double(bad[i], &d) != -EINVAL)
@@ -181,10 +181,14 @@ static void test_value_is_safe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_ok),         cmocka_unit_test(test_reply_err),
-		cmocka_unit_test(test_reply_other_word), cmocka_unit_test(test_reply_malformed),
-		cmocka_unit_test(test_split_words),      cmocka_unit_test(test_split_option),
-		cmocka_unit_test(test_parse_u64),        cmocka_unit_test(test_parse_double),
+		cmocka_unit_test(test_reply_ok),
+		cmocka_unit_test(test_reply_err),
+		cmocka_unit_test(test_reply_other_word),
+		cmocka_unit_test(test_reply_malformed),
+		cmocka_unit_test(test_split_words),
+		cmocka_unit_test(test_split_option),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_parse_double),
 		cmocka_unit_test(test_parse_double_decimal_only),
 		cmocka_unit_test(test_value_is_safe),
 	};

@@ -24,8 +24,10 @@
 #include "pard/segment.h"
 
 static char name[64];
-static const struct pard_segment_geometry geo = {
-	.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 3 * 4096 + 1};
+static const struct pard_segment_geometry geo = {.max_jobs = 8,
+						 .max_workers = 4,
+						 .runq_len = 8,
+						 .arena_size = 3 * 4096 + 1};
 
 static int setup(void **state)
 {
@@ -340,8 +342,10 @@ static void test_foreign_objects_refused(void **state)
 static void test_fixed_part_and_reserve_allocate(void **state)
 {
 	(void)state;
-	static const struct pard_segment_geometry big = {
-		.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 64 << 20};
+	static const struct pard_segment_geometry big = {.max_jobs = 8,
+							 .max_workers = 4,
+							 .runq_len = 8,
+							 .arena_size = 64 << 20};
 	struct pard_segment s;
 	assert_int_equal(pard_segment_create(&s, name, &big), 0);
 	char path[128];
@@ -378,10 +382,14 @@ static int small_shm_child(void)
 	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", "/dev/shm", "tmpfs", 0, "size=256k") < 0)
 		return 77;
-	static const struct pard_segment_geometry too_big = {
-		.max_jobs = 64, .max_workers = 4, .runq_len = 64, .arena_size = 1 << 20};
-	static const struct pard_segment_geometry fits = {
-		.max_jobs = 4, .max_workers = 4, .runq_len = 4, .arena_size = 16 << 20};
+	static const struct pard_segment_geometry too_big = {.max_jobs = 64,
+							     .max_workers = 4,
+							     .runq_len = 64,
+							     .arena_size = 1 << 20};
+	static const struct pard_segment_geometry fits = {.max_jobs = 4,
+							  .max_workers = 4,
+							  .runq_len = 4,
+							  .arena_size = 16 << 20};
 	struct pard_segment s;
 	if (pard_segment_create(&s, name, &too_big) != -ENOSPC)
 		return 1;
