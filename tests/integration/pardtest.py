@@ -298,14 +298,15 @@ class Pard:
 
     def run_expecting_exit(self, timeout=READY_TIMEOUT):
         """Starts pard when it is expected to refuse to start: returns its exit status, or None
-        (after killing it) when it was still running after timeout seconds."""
+        when it was still running after timeout seconds (then SIGKILLed: a pard hung before its
+        signal handling exists, in open() say, would ignore a SIGTERM)."""
         with open(self.log_path, "ab") as logf:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                          stdout=logf, stderr=logf, env=clean_env())
         try:
             self.returncode = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.kill()
             self.proc.wait()
             self.returncode = None
         return self.returncode

@@ -30,21 +30,6 @@ REFUSAL_TIMEOUT = 20.0
 SEGMENT_MAGIC = b"PARDSEG1"
 
 
-def run_expecting_exit(p):
-    """Starts p, which should refuse to start: its exit status, or None when it was still running
-    after REFUSAL_TIMEOUT (then SIGKILLed: a pard hung in open() has its signals blocked)."""
-    with open(p.log_path, "ab") as logf:
-        p.proc = subprocess.Popen(p.command(), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                  env=pardtest.clean_env())
-    try:
-        p.returncode = p.proc.wait(REFUSAL_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        p.proc.kill()
-        p.proc.wait()
-        p.returncode = None
-    return p.returncode
-
-
 def worker_binary():
     return os.path.join(os.path.dirname(pardtest.pard_bin()), "pard-worker")
 
@@ -88,7 +73,7 @@ class SmallShmTest(PardTestCase):
         # 256 job slots need about 3 MiB; 256 KiB cannot hold them: a clear refusal at start-up,
         # not a "ready" daemon that dies of SIGBUS at its first jobs.
         p = self.new_pard(wrapper=small_shm(256 << 10), max_jobs=256)
-        rc = run_expecting_exit(p)
+        rc = p.run_expecting_exit(REFUSAL_TIMEOUT)
         self.assertIsNotNone(rc, "pard did not exit on a /dev/shm too small for its segment\n%s" % p.log())
         self.assertNotEqual(rc, 0, p.log())
         log = p.log()
@@ -172,7 +157,7 @@ class DeadPredecessorTest(PardTestCase):
     def test_live_pard_still_refused(self):
         live = self.start_pard(workers=1)
         rival = self.new_pard(workers=1, shm_name=live.shm_name)
-        rc = run_expecting_exit(rival)
+        rc = rival.run_expecting_exit(REFUSAL_TIMEOUT)
         self.assertIsNotNone(rc, "a second pard hangs on a live segment")
         self.assertNotEqual(rc, 0)
         self.assertIn("in use by a running pard (pid %d)" % live.pid, rival.log())
@@ -218,7 +203,7 @@ class ForeignObjectTest(PardTestCase):
         return st
 
     def assert_refused(self, p, before, type_name):
-        rc = run_expecting_exit(p)
+        rc = p.run_expecting_exit(REFUSAL_TIMEOUT)
         log = p.log()
         self.assertIsNotNone(rc, "pard neither refused nor exited on a foreign %s under its segment name (hung, or started over it)\n%s" % (type_name, log))
         self.assertNotEqual(rc, 0, log)
@@ -259,7 +244,7 @@ class ForeignObjectTest(PardTestCase):
             f.write(bytes(1 << 16))
         self.addCleanup(lambda: os.path.lexists(p.shm_path) and os.unlink(p.shm_path))
         os.chmod(p.shm_path, 0o666)
-        rc = run_expecting_exit(p)
+        rc = p.run_expecting_exit(REFUSAL_TIMEOUT)
         self.assertIsNotNone(rc, "pard hung\n%s" % p.log())
         self.assertNotEqual(rc, 0, p.log())
         self.assertIn("that group or others may write (mode 0666)", p.log())
