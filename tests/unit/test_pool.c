@@ -22,6 +22,8 @@
 #include "pard/log.h"
 #include "pard/util.h"
 #include "pool.h"
+
+#include "daemon_fixture.h"
 #include "worker.h"
 
 pid_t __real_fork(void);
@@ -59,11 +61,7 @@ static pid_t fake_start(struct pool *p, uint32_t w)
 static const struct pool_strategy fake = {.name = "fake", .start = fake_start};
 
 struct fixture {
-	char shm[64];
-	struct pard_segment seg;
-	struct pard_config cfg;
-	struct loop loop;
-	struct jobs jobs;
+	struct daemon_fixture d;
 	struct pool pool;
 };
 
@@ -75,16 +73,12 @@ static int setup(void **state)
 	memset(f, 0, sizeof(*f));
 	fork_fails_with = 0;
 	fake_starts = 0;
-	snprintf(f->shm, sizeof(f->shm), "/pard-unit-pool-%d", (int)getpid());
-	shm_unlink(f->shm);
-	config_defaults(&f->cfg);
+	daemon_fixture_init(&f->d, "pool");
 	struct pard_segment_geometry g = {.max_jobs = 4,
 					  .max_workers = PARD_MAX_WORKERS,
 					  .runq_len = 4,
 					  .arena_size = 0};
-	assert_int_equal(pard_segment_create(&f->seg, f->shm, &g), 0);
-	assert_int_equal(loop_init(&f->loop), 0);
-	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
+	daemon_fixture_open(&f->d, &g);
 	*state = f;
 	return 0;
 }
@@ -93,9 +87,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	pool_stop(&f->pool, 0);
-	jobs_fini(&f->jobs);
-	pard_segment_close(&f->seg);
-	loop_fini(&f->loop);
+	daemon_fixture_close(&f->d);
 	return 0;
 }
 
@@ -112,14 +104,14 @@ static void kill_and_wait(struct fixture *f, uint32_t w)
 static void test_start_and_count(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 3), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 3), 0);
 	assert_int_equal(pool_alive(&f->pool), 3);
 	assert_int_equal(f->pool.rows, 3);
-	assert_int_equal(atomic_load(&f->seg.hdr->worker_rows), 3);
+	assert_int_equal(atomic_load(&f->d.seg.hdr->worker_rows), 3);
 	for (uint32_t w = 0; w < 3; w++) {
-		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->pid), f->pool.w[w].pid);
-		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->state), PARD_WORKER_STARTING);
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->d.seg, w)->pid), f->pool.w[w].pid);
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->d.seg, w)->state), PARD_WORKER_STARTING);
 	}
 	uint32_t running, busy;
 	pool_count(&f->pool, &running, &busy);
@@ -130,8 +122,8 @@ static void test_start_and_count(void **state)
 static void test_dead_worker_replaced(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	pid_t old = f->pool.w[1].pid;
 	/* It had worked a while: a death after that is not a quick one, so no back-off. */
 	f->pool.w[1].started_ns = pard_now_ns() - 5000000000u;
@@ -147,8 +139,8 @@ static void test_dead_worker_replaced(void **state)
 static void test_quick_deaths_back_off(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	/* The first quick death is replaced at once; the second in a row backs off. */
 	f->pool.w[0].started_ns = pard_now_ns();
 	kill_and_wait(f, 0);
@@ -173,15 +165,15 @@ static void test_quick_deaths_back_off(void **state)
 static void test_shrink_retires_and_grow_starts(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 3), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 3), 0);
 	pool_resize(&f->pool, 1);
 	/* Shrinking asks the extra workers to leave after their chunk; they are not replaced. */
 	for (uint32_t w = 1; w < 3; w++) {
 		assert_true(f->pool.w[w].retiring);
-		assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, w)->exit_requested), 1);
+		assert_int_equal(atomic_load(&pard_segment_worker(&f->d.seg, w)->exit_requested), 1);
 	}
-	assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, 0)->exit_requested), 0);
+	assert_int_equal(atomic_load(&pard_segment_worker(&f->d.seg, 0)->exit_requested), 0);
 	kill_and_wait(f, 1);
 	kill_and_wait(f, 2);
 	pool_reap(&f->pool);
@@ -197,8 +189,8 @@ static void test_shrink_retires_and_grow_starts(void **state)
 static void test_shrink_then_grow_before_exit(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	pool_resize(&f->pool, 1);
 	pool_resize(&f->pool, 2);
 	/* Worker 1 was already told to leave: when it does, it is replaced at once. */
@@ -214,8 +206,8 @@ static void test_shrink_then_grow_before_exit(void **state)
 static void test_kill_worker_reason_reaches_log_once(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), 0);
 	pool_kill_worker(&f->pool, 0, "killed: test");
 	assert_string_equal(f->pool.w[0].kill_reason, "killed: test");
 	/* A second request for the same worker does nothing (the reason stays the first). */
@@ -232,12 +224,12 @@ static void test_kill_worker_reason_reaches_log_once(void **state)
 static void test_fork_failure_retried(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &pool_strategy_fork, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_init(&f->pool, &pool_strategy_fork, &f->d.loop, &f->d.jobs, -1, ""), 0);
 	fork_fails_with = EAGAIN;
 	uint64_t before = pard_now_ns();
-	assert_int_equal(pool_start(&f->pool, &f->seg, 1), -EAGAIN);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), -EAGAIN);
 	assert_int_equal(f->pool.w[0].pid, 0);
-	assert_int_equal(atomic_load(&pard_segment_worker(&f->seg, 0)->state), PARD_WORKER_EMPTY);
+	assert_int_equal(atomic_load(&pard_segment_worker(&f->d.seg, 0)->state), PARD_WORKER_EMPTY);
 	uint64_t due = f->pool.w[0].restart_at_ns;
 	assert_true(due >= before + 1000000000u);
 	/* Still failing when due: tried again a second later. */
@@ -253,9 +245,9 @@ static void test_fork_failure_retried(void **state)
 static void test_healthy_sees_hung_chunk(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
-	struct pard_worker_row *row = pard_segment_worker(&f->seg, 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), 0);
+	struct pard_worker_row *row = pard_segment_worker(&f->d.seg, 0);
 	uint64_t now = pard_now_ns();
 	atomic_store(&row->state, PARD_WORKER_BUSY);
 	atomic_store(&row->chunk_start_ns, now - 10000000000u);
@@ -270,20 +262,20 @@ static void test_healthy_sees_hung_chunk(void **state)
 /* Marks worker w as having reached its loop (IDLE), as worker_main would. */
 static void reach_loop(struct fixture *f, uint32_t w)
 {
-	atomic_store(&pard_segment_worker(&f->seg, w)->heartbeat_ns, pard_now_ns());
-	atomic_store(&pard_segment_worker(&f->seg, w)->state, PARD_WORKER_IDLE);
+	atomic_store(&pard_segment_worker(&f->d.seg, w)->heartbeat_ns, pard_now_ns());
+	atomic_store(&pard_segment_worker(&f->d.seg, w)->state, PARD_WORKER_IDLE);
 }
 
 static void test_killed_after_work_not_backed_off(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	/* Killed from outside within a second of starting, three times in a row, but each after
 	 * completing a chunk: not a crash loop, so replaced at once every time. */
 	for (int i = 0; i < 3; i++) {
 		reach_loop(f, 0);
-		atomic_fetch_add(&pard_segment_worker(&f->seg, 0)->chunks_done, 1);
+		atomic_fetch_add(&pard_segment_worker(&f->d.seg, 0)->chunks_done, 1);
 		f->pool.w[0].started_ns = pard_now_ns();
 		kill_and_wait(f, 0);
 		pool_reap(&f->pool);
@@ -296,8 +288,8 @@ static void test_killed_after_work_not_backed_off(void **state)
 static void test_last_worker_not_backed_off(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), 0);
 	/* The only worker dies quickly, before any chunk, again and again: an empty pool runs
 	 * nothing, so it is restarted at once. */
 	for (int i = 0; i < 4; i++) {
@@ -326,9 +318,9 @@ static void test_failed_starts_break_pool_and_recover(void **state)
 	struct fixture *f = *state;
 	broken_seen = NULL;
 	broken_calls = 0;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
 	f->pool.on_broken = on_broken;
-	assert_int_equal(pool_start(&f->pool, &f->seg, 1), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), 0);
 	/* Workers that die before reaching their loop are failed starts; they back off even as
 	 * the last worker, and POOL_BROKEN_AFTER of them in a row break the pool. */
 	for (int i = 1; i <= POOL_BROKEN_AFTER; i++) {
@@ -365,8 +357,8 @@ static void test_failed_starts_break_pool_and_recover(void **state)
 static void test_signal_goes_through_pidfd(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	/* Worker 0 is known by a pidfd; its pid field names another process (as a reused pid
 	 * would): the signal must reach the pidfd's process only. */
 	pid_t real = f->pool.w[0].pid, decoy = f->pool.w[1].pid;
@@ -400,17 +392,17 @@ static void test_signal_goes_through_pidfd(void **state)
 static void test_idle_without_heartbeat_replaced(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(pool_init(&f->pool, &fake, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 2), 0);
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 2), 0);
 	uint64_t now = pard_now_ns();
 	uint64_t period = (uint64_t)WORKER_IDLE_HEARTBEAT_S * 1000000000u;
 	for (uint32_t w = 0; w < 2; w++) {
 		reach_loop(f, w);
-		atomic_store(&pard_segment_worker(&f->seg, w)->heartbeat_ns, now - period);
+		atomic_store(&pard_segment_worker(&f->d.seg, w)->heartbeat_ns, now - period);
 	}
 	/* Worker 1 missed more than POOL_IDLE_STALE_BEATS heartbeats (its process sleeps, it is not
 	 * runnable); worker 0's beat is one period old, as any idle worker's may be. */
-	atomic_store(&pard_segment_worker(&f->seg, 1)->heartbeat_ns, now - (POOL_IDLE_STALE_BEATS + 1) * period);
+	atomic_store(&pard_segment_worker(&f->d.seg, 1)->heartbeat_ns, now - (POOL_IDLE_STALE_BEATS + 1) * period);
 	/* Stopped, as SIGSTOP or a freezer would leave it. */
 	kill(f->pool.w[1].pid, SIGSTOP);
 	siginfo_t st;

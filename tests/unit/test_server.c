@@ -27,6 +27,8 @@
 #include "server_internal.h"
 #include "worker.h"
 
+#include "daemon_fixture.h"
+
 static pid_t no_start(struct pool *p, uint32_t w)
 {
 	(void)p;
@@ -38,11 +40,7 @@ static pid_t no_start(struct pool *p, uint32_t w)
 static const struct pool_strategy no_workers = {.name = "none", .start = no_start};
 
 struct fixture {
-	char shm[64];
-	struct pard_segment seg;
-	struct pard_config cfg;
-	struct loop loop;
-	struct jobs jobs;
+	struct daemon_fixture d;
 	struct pool pool;
 	struct notify notify;
 	struct server server;
@@ -54,21 +52,17 @@ static int setup(void **state)
 {
 	struct fixture *f = &fx;
 	memset(f, 0, sizeof(*f));
-	snprintf(f->shm, sizeof(f->shm), "/pard-unit-server-%d", (int)getpid());
-	shm_unlink(f->shm);
-	config_defaults(&f->cfg);
-	f->cfg.max_jobs = 8;
-	f->cfg.queue_depth = 8;
+	daemon_fixture_init(&f->d, "server");
+	f->d.cfg.max_jobs = 8;
+	f->d.cfg.queue_depth = 8;
 	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 1 << 20};
-	assert_int_equal(pard_segment_create(&f->seg, f->shm, &g), 0);
-	assert_int_equal(loop_init(&f->loop), 0);
-	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
-	assert_int_equal(pool_init(&f->pool, &no_workers, &f->loop, &f->jobs, -1, ""), 0);
-	assert_int_equal(pool_start(&f->pool, &f->seg, 0), 0);
-	notify_init(&f->notify, &f->loop, &f->pool, &f->jobs, &f->cfg);
-	server_init(&f->server, &f->loop, &f->cfg, &f->jobs, &f->pool, &f->notify);
-	f->jobs.on_finished = server_job_finished;
-	f->jobs.ctx = &f->server;
+	daemon_fixture_open(&f->d, &g);
+	assert_int_equal(pool_init(&f->pool, &no_workers, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 0), 0);
+	notify_init(&f->notify, &f->d.loop, &f->pool, &f->d.jobs, &f->d.cfg);
+	server_init(&f->server, &f->d.loop, &f->d.cfg, &f->d.jobs, &f->pool, &f->notify);
+	f->d.jobs.on_finished = server_job_finished;
+	f->d.jobs.ctx = &f->server;
 	*state = f;
 	return 0;
 }
@@ -77,9 +71,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	server_fini(&f->server);
-	jobs_fini(&f->jobs);
-	pard_segment_close(&f->seg);
-	loop_fini(&f->loop);
+	daemon_fixture_close(&f->d);
 	return 0;
 }
 
@@ -99,7 +91,7 @@ static char *read_lines(struct fixture *f, int fd, int n)
 	static char buf[65536];
 	size_t len = 0;
 	for (int pass = 0; pass < 1000; pass++) {
-		assert_true(loop_run_once(&f->loop, 10) >= 0);
+		assert_true(loop_run_once(&f->d.loop, 10) >= 0);
 		for (;;) {
 			struct pollfd p = {.fd = fd, .events = POLLIN};
 			if (poll(&p, 1, 0) != 1)
@@ -138,14 +130,14 @@ static void assert_prefix(const char *got, const char *want)
 static void run_chunks(struct fixture *f)
 {
 	uint32_t slot, chunk;
-	while (worker_claim(&f->seg, 0, &slot, &chunk)) {
-		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
+	while (worker_claim(&f->d.seg, 0, &slot, &chunk)) {
+		struct pard_job_slot *s = pard_segment_job(&f->d.seg, slot);
 		uint64_t out = 0;
-		void *buf = s->result_bytes ? pard_segment_arena(&f->seg, s->result_off) : NULL;
+		void *buf = s->result_bytes ? pard_segment_arena(&f->d.seg, s->result_off) : NULL;
 		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
-		worker_finish(&f->seg, slot, chunk, out);
+		worker_finish(&f->d.seg, slot, chunk, out);
 	}
-	jobs_collect(&f->jobs);
+	jobs_collect(&f->d.jobs);
 }
 
 static void test_hello(void **state)
@@ -198,7 +190,7 @@ static void test_submit_status_wait(void **state)
 	assert_prefix(request(f, fd, "RESULT 1", 1), "ERR notready job 1 is queued (0 of 1 chunks done)");
 	/* WAIT holds the answer until the job finishes. */
 	assert_int_equal(write(fd, "WAIT 1\n", 7), 7);
-	assert_true(loop_run_once(&f->loop, 0) >= 0);
+	assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	assert_int_equal(poll(&p, 1, 0), 0);
 	run_chunks(f);
@@ -252,7 +244,7 @@ static void test_list_oldest_first(void **state)
 	/* Free the first slot and reuse it: the table order then differs from the id order. */
 	assert_prefix(request(f, fd, "CANCEL 1", 1), "OK");
 	assert_prefix(request(f, fd, "RESULT 1", 1), "ERR cancelled");
-	jobs_expire(&f->jobs, UINT64_MAX);
+	jobs_expire(&f->d.jobs, UINT64_MAX);
 	assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=4 ");
 	char *r = request(f, fd, "LIST", 4);
 	assert_prefix(r, "OK count=3\nJOB id=2 kind=pi state=queued chunks=1 done=0 owner=0\n"
@@ -275,7 +267,7 @@ static void test_list_pages(void **state)
 	/* The job a page ended on may be gone by the next request: paging goes on from its id. */
 	assert_prefix(request(f, fd, "CANCEL 4", 1), "OK");
 	assert_prefix(request(f, fd, "RESULT 4", 1), "ERR cancelled");
-	jobs_expire(&f->jobs, UINT64_MAX);
+	jobs_expire(&f->d.jobs, UINT64_MAX);
 	r = request(f, fd, "LIST after=4 limit=2", 2);
 	assert_string_equal(r, "OK count=1\nJOB id=5 kind=pi state=queued chunks=1 done=0 owner=0\n");
 	assert_string_equal(request(f, fd, "LIST after=5", 1), "OK count=0\n");
@@ -306,7 +298,7 @@ static void test_run_progress_and_shutdown(void **state)
 	assert_prefix(request(f, fd, "SUBMIT pi 10000000 seed=3", 1), "OK id=1 kind=pi chunks=");
 	assert_int_equal(write(fd, "WAIT 1 progress\n", 16), 16);
 	/* A waiting client is told the job did not finish when the server stops. */
-	assert_true(loop_run_once(&f->loop, 0) >= 0);
+	assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 	server_begin_stop(&f->server);
 	assert_prefix(request(f, fd, "SUBMIT pi 100", 0), "");
 	server_fini(&f->server);
@@ -323,7 +315,7 @@ static void test_peer_gone_mid_wait_keeps_job(void **state)
 	assert_int_equal(write(fd, "WAIT 1\n", 7), 7);
 	close(fd);
 	for (int i = 0; i < 3; i++)
-		assert_true(loop_run_once(&f->loop, 0) >= 0);
+		assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 	assert_int_equal(f->server.nclients, 0);
 	/* The job runs on and keeps its result for the next client. */
 	run_chunks(f);
@@ -344,7 +336,7 @@ static int pipeline(struct fixture *f, int fd, const char *line, int n)
 			break; /* the server dropped us */
 		if (w < 0) {
 			assert_int_equal(errno, EAGAIN);
-			assert_true(loop_run_once(&f->loop, 0) >= 0);
+			assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 			if (send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
 				break;
 		}
@@ -356,7 +348,7 @@ static int pipeline(struct fixture *f, int fd, const char *line, int n)
 static void run_loop(struct fixture *f, int passes)
 {
 	for (int i = 0; i < passes; i++)
-		assert_true(loop_run_once(&f->loop, 0) >= 0);
+		assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 }
 
 static struct client *client_of_uid(struct fixture *f, uid_t uid)
@@ -380,12 +372,12 @@ static void test_stalled_reader_dropped(void **state)
 	assert_non_null(c);
 	assert_true(c->outlen > c->outoff);
 	/* Within its send timeout it stays... */
-	loop_schedule(&f->loop);
+	loop_schedule(&f->d.loop);
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 1);
 	/* ...after it, it is dropped and its buffers are given back. */
-	c->progress_ns -= (uint64_t)f->cfg.send_timeout * 1000000000u;
-	loop_schedule(&f->loop);
+	c->progress_ns -= (uint64_t)f->d.cfg.send_timeout * 1000000000u;
+	loop_schedule(&f->d.loop);
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 0);
 	assert_int_equal(f->server.out_bytes, 0);
@@ -395,7 +387,7 @@ static void test_stalled_reader_dropped(void **state)
 static void test_stalled_reader_releases_result(void **state)
 {
 	struct fixture *f = *state;
-	f->cfg.result_retention = 0;
+	f->d.cfg.result_retention = 0;
 	int fd = connect_as(f, 1000);
 	int one = 1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one));
@@ -403,23 +395,23 @@ static void test_stalled_reader_releases_result(void **state)
 	run_loop(f, 2);
 	run_chunks(f);
 	run_loop(f, 5);
-	struct job *job = jobs_find(&f->jobs, 1);
+	struct job *job = jobs_find(&f->d.jobs, 1);
 	assert_non_null(job);
 	assert_int_equal(job->state, JOB_DONE);
 	/* The transfer stalls: the buffer is pinned while it lasts, retention or not. */
 	assert_int_equal(job->readers, 1);
-	jobs_expire(&f->jobs, UINT64_MAX);
-	assert_non_null(jobs_find(&f->jobs, 1));
+	jobs_expire(&f->d.jobs, UINT64_MAX);
+	assert_non_null(jobs_find(&f->d.jobs, 1));
 	struct client *c = client_of_uid(f, 1000);
 	assert_non_null(c);
-	c->progress_ns -= (uint64_t)f->cfg.send_timeout * 1000000000u;
-	loop_schedule(&f->loop);
+	c->progress_ns -= (uint64_t)f->d.cfg.send_timeout * 1000000000u;
+	loop_schedule(&f->d.loop);
 	run_loop(f, 1);
 	assert_int_equal(f->server.nclients, 0);
 	assert_int_equal(job->readers, 0);
-	jobs_expire(&f->jobs, UINT64_MAX);
-	assert_null(jobs_find(&f->jobs, 1));
-	assert_int_equal(f->jobs.arena.used, 0);
+	jobs_expire(&f->d.jobs, UINT64_MAX);
+	assert_null(jobs_find(&f->d.jobs, 1));
+	assert_int_equal(f->d.jobs.arena.used, 0);
 	close(fd);
 }
 
