@@ -347,8 +347,10 @@ static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 	else
 		describe_exit(status, why, sizeof(why));
 	/* Never reached its loop (neither idle nor busy): a start that failed, like a binary that
-	 * cannot run or refuses the segment. */
-	bool failed = atomic_load(&row->state) == PARD_WORKER_STARTING && !pw->kill_reason;
+	 * cannot run or refuses the segment. A SIGKILL (an operator, the OOM killer) or a death whose
+	 * status is unknown says nothing about the binary, so it does not count towards a broken pool. */
+	bool killed = status < 0 || (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	bool failed = atomic_load(&row->state) == PARD_WORKER_STARTING && !pw->kill_reason && !killed;
 	bool worked = atomic_load(&row->chunks_done) != pw->chunks_at_start;
 	pw->pid = 0;
 	pw->pidfd = -1;

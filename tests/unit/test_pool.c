@@ -91,14 +91,19 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Kills worker w's process and waits until it is a zombie, so pool_reap finds it. */
-static void kill_and_wait(struct fixture *f, uint32_t w)
+/* Ends worker w's process with sig and waits until it is a zombie, so pool_reap finds it. */
+static void end_and_wait(struct fixture *f, uint32_t w, int sig)
 {
 	pid_t pid = f->pool.w[w].pid;
 	assert_true(pid > 0);
-	kill(pid, SIGKILL);
+	kill(pid, sig);
 	siginfo_t si;
 	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+}
+
+static void kill_and_wait(struct fixture *f, uint32_t w)
+{
+	end_and_wait(f, w, SIGKILL);
 }
 
 static void test_start_and_count(void **state)
@@ -327,7 +332,7 @@ static void test_failed_starts_break_pool_and_recover(void **state)
 		if (!f->pool.w[0].pid)
 			pool_restart_due(&f->pool, f->pool.w[0].restart_at_ns);
 		assert_true(f->pool.w[0].pid > 0);
-		kill_and_wait(f, 0);
+		end_and_wait(f, 0, SIGABRT); /* as a binary that cannot run would */
 		pool_reap(&f->pool);
 		assert_int_equal(f->pool.w[0].failed_starts, (uint32_t)i);
 		if (i > 1)
@@ -337,7 +342,7 @@ static void test_failed_starts_break_pool_and_recover(void **state)
 	}
 	assert_non_null(pool_broken(&f->pool));
 	assert_non_null(strstr(pool_broken(&f->pool), "no worker could start"));
-	assert_non_null(strstr(pool_broken(&f->pool), "killed by SIGKILL"));
+	assert_non_null(strstr(pool_broken(&f->pool), "killed by SIGABRT"));
 	assert_int_equal(broken_calls, 1);
 	assert_ptr_equal(broken_seen, pool_broken(&f->pool));
 	assert_false(pool_healthy(&f->pool, pard_now_ns(), 0));
@@ -419,6 +424,23 @@ static void test_idle_without_heartbeat_replaced(void **state)
 	assert_int_equal(pool_alive(&f->pool), 2);
 }
 
+static void test_killed_before_loop_is_not_a_failed_start(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(pool_init(&f->pool, &fake, &f->d.loop, &f->d.jobs, -1, ""), 0);
+	assert_int_equal(pool_start(&f->pool, &f->d.seg, 1), 0);
+	/* Killed from outside as soon as it appears, again and again: the binary is fine, so the
+	 * pool is not called broken (jobs would fail for nothing), and the last worker is replaced
+	 * at once every time. */
+	for (int i = 0; i < 3 * POOL_BROKEN_AFTER; i++) {
+		kill_and_wait(f, 0);
+		pool_reap(&f->pool);
+		assert_int_equal(f->pool.w[0].failed_starts, 0);
+		assert_true(f->pool.w[0].pid > 0);
+	}
+	assert_null(pool_broken(&f->pool));
+}
+
 int main(void)
 {
 	pard_log_init("test_pool", PARD_LOG_ERROR);
@@ -436,6 +458,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_starts_break_pool_and_recover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_signal_goes_through_pidfd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_without_heartbeat_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_before_loop_is_not_a_failed_start, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
