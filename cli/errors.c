@@ -26,6 +26,14 @@ void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ..
 
 int parctl_error(struct parctl *p, const struct pard_reply *r)
 {
+	if (!r->code) {
+		/* Neither OK nor ERR where one was due: whatever answers there is not pard (an SSH
+		 * banner, another program's greeting), or not this protocol. */
+		char shown[200];
+		parctl_errorf(p, "protocol", "unexpected reply %s\"%s\": is that pard's socket?",
+			      r->word ? "starting " : "", parctl_escape(r->word ? r->word : "", shown, sizeof(shown)));
+		return PARCTL_UNREACHABLE;
+	}
 	parctl_errorf(p, r->code, "%s", r->message);
 	if (!strcmp(r->code, PARD_ERR_FAILED) || !strcmp(r->code, PARD_ERR_CANCELLED) ||
 	    !strcmp(r->code, PARD_ERR_SHUTDOWN))

@@ -225,6 +225,44 @@ class ImpostorTest(PardTestCase):
         self.assertEqual(self.parctl(p, "stats").returncode, EXIT_OK)
 
 
+class ForeignSocketTest(PardTestCase):
+    """Something other than pard answers on the socket: parctl says so and exits 3, never crashes."""
+
+    def answer_with(self, data, *args):
+        d = tempfile.mkdtemp(prefix="pard-foreign-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "s.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                c, _ = srv.accept()
+                c.settimeout(10)
+                c.recv(4096)
+                c.sendall(data)
+                c.shutdown(socket.SHUT_WR)
+                c.recv(4096)
+            finally:
+                os._exit(0)
+        srv.close()
+        try:
+            return self.parctl(None, *args, socket_path=path, timeout=30)
+        finally:
+            os.waitpid(pid, 0)
+
+    def test_garbage_replies(self):
+        for data in (b"SSH-2.0-OpenSSH_9.2\r\n", b"hello\n", b"OK\nJOB\n", b"\n", b"ERR\n",
+                     b"OK id=1 kind", b"X" * 70000, b"OK " + b"k=v " * 2000 + b"\n"):
+            for args in (("stats",), ("list",), ("submit", "pi", "1000", "--wait"), ("result", "1")):
+                r = self.answer_with(data, *args)
+                what = "%r to parctl %s: %r" % (data[:40], " ".join(args), r)
+                self.assertGreaterEqual(r.returncode, 0, "parctl crashed: " + what)
+                self.assertEqual(r.returncode, EXIT_UNREACHABLE, what)
+                self.assertIn("parctl: ", r.stderr, what)
+
+
 class HelpTest(PardTestCase):
 
     def run_parctl(self, *args):
