@@ -2,6 +2,8 @@
 /* parctl's one connection to pard: connecting (and refusing an untrusted server), the HELLO
  * handshake on the first request, building request lines from checked words, reading replies. */
 #include <errno.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "parctl.h"
@@ -22,6 +24,20 @@ static int connect_daemon(struct parctl *p)
 	if (r == -ENOTSOCK) {
 		parctl_errorf(p, "untrusted", "refusing %s: it is not a socket (a symlink, or another kind of file)",
 			      path);
+		return PARCTL_UNREACHABLE;
+	}
+	if (r == -EACCES) {
+		/* The usual first error with the package: not (yet) in the group that may submit. */
+		struct stat st;
+		struct group *g = stat(path, &st) == 0 ? getgrgid(st.st_gid) : NULL;
+		if (g)
+			parctl_errorf(p, "unreachable",
+				      "cannot reach pard at %s: %s: only members of group %s may submit jobs; "
+				      "ask an administrator for `sudo usermod -aG %s $USER`, then log in again "
+				      "(or run `newgrp %s`)",
+				      path, strerror(-r), g->gr_name, g->gr_name, g->gr_name);
+		else
+			parctl_errorf(p, "unreachable", "cannot reach pard at %s: %s", path, strerror(-r));
 		return PARCTL_UNREACHABLE;
 	}
 	if (r < 0) {

@@ -9,6 +9,7 @@ Nothing here asserts on elapsed time: waits poll with generous timeouts and only
 daemon is stuck. Jobs are kept small (the pi kernel does ~3e9 trials/s per core).
 """
 
+import grp
 import json
 import math
 import os
@@ -616,6 +617,10 @@ class OwnershipTest(PardTestCase):
         os.chmod(p.dir, 0o755)
         r = self.parctl(p, "stats", user="nobody")
         self.assertEqual(r.returncode, EXIT_UNREACHABLE, "nobody connected to a 0660 root socket: %r" % (r,))
+        # ...and is told what to do about it, not asked whether pard runs.
+        group = grp.getgrgid(os.stat(p.socket).st_gid).gr_name
+        self.assertIn("only members of group %s may submit jobs" % group, r.stderr)
+        self.assertIn("usermod -aG %s" % group, r.stderr)
         os.chmod(p.socket, 0o666)
         self.parctl_ok(p, "stats", user="nobody")
 
