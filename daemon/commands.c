@@ -18,11 +18,6 @@ struct command {
 	const char *usage;
 };
 
-static double to_seconds(uint64_t ns)
-{
-	return (double)ns / 1e9;
-}
-
 static bool client_may_access(const struct client *c, const struct job *job)
 {
 	return c->uid == 0 || c->uid == job->owner;
@@ -209,7 +204,7 @@ static void cmd_status(struct server *s, struct client *c, int argc, char **argv
 	uint64_t end = job_is_terminal(job) ? job->finish_ns : pard_now_ns();
 	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f", (unsigned long long)job->id,
 		     job->kernel->name, job_state_name(job), total, done, (unsigned)job->owner,
-		     to_seconds(end - job->submit_ns));
+		     pard_seconds(end - job->submit_ns));
 }
 
 static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv)
@@ -287,7 +282,7 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 		(unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
 		(unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
 		(unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients,
-		to_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
+		pard_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
 }
 
 static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)

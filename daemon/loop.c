@@ -94,9 +94,7 @@ void loop_schedule(struct loop *l)
 	uint64_t now = pard_now_ns();
 	uint64_t next = 0;
 	for (unsigned i = 0; i < l->ndeadlines; i++) {
-		uint64_t t = l->deadlines[i].fn(l->deadlines[i].ctx, now);
-		if (t && (!next || t < next))
-			next = t;
+		next = loop_earliest(next, l->deadlines[i].fn(l->deadlines[i].ctx, now));
 	}
 	arm(l, next);
 }

@@ -37,6 +37,12 @@ struct loop {
 	void *after_ctx;
 };
 
+/* The earlier of two deadlines, 0 meaning none: how every deadline function combines its own. */
+static inline uint64_t loop_earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : a < b ? a : b;
+}
+
 /* Creates the epoll and timer descriptors. Returns 0 or -errno. */
 int loop_init(struct loop *l);
 /* Closes them. */

@@ -47,18 +47,15 @@ struct daemon {
 static uint64_t daemon_due(void *ctx, uint64_t now)
 {
 	struct daemon *d = ctx;
-	uint64_t next = jobs_expire(&d->jobs, now);
-	uint64_t t = jobs_check_deadlines(&d->jobs, now);
-	if (t && (!next || t < next))
-		next = t;
+	uint64_t next = loop_earliest(jobs_expire(&d->jobs, now), jobs_check_deadlines(&d->jobs, now));
 	if (d->stopping && !d->stop_killed) {
 		if (now >= d->stop_deadline_ns) {
 			log_warning("%u workers still busy after stop_grace (%u s); killing them", pool_alive(&d->pool),
 				    d->cfg.stop_grace);
 			pool_kill_all(&d->pool, "killed at shutdown after stop_grace");
 			d->stop_killed = true;
-		} else if (!next || d->stop_deadline_ns < next) {
-			next = d->stop_deadline_ns;
+		} else {
+			next = loop_earliest(next, d->stop_deadline_ns);
 		}
 	}
 	return next;

@@ -121,8 +121,7 @@ static uint64_t status_due(struct notify *n, uint64_t now)
 static uint64_t notify_due(void *ctx, uint64_t now)
 {
 	struct notify *n = ctx;
-	uint64_t a = watchdog_due(n, now), b = status_due(n, now);
-	return !a ? b : !b ? a : a < b ? a : b;
+	return loop_earliest(watchdog_due(n, now), status_due(n, now));
 }
 
 #else

@@ -269,12 +269,11 @@ static uint64_t pool_due(void *ctx, uint64_t now)
 	if (p->broken[0])
 		t[4] = now + 250000000u;
 	for (size_t i = 0; i < PARD_ARRAY_SIZE(t); i++)
-		if (t[i] && (!next || t[i] < next))
-			next = t[i];
+		next = loop_earliest(next, t[i]);
 	/* A worker starting a chunk is not an event: while jobs are active, look again within a
 	 * second so a chunk that hangs is noticed. */
-	if (p->jobs->active && p->chunk_timeout_ns && (!next || now + 1000000000u < next))
-		next = now + 1000000000u;
+	if (p->jobs->active && p->chunk_timeout_ns)
+		next = loop_earliest(next, now + 1000000000u);
 	return next;
 }
 

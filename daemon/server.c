@@ -274,7 +274,7 @@ static void client_handle(struct watch *w, uint32_t events)
 		client_process(c);
 	}
 	/* A client that closed its side is kept while it still has answers owed or unsent. */
-	if (c->peer_closed && !c->wait_id && c->outlen == c->outoff && !c->bulk_len)
+	if (c->peer_closed && !c->wait_id && !client_has_output(c))
 		c->dead = true;
 	/* HUP: the peer closed both directions, so nobody is left to read answers (its job runs on).
 	 * A half-close (read returned 0) still gets the answers it is owed. */
@@ -495,7 +495,7 @@ static void server_after_events(void *ctx)
 		if (c->resume && !c->dead) {
 			c->resume = false;
 			client_process(c);
-			if (c->peer_closed && !c->wait_id && c->outlen == c->outoff && !c->bulk_len)
+			if (c->peer_closed && !c->wait_id && !client_has_output(c))
 				c->dead = true;
 		}
 		if (c->dead)
@@ -531,17 +531,14 @@ static uint64_t drop_stalled(struct server *s, uint64_t now)
 static uint64_t server_due(void *ctx, uint64_t now)
 {
 	struct server *s = ctx;
-	uint64_t next = waits_progress_due(s, now);
-	uint64_t stall = drop_stalled(s, now);
-	if (stall && (!next || stall < next))
-		next = stall;
+	uint64_t next = loop_earliest(waits_progress_due(s, now), drop_stalled(s, now));
 	if (s->listener_paused_until) {
 		if (now >= s->listener_paused_until) {
 			s->listener_paused_until = 0;
 			if (s->listener.fd >= 0)
 				loop_watch(s->loop, &s->listener, EPOLLIN);
-		} else if (!next || s->listener_paused_until < next) {
-			next = s->listener_paused_until;
+		} else {
+			next = loop_earliest(next, s->listener_paused_until);
 		}
 	}
 	return next;

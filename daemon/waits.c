@@ -6,11 +6,6 @@
 #include "pard/util.h"
 #include "server_internal.h"
 
-static double seconds(uint64_t ns)
-{
-	return (double)ns / 1e9;
-}
-
 void waits_reply_result(struct server *s, struct client *c, struct job *job, bool data)
 {
 	const struct pard_job_slot *slot = pard_segment_job(s->jobs->seg, job->slot);
@@ -18,9 +13,9 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 	switch (job->state) {
 	case JOB_DONE: {
 		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
-		double elapsed = start && end >= start ? seconds(end - start) : 0.0;
+		double elapsed = start && end >= start ? pard_seconds(end - start) : 0.0;
 		client_reply(c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f%s", id,
-			     job->kernel->name, job->result, elapsed, seconds(job->finish_ns - job->submit_ns),
+			     job->kernel->name, job->result, elapsed, pard_seconds(job->finish_ns - job->submit_ns),
 			     job->has_buffer && !data ? " data=none" : "");
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)

@@ -21,6 +21,11 @@ static inline const char *pard_signal_name(int sig)
 	return n ? n : "?";
 }
 
+static inline double pard_seconds(uint64_t ns)
+{
+	return (double)ns / 1e9;
+}
+
 static inline uint64_t pard_now_ns(void)
 {
 	struct timespec ts;
