@@ -1,0 +1,545 @@
+# SPDX-License-Identifier: MIT
+"""The blocking client: pard.Client, whose submit() returns concurrent.futures.Future objects.
+
+One connection carries the jobs: `SUBMIT` requests, and for each job id that comes back a
+`WAIT id`, pipelined (answers come strictly in order, docs/protocol.md). A reader thread takes the
+answers and settles the futures; a fractal's image is received straight into the numpy array
+(recv_into on a view of its memory). Calls that must not queue behind a running job's WAIT
+(cancel, status, list, stats, workers, result, wait, run) use a second connection, opened on first
+use.
+"""
+
+import collections
+import concurrent.futures
+import threading
+import time
+
+from . import errors
+from . import protocol
+from .result import Progress, Result, new_image, numpy
+
+DEFAULT_TIMEOUT = 30.0
+_SCRATCH = 1 << 20
+
+
+class Connection:
+    """A blocking socket with a line buffer. Every read takes a deadline (monotonic seconds, or
+    None for no limit)."""
+
+    def __init__(self, path, timeout):
+        self.path = path
+        self.sock = protocol.connect(path, timeout)
+        self.buf = bytearray(65536)
+        self.start = self.end = 0
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data, deadline=None):
+        self._arm(deadline, "sending to pard")
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise self._lost(e) from e
+
+    def _arm(self, deadline, what):
+        if deadline is None:
+            self.sock.settimeout(None)
+            return
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise errors.TimeoutError("timed out %s" % what)
+        self.sock.settimeout(left)
+
+    def _lost(self, e, what=""):
+        if isinstance(e, TimeoutError) and not isinstance(e, errors.PardError):
+            return errors.TimeoutError("timed out waiting for pard%s" % what)
+        return errors.UnreachableError("lost the connection to pard at %s%s: %s" % (self.path, what, e))
+
+    def _recv(self, view, deadline, what=""):
+        self._arm(deadline, "waiting for pard" + what)
+        try:
+            n = self.sock.recv_into(view)
+        except OSError as e:
+            raise self._lost(e, what) from e
+        if n == 0:
+            raise errors.UnreachableError("pard closed the connection%s" % what)
+        return n
+
+    def has_line(self):
+        return self.buf.find(b"\n", self.start, self.end) >= 0
+
+    def readline(self, deadline=None):
+        """The next line without its newline (bytes)."""
+        while True:
+            i = self.buf.find(b"\n", self.start, self.end)
+            if i >= 0:
+                line = bytes(self.buf[self.start:i])
+                self.start = i + 1
+                return line
+            if self.start == self.end:
+                self.start = self.end = 0
+            elif self.start:
+                n = self.end - self.start
+                self.buf[:n] = self.buf[self.start:self.end]
+                self.start, self.end = 0, n
+            if self.end == len(self.buf):
+                if len(self.buf) >= protocol.MAX_REPLY_LINE:
+                    raise errors.ProtocolError("not a pard reply: a line of over %d bytes: %r"
+                                               % (protocol.MAX_REPLY_LINE, bytes(self.buf[:80])))
+                self.buf.extend(bytes(len(self.buf)))
+            self.end += self._recv(memoryview(self.buf)[self.end:], deadline)
+
+    def read_into(self, view, deadline=None, what=""):
+        """Fills view (a writable byte memoryview): what is buffered first, then straight from the
+        socket."""
+        total = len(view)
+        got = min(self.end - self.start, total)
+        if got:
+            view[:got] = self.buf[self.start:self.start + got]
+            self.start += got
+        while got < total:
+            try:
+                got += self._recv(view[got:], deadline)
+            except errors.PardError as e:
+                e.message = "%s (after %d of %d bytes%s)" % (e.message, got, total, what)
+                e.args = (e.message,)
+                raise
+
+    def skip(self, n, deadline=None):
+        """Reads and drops n bytes (an image nobody wants any more)."""
+        scratch = memoryview(bytearray(min(n, _SCRATCH)))
+        while n:
+            k = min(n, len(scratch))
+            self.read_into(scratch[:k], deadline)
+            n -= k
+
+    def hello(self, deadline):
+        self.send(protocol.HELLO, deadline)
+        return protocol.check_hello(self.readline(deadline))
+
+    def read_result(self, first_word_fields, deadline, use_numpy, what=""):
+        """The Result of a final reply whose fields are given, with its image when one follows."""
+        fields = first_word_fields
+        n = protocol.image_size(fields)
+        if not n:
+            return Result(fields)
+        image, view = new_image(fields["width"], fields["height"], use_numpy)
+        self.read_into(view, deadline, what)
+        return Result(fields, image, view)
+
+
+def _deadline(timeout):
+    return None if timeout is None else time.monotonic() + timeout
+
+
+class JobFuture(concurrent.futures.Future):
+    """A concurrent.futures.Future for one pard job. cancel() cancels the job in pard, also when it
+    is running; `job_id` is the job's id once pard has answered the submission (else None);
+    `progress` the last Progress seen (only with submit(..., progress=callback))."""
+
+    def __init__(self, client, progress_cb=None):
+        super().__init__()
+        self._client = client
+        self._progress_cb = progress_cb
+        self.job_id = None
+        self.progress = None
+        self.cancel_error = None
+
+    def cancel(self):
+        with self._client._id_lock:
+            if not super().cancel():
+                return False
+            job_id = self.job_id
+        if job_id is not None:
+            self._client._cancel_in_pard(self, job_id)
+        return True
+
+    def __repr__(self):
+        return "<JobFuture job_id=%s %s>" % (self.job_id, super().__repr__()[1:-1])
+
+
+def _settle(fut, result=None, exc=None):
+    try:
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(result)
+    except concurrent.futures.InvalidStateError:
+        pass  # cancelled meanwhile: the answer is dropped, as cancel() promised
+
+
+_SUBMIT, _WAIT = 0, 1
+
+
+class Client:
+    """A connection to pard (a context manager; thread-safe).
+
+    socket: the socket path (default $PARD_SOCKET, else /run/pard/pard.sock).
+    timeout: seconds for connecting and for every call that is not a wait of its own (status,
+        cancel, list, stats, workers, result); None waits for ever.
+    use_numpy: False gives images as memoryviews even where numpy is installed.
+    """
+
+    def __init__(self, socket=None, timeout=DEFAULT_TIMEOUT, use_numpy=True):
+        self.path = protocol.socket_path(socket)
+        self.timeout = timeout
+        self.use_numpy = use_numpy and numpy is not None
+        self._conn = Connection(self.path, timeout)
+        try:
+            self.server = self._conn.hello(_deadline(timeout))
+        except BaseException:
+            self._conn.close()
+            raise
+        self._pending = collections.deque()
+        self._send_lock = threading.Lock()
+        self._deferred_lock = threading.Lock()
+        self._deferred = []
+        self._id_lock = threading.RLock()
+        self._broken = None
+        self._closed = False
+        self._control = None
+        self._control_lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read_loop, name="pard-reader", daemon=True)
+        self._reader.start()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(wait=exc_type is None)
+
+    def close(self, wait=False, timeout=None):
+        """Closes the connections. wait=True first waits (at most timeout seconds) for the futures
+        still pending; any still pending then fail with UnreachableError."""
+        if wait:
+            futs = [e[1] for e in list(self._pending)]
+            concurrent.futures.wait(futs, timeout)
+        with self._send_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._fail_all(errors.UnreachableError("the client was closed"))
+        try:
+            self._conn.sock.shutdown(2)
+        except OSError:
+            pass
+        self._reader.join()
+        self._conn.close()
+        with self._control_lock:
+            if self._control:
+                self._control.close()
+                self._control = None
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def submit(self, kind, *args, progress=None, **options):
+        """Submits a job; returns a JobFuture whose result() is the job's Result. kind is 'pi' or
+        'fractal'; args as parctl's (`submit('fractal', 3000, 4000)` is WIDTHxHEIGHT);
+        options are the kind's (seed=, iterations=, region=(xmin, xmax, ymin, ymax), timeout=).
+        progress: a callable given a Progress now and then while the job runs (called in the
+        client's reader thread)."""
+        fut = JobFuture(self, progress)
+        self._send_submits([(fut, protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options)))])
+        return fut
+
+    def map(self, kind, iterable, *, timeout=None, window=64, **options):
+        """Like Executor.map: the Results of one job per item of iterable (an item is the job's
+        argument, or a tuple of arguments), in order, with at most `window` jobs in flight on one
+        connection. A job refused with BusyError (pard's queue is shared) is submitted again once
+        one of ours has finished, and the window shrinks; BusyError is raised only when none of
+        ours is left in flight. timeout counts from the call; at its end pard.TimeoutError is
+        raised and the jobs still in flight are cancelled."""
+        deadline = _deadline(timeout)
+        it = iter(iterable)
+
+        def line(item):
+            args = item if isinstance(item, tuple) else (item,)
+            return protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+
+        def result(fut):
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return fut.result(left)
+            except concurrent.futures.TimeoutError:
+                raise errors.TimeoutError("map: timed out after %g s" % timeout) from None
+
+        def results():
+            nonlocal window
+            inflight = collections.deque()  # (future, request line)
+            try:
+                while True:
+                    if len(inflight) <= window // 2:
+                        batch = []
+                        for item in it:
+                            batch.append((JobFuture(self), line(item)))
+                            if len(inflight) + len(batch) >= window:
+                                break
+                        if batch:
+                            self._send_submits(batch)
+                            inflight.extend(batch)
+                    if not inflight:
+                        return
+                    fut, req = inflight.popleft()
+                    while True:
+                        try:
+                            r = result(fut)
+                            break
+                        except errors.BusyError:
+                            if not inflight:
+                                raise
+                            window = max(1, min(window, len(inflight)) // 2)
+                            result(inflight[0][0])  # one of ours ends: its slot is free again
+                            fut = JobFuture(self)
+                            self._send_submits([(fut, req)])
+                    yield r
+            finally:
+                for f, _ in inflight:
+                    f.cancel()
+        return results()
+
+    def job(self, job_id, progress=None):
+        """A JobFuture for a job submitted earlier (by this or another client of the same user)."""
+        fut = JobFuture(self, progress)
+        fut.job_id = job_id
+        self._send([(_WAIT, fut)], [self._wait_line(job_id, progress)])
+        return fut
+
+    @staticmethod
+    def _wait_line(job_id, progress):
+        return protocol.request_line("WAIT", str(job_id), "progress") if progress else \
+            protocol.request_line("WAIT", str(job_id))
+
+    def _send_submits(self, items):
+        self._send([(_SUBMIT, f) for f, _ in items], [line for _, line in items])
+
+    def _send(self, entries, lines):
+        with self._send_lock:
+            if self._closed:
+                raise errors.UnreachableError("the client is closed")
+            if self._broken is not None:
+                raise self._broken
+            self._flush_deferred()
+            self._pending.extend(entries)
+            try:
+                self._conn.send(b"".join(lines))
+            except errors.PardError as e:
+                self._broken = e
+                raise
+        self._after_release()
+
+    def _flush_deferred(self):
+        # Called with _send_lock held: the WAITs the reader could not send itself.
+        with self._deferred_lock:
+            entries, lines = [e for e, _ in self._deferred], [line for _, line in self._deferred]
+            self._deferred = []
+        if entries:
+            self._pending.extend(entries)
+            self._conn.send(b"".join(lines))
+
+    def _after_release(self):
+        # The reader never blocks on the send lock (it must go on reading, or pard stops reading
+        # us): what it deferred while the lock was held is sent by the holder, here.
+        while self._deferred and self._send_lock.acquire(blocking=False):
+            try:
+                if not self._closed and self._broken is None:
+                    self._flush_deferred()
+            except errors.PardError as e:
+                self._broken = e
+            finally:
+                self._send_lock.release()
+
+    def _queue_waits(self, items):
+        with self._deferred_lock:
+            self._deferred.extend(items)
+        self._after_release()
+
+    def _cancel_in_pard(self, fut, job_id):
+        try:
+            self._call(("CANCEL", str(job_id)), self.timeout)
+        except (errors.BadArgError, errors.NotFoundError):
+            pass  # it finished first: nothing runs any more
+        except errors.PardError as e:
+            fut.cancel_error = e
+
+    # -- the reader thread ---------------------------------------------------------------------
+
+    def _read_loop(self):
+        conn = self._conn
+        waits = []
+        try:
+            while True:
+                if waits and not conn.has_line():
+                    self._queue_waits(waits)
+                    waits = []
+                raw = conn.readline()
+                if not self._pending:
+                    raise errors.ProtocolError("an answer nobody asked for: %r" % raw[:80])
+                kind, fut = self._pending[0]
+                try:
+                    word, fields = protocol.parse_line(raw)
+                except (errors.ProtocolError, errors.UnreachableError):
+                    raise
+                except errors.PardError as e:
+                    self._pending.popleft()
+                    _settle(fut, exc=e)
+                    continue
+                if kind == _SUBMIT:
+                    self._pending.popleft()
+                    job_id = fields.get("id")
+                    if word != "OK" or not isinstance(job_id, int):
+                        raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
+                    with self._id_lock:
+                        fut.job_id = job_id
+                        cancelled = fut.cancelled()
+                    if cancelled:
+                        self._cancel_in_pard(fut, job_id)
+                    else:
+                        waits.append(((_WAIT, fut), self._wait_line(job_id, fut._progress_cb)))
+                    continue
+                if word == "PROGRESS":
+                    fut.progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
+                    if fut._progress_cb:
+                        try:
+                            fut._progress_cb(fut.progress)
+                        except Exception:  # a caller's bug must not break every other job
+                            pass
+                    continue
+                if word != "OK":
+                    raise errors.ProtocolError("not a pard result: %r" % raw[:80])
+                n = protocol.image_size(fields)
+                what = " of job %s's image" % fields.get("id")
+                if n and fut.cancelled():
+                    conn.skip(n)
+                    result = None
+                else:
+                    result = conn.read_result(fields, None, self.use_numpy, what)
+                self._pending.popleft()
+                _settle(fut, result)
+        except errors.PardError as e:
+            if not self._closed:
+                self._broken = e
+                self._fail_all(e)
+        except Exception as e:  # never leave futures hanging, whatever happened
+            self._broken = errors.PardError("the client's reader failed: %r" % e)
+            self._fail_all(self._broken)
+
+    def _fail_all(self, exc):
+        while True:
+            try:
+                _, fut = self._pending.popleft()
+            except IndexError:
+                break
+            _settle(fut, exc=exc)
+        with self._deferred_lock:
+            deferred, self._deferred = self._deferred, []
+        for (_, fut), _ in deferred:
+            _settle(fut, exc=exc)
+
+    # -- calls on the control connection --------------------------------------------------------
+
+    def _call(self, words, timeout, read=None):
+        """One request on the control connection; returns (word, fields) of its reply, or what
+        read(conn, word, fields, deadline) returns. A call that is cut short (timeout, broken
+        connection) closes the connection, whose state is then unknown; the next reopens it."""
+        line = protocol.request_line(*words)
+        deadline = _deadline(timeout)
+        with self._control_lock:
+            if self._closed:
+                raise errors.UnreachableError("the client is closed")
+            try:
+                if self._control is None:
+                    c = Connection(self.path, timeout)
+                    try:
+                        c.hello(deadline)
+                    except BaseException:
+                        c.close()
+                        raise
+                    self._control = c
+                conn = self._control
+                conn.send(line, deadline)
+                while True:
+                    word, fields = protocol.parse_line(conn.readline(deadline))
+                    if read is None:
+                        return word, fields
+                    done, value = read(conn, word, fields, deadline)
+                    if done:
+                        return value
+            except errors.PardError as e:
+                if e.code in ("protocol", "unreachable", "timeout", "untrusted") and self._control is not None:
+                    self._control.close()
+                    self._control = None
+                raise
+            except BaseException:  # KeyboardInterrupt mid-reply: the connection's state is unknown
+                if self._control is not None:
+                    self._control.close()
+                    self._control = None
+                raise
+
+    def _final(self, progress):
+        def read(conn, word, fields, deadline):
+            if word == "PROGRESS":
+                if progress:
+                    progress(Progress(fields.get("id"), fields.get("done"), fields.get("total")))
+                return False, None
+            if word != "OK":
+                raise errors.ProtocolError("not a pard result: %s" % word)
+            return True, conn.read_result(fields, deadline, self.use_numpy, " of job %s's image" % fields.get("id"))
+        return read
+
+    def wait(self, job_id, timeout=None, progress=None, data=True):
+        """Waits (at most timeout seconds) for job job_id and returns its Result; data=False
+        leaves a fractal's image in pard. On timeout raises pard.TimeoutError; the job goes on."""
+        words = ["WAIT", str(job_id)] + (["progress"] if progress else []) + ([] if data else ["nodata"])
+        return self._call(words, timeout, self._final(progress))
+
+    def run(self, kind, *args, wait_timeout=None, data=True, **options):
+        """Submits a job and waits for its Result in one round trip (RUN)."""
+        words = ["RUN"] + protocol.job_words(kind, args, options) + ([] if data else ["nodata"])
+        return self._call(words, wait_timeout, self._final(None))
+
+    def result(self, job_id, data=True):
+        """The Result of a finished job now (NotReadyError while it runs)."""
+        words = ["RESULT", str(job_id)] + ([] if data else ["nodata"])
+        return self._call(words, self.timeout, self._final(None))
+
+    def status(self, job_id):
+        """STATUS: a dict with id, kind, state, chunks, done, owner, age."""
+        return self._call(("STATUS", str(job_id)), self.timeout)[1]
+
+    def cancel(self, job_id):
+        """Cancels job job_id in pard (queued chunks are dropped, running ones discarded)."""
+        return self._call(("CANCEL", str(job_id)), self.timeout)[1]
+
+    def stats(self):
+        """STATS as a dict (the fields of `parctl stats --json`)."""
+        return self._call(("STATS",), self.timeout)[1]
+
+    def set_workers(self, n):
+        """Resizes pard's pool (root or pard's own user); returns the new count."""
+        return self._call(("WORKERS", str(n)), self.timeout)[1]["workers"]
+
+    def list(self):
+        """Every job pard knows, oldest first: a list of dicts (id, kind, state, chunks, done,
+        owner), fetched page by page."""
+        jobs, after = [], 0
+
+        def read(conn, word, fields, deadline):
+            if word != "OK":
+                raise errors.ProtocolError("not a LIST reply: %s" % word)
+            page = []
+            for _ in range(fields.get("count", 0)):
+                w, f = protocol.parse_line(conn.readline(deadline))
+                if w != "JOB":
+                    raise errors.ProtocolError("not a JOB line: %s" % w)
+                page.append(f)
+            return True, (page, fields.get("next"))
+
+        while True:
+            page, nxt = self._call(("LIST", "after=%d" % after), self.timeout, read)
+            jobs.extend(page)
+            if not isinstance(nxt, int):
+                return jobs
+            after = nxt
