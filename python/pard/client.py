@@ -247,58 +247,111 @@ class Client:
 
     def map(self, kind, iterable, *, timeout=None, window=64, **options):
         """Like Executor.map: the Results of one job per item of iterable (an item is the job's
-        argument, or a tuple of arguments), in order, with at most `window` jobs in flight on one
-        connection. A job refused with BusyError (pard's queue is shared) is submitted again once
-        one of ours has finished, and the window shrinks; BusyError is raised only when none of
-        ours is left in flight. timeout counts from the call; at its end pard.TimeoutError is
-        raised and the jobs still in flight are cancelled."""
+        argument, or a tuple of arguments), in order; a job's error is raised when its turn comes.
+        At most `window` jobs are in flight, pipelined on one connection of the map's own, in the
+        calling thread. A job refused with BusyError (pard's queue is shared) is submitted again
+        after one of ours has finished, and the window shrinks; BusyError is raised only when
+        none of ours is left in flight. timeout counts from the call; at its end
+        pard.TimeoutError is raised. Jobs still in flight when the iteration stops are
+        cancelled."""
         deadline = _deadline(timeout)
         it = iter(iterable)
 
         def line(item):
             args = item if isinstance(item, tuple) else (item,)
             return protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+        return self._map(it, line, deadline, max(1, window))
 
-        def result(fut):
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                return fut.result(left)
-            except concurrent.futures.TimeoutError:
-                raise errors.TimeoutError("map: timed out after %g s" % timeout) from None
-
-        def results():
-            nonlocal window
-            inflight = collections.deque()  # (future, request line)
-            try:
-                while True:
-                    if len(inflight) <= window // 2:
-                        batch = []
-                        for item in it:
-                            batch.append((JobFuture(self), line(item)))
-                            if len(inflight) + len(batch) >= window:
-                                break
-                        if batch:
-                            self._send_submits(batch)
-                            inflight.extend(batch)
-                    if not inflight:
-                        return
-                    fut, req = inflight.popleft()
-                    while True:
-                        try:
-                            r = result(fut)
+    def _map(self, it, line, deadline, window):
+        if self._closed:
+            raise errors.UnreachableError("the client is closed")
+        conn = Connection(self.path, self.timeout)
+        expect = collections.deque()  # (_SUBMIT or _WAIT, index, SUBMIT line) per request sent
+        outcome = {}                  # index -> Result or exception, until yielded
+        retry = collections.deque()   # (index, line, finished count when refused) of busy jobs
+        ids = {}                      # index -> job id, for jobs in flight
+        inflight = finished = next_index = next_yield = 0
+        exhausted = False
+        try:
+            conn.hello(deadline)
+            while True:
+                if inflight <= window // 2:
+                    batch = []
+                    while inflight + len(batch) < window:
+                        if retry and retry[0][2] < finished:
+                            batch.append(retry.popleft()[:2])
+                        elif not exhausted:
+                            try:
+                                item = next(it)
+                            except StopIteration:
+                                exhausted = True
+                                continue
+                            batch.append((next_index, line(item)))
+                            next_index += 1
+                        else:
                             break
-                        except errors.BusyError:
-                            if not inflight:
-                                raise
-                            window = max(1, min(window, len(inflight)) // 2)
-                            result(inflight[0][0])  # one of ours ends: its slot is free again
-                            fut = JobFuture(self)
-                            self._send_submits([(fut, req)])
+                    if batch:
+                        conn.send(b"".join(req for _, req in batch), deadline)
+                        expect.extend((_SUBMIT, i, req) for i, req in batch)
+                        inflight += len(batch)
+                while next_yield in outcome:
+                    r = outcome.pop(next_yield)
+                    next_yield += 1
+                    if isinstance(r, BaseException):
+                        raise r
                     yield r
-            finally:
-                for f, _ in inflight:
-                    f.cancel()
-        return results()
+                if not expect:
+                    if retry:  # refused while nothing of ours was left to finish
+                        outcome[retry[0][0]] = errors.BusyError("pard's queue stayed full", "busy")
+                        retry.popleft()
+                        continue
+                    return
+                waits = []
+                while True:
+                    raw = conn.readline(deadline)
+                    what, i, req = expect[0]
+                    try:
+                        word, fields = protocol.parse_line(raw)
+                    except (errors.ProtocolError, errors.UnreachableError):
+                        raise
+                    except errors.PardError as e:
+                        expect.popleft()
+                        inflight -= 1
+                        ids.pop(i, None)
+                        if what == _SUBMIT and isinstance(e, errors.BusyError) and inflight:
+                            retry.append((i, req, finished))
+                            window = max(1, window // 2)
+                        else:
+                            outcome[i] = e
+                    else:
+                        if what == _SUBMIT:
+                            expect.popleft()
+                            if word != "OK" or not isinstance(fields.get("id"), int):
+                                raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
+                            ids[i] = fields["id"]
+                            waits.append((i, b"WAIT %d\n" % fields["id"]))
+                        elif word == "OK":
+                            expect.popleft()
+                            outcome[i] = conn.read_result(fields, deadline, self.use_numpy)
+                            inflight -= 1
+                            finished += 1
+                            ids.pop(i, None)
+                        elif word != "PROGRESS":
+                            raise errors.ProtocolError("not a pard result: %r" % raw[:80])
+                    # The answers to SUBMITs come without waiting for any job: take them all
+                    # before sending their WAITs in one go.
+                    if not conn.has_line() and not (expect and expect[0][0] == _SUBMIT):
+                        break
+                if waits:
+                    conn.send(b"".join(req for _, req in waits), deadline)
+                    expect.extend((_WAIT, i, None) for i, _ in waits)
+        finally:
+            conn.close()
+            for job_id in ids.values():
+                try:
+                    self._call(("CANCEL", str(job_id)), self.timeout)
+                except errors.PardError:
+                    pass  # finished meanwhile, or pard is gone: nothing runs for us any more
 
     def job(self, job_id, progress=None):
         """A JobFuture for a job submitted earlier (by this or another client of the same user)."""

@@ -64,6 +64,8 @@ def connect(path, timeout):
             raise errors.UnreachableError("cannot reach pard at %s: %s" % (path, e.strerror or e)) from e
         try:
             check_server(s, path)
+        except errors.PardError:
+            raise
         except OSError as e:
             raise errors.UnreachableError("cannot check the server on %s: %s" % (path, e.strerror or e)) from e
         return s
