@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: MIT
 """The blocking client: pard.Client, whose submit() returns concurrent.futures.Future objects.
 
-One connection carries the jobs: `SUBMIT` requests, and for each job id that comes back a
-`WAIT id`, pipelined (answers come strictly in order, docs/protocol.md). A reader thread takes the
-answers and settles the futures; a fractal's image is received straight into the numpy array
-(recv_into on a view of its memory). Calls that must not queue behind a running job's WAIT
-(cancel, status, list, stats, workers, result, wait, run) use a second connection, opened on first
-use.
+pard answers a connection's requests strictly in order and holds later ones while a WAIT is
+outstanding (docs/protocol.md). So SUBMITs go on a connection that never carries a WAIT, each job
+id that comes back gets its `WAIT id` on a wait connection, and everything else (cancel, status,
+list, stats, workers, result, wait, run) on a control connection; each connection pipelines.
+Reader threads take the answers and settle the futures; a fractal's image is received straight
+into the numpy array (recv_into on a view of its memory).
 """
 
 import collections
@@ -168,8 +168,69 @@ def _settle(fut, result=None, exc=None):
     except concurrent.futures.InvalidStateError:
         pass  # cancelled meanwhile: the answer is dropped, as cancel() promised
 
-
 _SUBMIT, _WAIT = 0, 1
+MAX_WAIT_LANES = 4
+
+
+class Lane:
+    """One connection of the client with the requests sent on it and not yet answered, in order,
+    and a thread that reads the answers. Requests are sent under a lock that also appends them to
+    `pending`, so both have the same order."""
+
+    def __init__(self, client, name, handle):
+        self.client = client
+        self.conn = Connection(client.path, client.timeout)
+        try:
+            self.server = self.conn.hello(_deadline(client.timeout))
+        except BaseException:
+            self.conn.close()
+            raise
+        self.pending = collections.deque()
+        self.lock = threading.Lock()
+        self.handle = handle
+        self.thread = threading.Thread(target=self._read_loop, name=name, daemon=True)
+        self.thread.start()
+
+    def send(self, entries, lines):
+        with self.lock:
+            self.client._check_usable()
+            self.pending.extend(entries)
+            try:
+                self.conn.send(b"".join(lines))
+                return
+            except errors.PardError as e:
+                err = e
+        self.client._break(err)  # not under the lock: breaking joins the readers, who take it
+        raise err
+
+    def _read_loop(self):
+        try:
+            while True:
+                raw = self.conn.readline()
+                if not self.pending:
+                    raise errors.ProtocolError("an answer nobody asked for: %r" % raw[:80])
+                self.handle(self, raw)
+        except errors.PardError as e:
+            self.client._break(e)
+        except Exception as e:  # never leave futures hanging, whatever happened
+            self.client._break(errors.PardError("the client's reader failed: %r" % e))
+
+    def fail_all(self, exc):
+        while True:
+            try:
+                _, fut = self.pending.popleft()
+            except IndexError:
+                return
+            _settle(fut, exc=exc)
+
+    def shutdown(self):
+        try:
+            self.conn.sock.shutdown(2)
+        except OSError:
+            pass
+        if self.thread is not threading.current_thread():
+            self.thread.join()
+        self.conn.close()
 
 
 class Client:
@@ -179,29 +240,25 @@ class Client:
     timeout: seconds for connecting and for every call that is not a wait of its own (status,
         cancel, list, stats, workers, result); None waits for ever.
     use_numpy: False gives images as memoryviews even where numpy is installed.
+
+    Jobs are submitted on one connection, which pard answers at once; each job's WAIT goes to
+    one of up to four more connections (the one with the fewest waits), where answers come in
+    the order of the waits. A third connection serves the other calls.
     """
 
     def __init__(self, socket=None, timeout=DEFAULT_TIMEOUT, use_numpy=True):
         self.path = protocol.socket_path(socket)
         self.timeout = timeout
         self.use_numpy = use_numpy and numpy is not None
-        self._conn = Connection(self.path, timeout)
-        try:
-            self.server = self._conn.hello(_deadline(timeout))
-        except BaseException:
-            self._conn.close()
-            raise
-        self._pending = collections.deque()
-        self._send_lock = threading.Lock()
-        self._deferred_lock = threading.Lock()
-        self._deferred = []
-        self._id_lock = threading.RLock()
         self._broken = None
         self._closed = False
+        self._lanes_lock = threading.Lock()
+        self._id_lock = threading.RLock()
         self._control = None
         self._control_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read_loop, name="pard-reader", daemon=True)
-        self._reader.start()
+        self._wait_lanes = []
+        self._submit_lane = Lane(self, "pard-submit", self._handle_submit)
+        self.server = self._submit_lane.server
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -211,27 +268,60 @@ class Client:
     def __exit__(self, exc_type, exc, tb):
         self.close(wait=exc_type is None)
 
+    def _lanes(self):
+        with self._lanes_lock:
+            return [self._submit_lane] + self._wait_lanes
+
+    def _pending_futures(self):
+        return [fut for lane in self._lanes() for _, fut in list(lane.pending)]
+
     def close(self, wait=False, timeout=None):
         """Closes the connections. wait=True first waits (at most timeout seconds) for the futures
         still pending; any still pending then fail with UnreachableError."""
         if wait:
-            futs = [e[1] for e in list(self._pending)]
-            concurrent.futures.wait(futs, timeout)
-        with self._send_lock:
+            deadline = _deadline(timeout)
+            while True:
+                futs = self._pending_futures()
+                if not futs:
+                    break
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                concurrent.futures.wait(futs, left)
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+        with self._lanes_lock:
             if self._closed:
                 return
             self._closed = True
-        self._fail_all(errors.UnreachableError("the client was closed"))
-        try:
-            self._conn.sock.shutdown(2)
-        except OSError:
-            pass
-        self._reader.join()
-        self._conn.close()
+        self._shutdown(errors.UnreachableError("the client was closed"))
         with self._control_lock:
             if self._control:
                 self._control.close()
                 self._control = None
+
+    def _check_usable(self):
+        if self._closed:
+            raise errors.UnreachableError("the client is closed")
+        if self._broken is not None:
+            raise self._broken
+
+    def _break(self, exc):
+        """A connection failed (pard died, or what answers is not pard): every pending future
+        fails with exc, and so does every later call."""
+        with self._lanes_lock:
+            if self._broken is not None or self._closed:
+                return
+            self._broken = exc
+        self._shutdown(exc)
+
+    def _shutdown(self, exc):
+        for lane in self._lanes():
+            try:
+                lane.conn.sock.shutdown(2)
+            except OSError:
+                pass
+        for lane in self._lanes():
+            lane.shutdown()
+            lane.fail_all(exc)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -242,7 +332,8 @@ class Client:
         progress: a callable given a Progress now and then while the job runs (called in the
         client's reader thread)."""
         fut = JobFuture(self, progress)
-        self._send_submits([(fut, protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options)))])
+        line = protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+        self._submit_lane.send([(_SUBMIT, fut)], [line])
         return fut
 
     def map(self, kind, iterable, *, timeout=None, window=64, **options):
@@ -263,8 +354,7 @@ class Client:
         return self._map(it, line, deadline, max(1, window))
 
     def _map(self, it, line, deadline, window):
-        if self._closed:
-            raise errors.UnreachableError("the client is closed")
+        self._check_usable()
         conn = Connection(self.path, self.timeout)
         expect = collections.deque()  # (_SUBMIT or _WAIT, index, SUBMIT line) per request sent
         outcome = {}                  # index -> Result or exception, until yielded
@@ -357,57 +447,24 @@ class Client:
         """A JobFuture for a job submitted earlier (by this or another client of the same user)."""
         fut = JobFuture(self, progress)
         fut.job_id = job_id
-        self._send([(_WAIT, fut)], [self._wait_line(job_id, progress)])
+        self._send_wait(fut)
         return fut
 
-    @staticmethod
-    def _wait_line(job_id, progress):
-        return protocol.request_line("WAIT", str(job_id), "progress") if progress else \
-            protocol.request_line("WAIT", str(job_id))
-
-    def _send_submits(self, items):
-        self._send([(_SUBMIT, f) for f, _ in items], [line for _, line in items])
-
-    def _send(self, entries, lines):
-        with self._send_lock:
-            if self._closed:
-                raise errors.UnreachableError("the client is closed")
-            if self._broken is not None:
-                raise self._broken
-            self._flush_deferred()
-            self._pending.extend(entries)
-            try:
-                self._conn.send(b"".join(lines))
-            except errors.PardError as e:
-                self._broken = e
-                raise
-        self._after_release()
-
-    def _flush_deferred(self):
-        # Called with _send_lock held: the WAITs the reader could not send itself.
-        with self._deferred_lock:
-            entries, lines = [e for e, _ in self._deferred], [line for _, line in self._deferred]
-            self._deferred = []
-        if entries:
-            self._pending.extend(entries)
-            self._conn.send(b"".join(lines))
-
-    def _after_release(self):
-        # The reader never blocks on the send lock (it must go on reading, or pard stops reading
-        # us): what it deferred while the lock was held is sent by the holder, here.
-        while self._deferred and self._send_lock.acquire(blocking=False):
-            try:
-                if not self._closed and self._broken is None:
-                    self._flush_deferred()
-            except errors.PardError as e:
-                self._broken = e
-            finally:
-                self._send_lock.release()
-
-    def _queue_waits(self, items):
-        with self._deferred_lock:
-            self._deferred.extend(items)
-        self._after_release()
+    def _send_wait(self, fut):
+        line = protocol.request_line("WAIT", str(fut.job_id), *(("progress",) if fut._progress_cb else ()))
+        with self._lanes_lock:
+            lanes = self._wait_lanes
+            lane = min(lanes, key=lambda ln: len(ln.pending)) if lanes else None
+            grow = lane is None or (lane.pending and len(lanes) < MAX_WAIT_LANES)
+        if grow and not self._closed and self._broken is None:
+            new = Lane(self, "pard-wait", self._handle_result)
+            with self._lanes_lock:
+                if self._closed or self._broken is not None:
+                    new.shutdown()
+                    self._check_usable()
+                self._wait_lanes.append(new)
+            lane = new
+        lane.send([(_WAIT, fut)], [line])
 
     def _cancel_in_pard(self, fut, job_id):
         try:
@@ -417,79 +474,63 @@ class Client:
         except errors.PardError as e:
             fut.cancel_error = e
 
-    # -- the reader thread ---------------------------------------------------------------------
+    # -- the reader threads --------------------------------------------------------------------
 
-    def _read_loop(self):
-        conn = self._conn
-        waits = []
+    def _handle_submit(self, lane, raw):
+        # A future leaves `pending` only once its answer is understood: on a ProtocolError it
+        # is still there for fail_all.
+        fut = lane.pending[0][1]
         try:
-            while True:
-                if waits and not conn.has_line():
-                    self._queue_waits(waits)
-                    waits = []
-                raw = conn.readline()
-                if not self._pending:
-                    raise errors.ProtocolError("an answer nobody asked for: %r" % raw[:80])
-                kind, fut = self._pending[0]
-                try:
-                    word, fields = protocol.parse_line(raw)
-                except (errors.ProtocolError, errors.UnreachableError):
-                    raise
-                except errors.PardError as e:
-                    self._pending.popleft()
-                    _settle(fut, exc=e)
-                    continue
-                if kind == _SUBMIT:
-                    self._pending.popleft()
-                    job_id = fields.get("id")
-                    if word != "OK" or not isinstance(job_id, int):
-                        raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
-                    with self._id_lock:
-                        fut.job_id = job_id
-                        cancelled = fut.cancelled()
-                    if cancelled:
-                        self._cancel_in_pard(fut, job_id)
-                    else:
-                        waits.append(((_WAIT, fut), self._wait_line(job_id, fut._progress_cb)))
-                    continue
-                if word == "PROGRESS":
-                    fut.progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
-                    if fut._progress_cb:
-                        try:
-                            fut._progress_cb(fut.progress)
-                        except Exception:  # a caller's bug must not break every other job
-                            pass
-                    continue
-                if word != "OK":
-                    raise errors.ProtocolError("not a pard result: %r" % raw[:80])
-                n = protocol.image_size(fields)
-                what = " of job %s's image" % fields.get("id")
-                if n and fut.cancelled():
-                    conn.skip(n)
-                    result = None
-                else:
-                    result = conn.read_result(fields, None, self.use_numpy, what)
-                self._pending.popleft()
-                _settle(fut, result)
+            word, fields = protocol.parse_line(raw)
+        except (errors.ProtocolError, errors.UnreachableError):
+            raise
         except errors.PardError as e:
-            if not self._closed:
-                self._broken = e
-                self._fail_all(e)
-        except Exception as e:  # never leave futures hanging, whatever happened
-            self._broken = errors.PardError("the client's reader failed: %r" % e)
-            self._fail_all(self._broken)
+            lane.pending.popleft()
+            _settle(fut, exc=e)
+            return
+        job_id = fields.get("id")
+        if word != "OK" or not isinstance(job_id, int):
+            raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
+        lane.pending.popleft()
+        with self._id_lock:
+            fut.job_id = job_id
+            cancelled = fut.cancelled()
+        if cancelled:
+            self._cancel_in_pard(fut, job_id)
+            return
+        try:
+            self._send_wait(fut)
+        except errors.PardError as e:
+            _settle(fut, exc=e)
 
-    def _fail_all(self, exc):
-        while True:
-            try:
-                _, fut = self._pending.popleft()
-            except IndexError:
-                break
-            _settle(fut, exc=exc)
-        with self._deferred_lock:
-            deferred, self._deferred = self._deferred, []
-        for (_, fut), _ in deferred:
-            _settle(fut, exc=exc)
+    def _handle_result(self, lane, raw):
+        fut = lane.pending[0][1]
+        try:
+            word, fields = protocol.parse_line(raw)
+        except (errors.ProtocolError, errors.UnreachableError):
+            raise
+        except errors.PardError as e:
+            lane.pending.popleft()
+            _settle(fut, exc=e)
+            return
+        if word == "PROGRESS":
+            fut.progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
+            if fut._progress_cb:
+                try:
+                    fut._progress_cb(fut.progress)
+                except Exception:  # a caller's bug must not break every other job
+                    pass
+            return
+        if word != "OK":
+            raise errors.ProtocolError("not a pard result: %r" % raw[:80])
+        n = protocol.image_size(fields)
+        if n and fut.cancelled():
+            lane.conn.skip(n)
+            result = None
+        else:
+            result = lane.conn.read_result(fields, None, self.use_numpy, " of job %s's image" % fields.get("id"))
+        lane.pending.popleft()
+        _settle(fut, result)
 
     # -- calls on the control connection --------------------------------------------------------
 
@@ -500,8 +541,7 @@ class Client:
         line = protocol.request_line(*words)
         deadline = _deadline(timeout)
         with self._control_lock:
-            if self._closed:
-                raise errors.UnreachableError("the client is closed")
+            self._check_usable()
             try:
                 if self._control is None:
                     c = Connection(self.path, timeout)

@@ -47,7 +47,7 @@ def needs_numpy(test):
 class ScriptedServer:
     """A program of our own uid on a socket (so it passes the trust check) that is not pard: for
     each connection it answers HELLO with `hello` (None: nothing), then every request with the
-    next item of `answers` (bytes), then closes."""
+    next item of `answers` (bytes; or a list of such lists, one per connection), then closes."""
 
     def __init__(self, test, hello=b"OK proto=1 server=pard/0.1.0\n", answers=(), hold=False):
         d = tempfile.mkdtemp(prefix="pard-py-foreign-")
@@ -66,18 +66,21 @@ class ScriptedServer:
             while True:
                 c, _ = self.srv.accept()
                 self.conns.append(c)
-                threading.Thread(target=self._one, args=(c,), daemon=True).start()
+                answers = self.answers
+                if answers and isinstance(answers[0], list):  # one list per connection
+                    answers = answers[len(self.conns) - 1] if len(self.conns) <= len(answers) else []
+                threading.Thread(target=self._one, args=(c, answers), daemon=True).start()
         except OSError:
             pass
 
-    def _one(self, c):
+    def _one(self, c, answers):
         try:
             f = c.makefile("rb")
             if f.readline() and self.hello is not None:
                 c.sendall(self.hello)
             if self.hello is None:
                 time.sleep(30)
-            for a in self.answers:
+            for a in answers:
                 if not f.readline():
                     return
                 c.sendall(a)
@@ -244,7 +247,7 @@ class PythonClientTest(PardTestCase):
         p = self.start_pard()
         c = self.client(p)
         seen = []
-        r = c.submit("pi", 10**7, progress=seen.append).result(60)
+        r = c.submit("pi", 10**9, progress=seen.append).result(60)
         self.assertTrue(seen, "no progress at all")
         self.assertEqual(seen[-1], pard.Progress(r.id, seen[-1].total, seen[-1].total))
         self.assertEqual([s.done for s in seen], sorted(s.done for s in seen))
@@ -450,11 +453,13 @@ class PythonClientTest(PardTestCase):
         long_line = ScriptedServer(self, hello=b"x" * 200000)
         self._raises(pard.ProtocolError, lambda: pard.Client(long_line.path, timeout=10))
         # Speaks HELLO, then garbage: the job's future fails, later ones are refused at once.
-        liar = ScriptedServer(self, answers=[b"OK id=1 kind=pi\n", b"220 mail.example ESMTP\n"], hold=True)
-        c = pard.Client(liar.path, timeout=10)
-        self.addCleanup(c.close)
-        self._raises(pard.ProtocolError, lambda: c.submit("pi", 1000).result(30))
-        self._raises(pard.ProtocolError, lambda: c.submit("pi", 1000))
+        for answers in ([b"220 mail.example ESMTP\n"],
+                        [[b"OK id=1 kind=pi\n"], [b"220 mail.example ESMTP\n"]]):
+            liar = ScriptedServer(self, answers=answers, hold=True)
+            c = pard.Client(liar.path, timeout=10)
+            self.addCleanup(c.close)
+            self._raises(pard.ProtocolError, lambda: c.submit("pi", 1000).result(30))
+            self._raises(pard.ProtocolError, lambda: c.submit("pi", 1000))
         # Announces an image and stops sending it.
         short = ScriptedServer(self, answers=[
             b"OK id=1 kind=fractal state=done width=10 height=10 iterations=20 region=-1.5,0,-1,0 "
