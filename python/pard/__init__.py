@@ -7,7 +7,7 @@
         print(future.result(timeout=60).estimate)
         image = client.submit("fractal", 3000, 4000).result().image   # numpy (4000, 3000) int32
 
-pard.aio has the same for asyncio. Errors are pard.PardError subclasses (pard.BusyError, ...).
+pard.aio has the same for asyncio (`import pard.aio`). Errors are pard.PardError subclasses (pard.BusyError, ...).
 """
 
 from .client import Client, JobFuture

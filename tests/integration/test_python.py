@@ -59,7 +59,7 @@ class ScriptedServer:
         self.hello, self.answers, self.hold = hello, list(answers), hold
         self.conns = []
         test.addCleanup(self.close)
-        threading.Thread(target=self._serve, daemon=True).start()
+        threading.Thread(target=self._serve, name="scripted-server", daemon=True).start()
 
     def _serve(self):
         try:
@@ -69,7 +69,7 @@ class ScriptedServer:
                 answers = self.answers
                 if answers and isinstance(answers[0], list):  # one list per connection
                     answers = answers[len(self.conns) - 1] if len(self.conns) <= len(answers) else []
-                threading.Thread(target=self._one, args=(c, answers), daemon=True).start()
+                threading.Thread(target=self._one, args=(c, answers), name="scripted-server", daemon=True).start()
         except OSError:
             pass
 
