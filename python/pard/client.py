@@ -348,9 +348,23 @@ class Client:
         deadline = _deadline(timeout)
         it = iter(iterable)
 
+        cache = {}
+
         def line(item):
+            try:
+                return cache[item]
+            except KeyError:
+                pass
+            except TypeError:  # unhashable: built each time
+                item = tuple(item) if isinstance(item, list) else item
             args = item if isinstance(item, tuple) else (item,)
-            return protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+            req = protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+            if len(cache) < 1024:
+                try:
+                    cache[item] = req
+                except TypeError:
+                    pass
+            return req
         return self._map(it, line, deadline, max(1, window))
 
     def _map(self, it, line, deadline, window):
@@ -400,6 +414,16 @@ class Client:
                 while True:
                     raw = conn.readline(deadline)
                     what, i, req = expect[0]
+                    if what == _SUBMIT and raw.startswith(b"OK id="):  # the common case, fast
+                        end = raw.find(b" ", 6)
+                        digits = raw[6:end if end > 0 else len(raw)]
+                        if digits.isdigit():
+                            expect.popleft()
+                            ids[i] = int(digits)
+                            waits.append((i, b"WAIT %s\n" % digits))
+                            if not conn.has_line() and not (expect and expect[0][0] == _SUBMIT):
+                                break
+                            continue
                     try:
                         word, fields = protocol.parse_line(raw)
                     except (errors.ProtocolError, errors.UnreachableError):
