@@ -257,6 +257,7 @@ class Client:
         self._control = None
         self._control_lock = threading.Lock()
         self._wait_lanes = []
+        self._live = set()
         self._submit_lane = Lane(self, "pard-submit", self._handle_submit)
         self.server = self._submit_lane.server
 
@@ -272,8 +273,21 @@ class Client:
         with self._lanes_lock:
             return [self._submit_lane] + self._wait_lanes
 
+    def _track(self, fut):
+        # Every future until it is settled, wherever it is (between two connections included):
+        # what close(wait=True) waits for.
+        with self._lanes_lock:
+            self._live.add(fut)
+        fut.add_done_callback(self._untrack)
+        return fut
+
+    def _untrack(self, fut):
+        with self._lanes_lock:
+            self._live.discard(fut)
+
     def _pending_futures(self):
-        return [fut for lane in self._lanes() for _, fut in list(lane.pending)]
+        with self._lanes_lock:
+            return list(self._live)
 
     def close(self, wait=False, timeout=None):
         """Closes the connections. wait=True first waits (at most timeout seconds) for the futures
@@ -331,8 +345,8 @@ class Client:
         options are the kind's (seed=, iterations=, region=(xmin, xmax, ymin, ymax), timeout=).
         progress: a callable given a Progress now and then while the job runs (called in the
         client's reader thread)."""
-        fut = JobFuture(self, progress)
         line = protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))
+        fut = self._track(JobFuture(self, progress))
         self._submit_lane.send([(_SUBMIT, fut)], [line])
         return fut
 
@@ -469,7 +483,7 @@ class Client:
 
     def job(self, job_id, progress=None):
         """A JobFuture for a job submitted earlier (by this or another client of the same user)."""
-        fut = JobFuture(self, progress)
+        fut = self._track(JobFuture(self, progress))
         fut.job_id = job_id
         self._send_wait(fut)
         return fut

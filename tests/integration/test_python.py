@@ -288,6 +288,19 @@ class PythonClientTest(PardTestCase):
         self.assertEqual(c.set_workers(3), 3)
         wait_until(lambda: c.stats()["running"] == 3, what="3 workers")
 
+    def test_with_block_waits_for_its_futures(self):
+        p = self.start_pard()
+        with pard.Client(p.socket) as c:
+            futs = [c.submit("pi", 10**8, seed=s) for s in range(1, 6)]
+        self.assertEqual([f.result(0).seed for f in futs], [1, 2, 3, 4, 5])
+        self._raises(pard.UnreachableError, lambda: c.submit("pi", 1000))
+        # close() without waiting: what is still pending fails at once, clearly.
+        c = pard.Client(p.socket)
+        f = c.submit("pi", LONG_PI)
+        c.close()
+        e = self._raises(pard.UnreachableError, lambda: f.result(10))
+        self.assertIn("closed", str(e))
+
     def test_list_pages(self):
         p = self.start_pard(max_jobs=1200, queue_depth=1200)
         c = self.client(p)
