@@ -1,0 +1,303 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Integration tests for pard-mpi: real mpirun (Open MPI), real pard-mpi ranks, compared with a
+real local pard driven by the real parctl. Same request, same seed: same bits.
+
+Skips (exit 77) only when pard-mpi was not built or mpirun is not installed. Every launch runs
+under `timeout`. Nothing here asserts on elapsed time except the fault test's generous bound,
+which is the behaviour under test (a dead rank must end the job, not hang it).
+
+Run:  python3 tests/integration/test_mpi.py [-v] [--build-dir DIR] [TestClass[.test_method] ...]
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pardtest  # noqa: E402
+from pardtest import PardTestCase, wait_until  # noqa: E402
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 4
+LAUNCH_TIMEOUT = 60  # seconds for one mpirun, far above what any launch here needs
+# Keys pard-mpi adds to parctl's, and parctl's that a run without a daemon has not.
+MPI_KEYS = {"ranks", "nodes", "elapsed", "mpi_init"}
+DAEMON_KEYS = {"id", "turnaround", "elapsed"}
+
+
+def pard_mpi_bin():
+    return os.path.abspath(os.environ.get("PARD_MPI_BIN") or
+                           os.path.join(pardtest._build_dir(), "mpi", "pard-mpi"))
+
+
+def mpi_env(extra=None):
+    """Root and oversubscription allowed (CI runs as root on 2 CPUs); shared memory and TCP only,
+    which keeps MPI_Init near 0.1 s. Sanitizer builds: Open MPI's plugins leak by design."""
+    env = pardtest.clean_env({
+        "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+        "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_pml": "ob1", "OMPI_MCA_btl": "self,vader,tcp",
+    })
+    for k in ("SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_JOB_ID"):
+        env.pop(k, None)
+    if os.environ.get("PARD_SANITIZE", "none") != "none":
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def parse_result(text):
+    """A result printed as aligned "key  value" lines."""
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        out[k] = v.strip()
+    return out
+
+
+class MpiTestCase(PardTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not os.access(pard_mpi_bin(), os.X_OK):
+            raise unittest.SkipTest("pard-mpi not built (meson -Dmpi=enabled needs an MPI library)")
+        if not shutil.which("mpirun"):
+            raise unittest.SkipTest("mpirun not installed (Debian: openmpi-bin)")
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="pard-mpi-it-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def mpirun(self, n, *args, env=None, check=None):
+        cmd = ["timeout", "-k", "5", str(LAUNCH_TIMEOUT), "mpirun", "-n", str(n), pard_mpi_bin()]
+        cmd += [str(a) for a in args]
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=mpi_env(env), timeout=LAUNCH_TIMEOUT + 10)
+        if check is not None:
+            self.assertEqual(r.returncode, check, "%s: exit %d\nstdout: %s\nstderr: %s" %
+                             (" ".join(cmd), r.returncode, r.stdout.decode(errors="replace"),
+                              r.stderr.decode(errors="replace")))
+        return r
+
+    def mpi_json(self, n, *args, **kw):
+        r = self.mpirun(n, *args, "--json", check=EXIT_OK, **kw)
+        return json.loads(r.stdout)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    @staticmethod
+    def records(path):
+        """Whole or torn chunk records in a journal (0 when there is none yet)."""
+        try:
+            with open(path, "rb") as f:
+                return f.read().count(b"\nchunk ")
+        except FileNotFoundError:
+            return 0
+
+
+class SameAsPard(MpiTestCase):
+    """mpirun -n 1..4 gives what a local pard gives, key for key and byte for byte."""
+
+    def assert_same_result(self, got, want, ranks):
+        for k in set(want) - DAEMON_KEYS:
+            self.assertEqual(got.get(k), want[k], "key %s with %d ranks: %s vs pard's %s" % (k, ranks, got, want))
+        self.assertEqual(set(got) - set(want), MPI_KEYS - DAEMON_KEYS)
+        self.assertEqual(got["ranks"], ranks)
+        self.assertEqual(got["nodes"], 1)
+        self.assertEqual(got["state"], "done")
+
+    def test_pi_seeded_ranks_1_to_4(self):
+        p = self.start_pard()
+        # 3e8 trials: 287 chunks of one block, so 4 ranks each run many.
+        want = self.parctl_json(p, "submit", "pi", "3e8", "--seed", "7", "--wait")
+        for n in range(1, 5):
+            self.assert_same_result(self.mpi_json(n, "pi", "3e8", "--seed", "7"), want, n)
+
+    def test_pi_seed_drawn_by_rank_0(self):
+        got = self.mpi_json(3, "pi", "20000000")
+        p = self.start_pard()
+        want = self.parctl_json(p, "submit", "pi", "20000000", "--seed", got["seed"], "--wait")
+        self.assertEqual(got["hits"], want["hits"])
+
+    def test_fractal_two_shapes_byte_for_byte(self):
+        p = self.start_pard()
+        shapes = [["333x97", "--iterations", "200"],
+                  ["640x480", "--iterations", "60", "--region", "-2,1,-1.2,1.2"]]
+        for shape in shapes:
+            ref = self.path("pard.npy")
+            want = self.parctl_json(p, "submit", "fractal", *shape, "--wait", "-o", ref)
+            with open(ref, "rb") as f:
+                ref_bytes = f.read()
+            for n in range(1, 5):
+                out = self.path("mpi-%d.npy" % n)
+                got = self.mpi_json(n, "fractal", *shape, "-o", out)
+                self.assert_same_result(got, want, n)
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), ref_bytes, "%s with %d ranks differs from pard's image" % (shape, n))
+
+    def test_text_output_has_parctl_keys(self):
+        r = self.mpirun(2, "pi", "1e6", "--seed", "3", check=EXIT_OK)
+        got = parse_result(r.stdout.decode())
+        self.assertEqual(list(got)[:7], ["kind", "state", "trials", "hits", "estimate", "stderr", "seed"])
+        self.assertEqual(got["ranks"], "2")
+
+
+class Plan(MpiTestCase):
+    """--plan runs nothing and needs no launcher."""
+
+    def plan(self, *args, env=None):
+        r = subprocess.run(["timeout", "20", pard_mpi_bin(), "--plan", "--json"] + list(args),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=mpi_env(env), timeout=30)
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        return json.loads(r.stdout)
+
+    def test_plan_counts(self):
+        got = self.plan("-n", "7", "pi", "1e11")
+        self.assertEqual((got["chunks"], got["ranks"], got["chunks_per_rank"], got["idle_ranks"]),
+                         (1015, 7, "145-145", 0))
+        # One chunk of one block: three of four ranks idle.
+        got = self.plan("-n", "4", "pi", "1e6")
+        self.assertEqual((got["chunks"], got["chunks_per_rank"], got["idle_ranks"]), (1, "0-1", 3))
+        # The ranks of a Slurm allocation when -n is not given.
+        got = self.plan("fractal", "640x480", env={"SLURM_NTASKS": "5"})
+        self.assertEqual(got["ranks"], 5)
+        self.assertEqual(got["result_bytes"], 640 * 480 * 4)
+
+
+class Refusals(MpiTestCase):
+    """Bad requests are refused on rank 0 before any work, once, with no result."""
+
+    def test_over_caps_refused_once(self):
+        for args, cap in ((["pi", "1e30"], "max_trials"), (["fractal", "10000000x10000000"], "max_pixels")):
+            r = self.mpirun(3, *args, check=EXIT_REFUSED)
+            err = r.stderr.decode()
+            self.assertIn(cap, err)
+            self.assertEqual(err.count("pard-mpi:"), 1, err)
+            self.assertEqual(r.stdout, b"")
+
+    def test_usage_errors(self):
+        for args, words in ((["nosuchkind", "1"], "unknown job kind"), (["pi", "1e6", "--seed"], "needs a value"),
+                            (["pi", "abc"], "whole number"), (["fractal", "4x4", "-o", "x.jpg"], "format")):
+            r = self.mpirun(2, *args)
+            self.assertIn(r.returncode, (EXIT_USAGE, EXIT_REFUSED), r.stderr)
+            self.assertIn(words, r.stderr.decode())
+            self.assertEqual(r.stdout, b"")
+
+    def test_json_error(self):
+        r = self.mpirun(2, "pi", "1e30", "--json", check=EXIT_REFUSED)
+        err = json.loads(r.stdout)
+        self.assertEqual(err["error"], "toolarge")
+
+    def test_singleton_trap_refused(self):
+        # What MPICH under srun --mpi=pmix (or Open MPI under --mpi=none) looks like from inside:
+        # Slurm started two tasks, MPI sees a world of one.
+        r = self.mpirun(1, "pi", "1e6", "--seed", "1", env={"SLURM_STEP_NUM_TASKS": "2"}, check=EXIT_USAGE)
+        self.assertIn("--mpi=pmix", r.stderr.decode())
+        self.assertEqual(r.stdout, b"")
+
+
+class Journal(MpiTestCase):
+    """--journal: finished chunks are recorded; a rerun skips them and prints the same result."""
+
+    def same(self, a, b):
+        return {k: v for k, v in a.items() if k not in MPI_KEYS} == {k: v for k, v in b.items() if k not in MPI_KEYS}
+
+    def test_rerun_and_torn_journal(self):
+        j = self.path("pi.journal")
+        first = self.mpi_json(2, "pi", "3e8", "--seed", "11", "--journal", j)
+        self.assertEqual(self.records(j), 287)
+        again = self.mpi_json(3, "pi", "3e8", "--seed", "11", "--journal", j)
+        self.assertTrue(self.same(first, again), (first, again))
+        # A crash mid-record: cut the journal in the middle of a record.
+        size = os.path.getsize(j)
+        with open(j, "r+b") as f:
+            f.truncate(size // 2 + 3)
+        again = self.mpi_json(4, "pi", "3e8", "--seed", "11", "--journal", j)
+        self.assertTrue(self.same(first, again), (first, again))
+        self.assertEqual(self.records(j), 287)
+
+    def test_rerun_without_seed_adopts_the_journals(self):
+        j = self.path("noseed.journal")
+        first = self.mpi_json(2, "pi", "5e7", "--journal", j)
+        again = self.mpi_json(2, "pi", "5e7", "--journal", j)
+        self.assertTrue(self.same(first, again), (first, again))
+
+    def test_fractal_journal_torn(self):
+        j, a, b = self.path("f.journal"), self.path("a.npy"), self.path("b.npy")
+        self.mpi_json(2, "fractal", "300x200", "--iterations", "100", "-o", a, "--journal", j)
+        with open(j, "r+b") as f:
+            f.truncate(os.path.getsize(j) * 2 // 3)
+        self.mpi_json(3, "fractal", "300x200", "--iterations", "100", "-o", b, "--journal", j)
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            self.assertEqual(fa.read(), fb.read())
+
+    def test_journal_of_another_request_refused(self):
+        j = self.path("other.journal")
+        self.mpi_json(1, "pi", "1e6", "--seed", "1", "--journal", j)
+        r = self.mpirun(2, "pi", "1e6", "--seed", "2", "--journal", j, check=EXIT_FAILED)
+        self.assertIn("journal of another request", r.stderr.decode())
+        self.assertEqual(r.stdout, b"")
+
+
+def rank_pids(tag):
+    """Pids of the pard-mpi ranks whose environment carries PARD_MPI_TEST_TAG=tag, by rank."""
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+            with open("/proc/%s/comm" % pid, "rb") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm == b"pard-mpi" and env.get(b"PARD_MPI_TEST_TAG") == tag.encode():
+            found[int(env.get(b"OMPI_COMM_WORLD_RANK", b"-1"))] = int(pid)
+    return found
+
+
+@unittest.skipUnless(os.environ.get("PARD_TEST_HOOKS") == "1", "needs a -Dtest_hooks=true build")
+class Faults(MpiTestCase):
+    def test_dead_rank_fails_the_job_then_journal_completes_it(self):
+        j = self.path("fault.journal")
+        tag = "fault-%d" % os.getpid()
+        args = ["testhook", "16", "--sleep_ms", "250", "--journal", j]
+        cmd = ["timeout", "-k", "5", str(LAUNCH_TIMEOUT), "mpirun", "-n", "2", pard_mpi_bin()] + args
+        pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=mpi_env({"PARD_MPI_TEST_TAG": tag}))
+        self._procs.append(pr)
+        wait_until(lambda: self.records(j) >= 3,
+                   timeout=30, what="three chunks in the journal")
+        pids = rank_pids(tag)
+        self.assertIn(1, pids, pids)
+        killed = time.monotonic()
+        os.kill(pids[1], signal.SIGKILL)
+        out, err = pr.communicate(timeout=30)
+        self.assertLess(time.monotonic() - killed, 10, "the job outlived its dead rank")
+        self.assertNotEqual(pr.returncode, 0)
+        self.assertEqual(out, b"", "a result from a job with a dead rank")
+        done = self.records(j)
+        self.assertLess(done, 16)
+        got = self.mpi_json(2, *args)
+        self.assertEqual((got["chunks"], got["ran"]), (16, 16))
+
+    def test_timeout_fails_a_hung_job(self):
+        r = self.mpirun(2, "testhook", "2", "--sleep_ms", "0", "--timeout", "1")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(b"--timeout", r.stderr)
+        self.assertEqual(r.stdout, b"")
+
+
+if __name__ == "__main__":
+    pardtest.take_build_dir_argument(sys.argv)
+    unittest.main()
