@@ -174,24 +174,50 @@ static int show_plan(struct run *r)
 	return print_pairs(&r->args, stdout, pairs);
 }
 
-/* The singleton trap: srun started tasks that the MPI library did not join into one job (MPICH
- * under --mpi=pmix, Open MPI under --mpi=pmi2 or none), so each would run the whole job alone. */
-static bool launch_mismatch(int size, long *tasks)
+/* The tasks of this Slurm step, or 0 when srun did not start this process. */
+static long slurm_tasks(void)
 {
 	uint64_t n;
 	const char *env = getenv("SLURM_STEP_NUM_TASKS");
-	if (!env || pard_parse_u64(env, 1, INT_MAX, &n) < 0 || n == (uint64_t)size)
+	return env && pard_parse_u64(env, 1, INT_MAX, &n) == 0 ? (long)n : 0;
+}
+
+/* True when the MPI library is Open MPI (else MPICH or another): it decides which --mpi= srun needs. */
+static bool open_mpi(void)
+{
+	char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+	int len;
+	MPI_Get_library_version(lib, &len);
+	return strstr(lib, "Open MPI") != NULL;
+}
+
+/* The Slurm traps: srun starts tasks that the MPI library cannot join into one job. Open MPI needs
+ * srun --mpi=pmix (under pmi2 or none MPI_Init fails); MPICH needs --mpi=pmi2 (under pmix each
+ * task becomes a silent singleton that runs the whole job alone and exits 0). Checked before
+ * MPI_Init, from what the launcher put in the environment: mpirun's own variables, or those of
+ * the PMI server srun started. Returns true after saying so (Slurm's task 0 only). */
+static bool wrong_launch(const struct mpi_args *a, int size)
+{
+	long tasks = slurm_tasks();
+	if (tasks <= 1 && size <= 0)
 		return false;
-	*tasks = (long)n;
-	if (size == 1)
-		return true;
-	/* mpirun inside an allocation starts its daemons with srun: its own size variable agrees. */
-	static const char *const launchers[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
-	for (size_t i = 0; i < sizeof(launchers) / sizeof(launchers[0]); i++) {
-		const char *v = getenv(launchers[i]);
-		if (v && pard_parse_u64(v, 1, INT_MAX, &n) == 0 && n == (uint64_t)size)
-			return false;
-	}
+	bool ompi = open_mpi();
+	bool joined;
+	if (size > 0) /* after MPI_Init: the world must hold the step's tasks */
+		joined = tasks == 0 || tasks == size || (getenv("OMPI_COMM_WORLD_SIZE") && size > 1);
+	else if (getenv("OMPI_COMM_WORLD_SIZE") || getenv("HYDRA_CONTROL_FD") || getenv("PMI_SIZE"))
+		joined = !ompi || getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK"); /* mpirun, mpiexec */
+	else
+		joined = ompi ? getenv("PMIX_RANK") != NULL : getenv("PMI_FD") || getenv("PMI_RANK");
+	if (joined)
+		return false;
+	const char *procid = getenv("SLURM_PROCID");
+	if (!procid || !strcmp(procid, "0"))
+		say(a, "launch",
+		    "Slurm started %ld tasks that %s cannot join into one MPI job%s: each would run the whole "
+		    "job alone. Launch with srun --mpi=%s (srun --mpi=list shows what this Slurm offers)",
+		    tasks, ompi ? "Open MPI" : "this MPI library", size > 0 ? " (it sees a world of 1)" : "",
+		    ompi ? "pmix" : "pmi2");
 	return true;
 }
 
@@ -418,21 +444,8 @@ static int report(struct run *r, int nodes)
 static int run_job(struct run *r)
 {
 	int status = EXIT_OK;
-	long tasks = 0;
-	if (launch_mismatch(r->size, &tasks)) {
-		char lib[MPI_MAX_LIBRARY_VERSION_STRING];
-		int len;
-		MPI_Get_library_version(lib, &len);
-		bool ompi = strstr(lib, "Open MPI") != NULL;
-		const char *procid = getenv("SLURM_PROCID");
-		/* Every task is its own rank 0 here: only Slurm's task 0 says it. */
-		if (!procid || !strcmp(procid, "0"))
-			say(&r->args, "launch",
-			    "Slurm started %ld tasks but %s joined them into an MPI job of %d: each would run the whole "
-			    "job alone. Launch with srun --mpi=%s (srun --mpi=list shows what this Slurm offers)",
-			    tasks, ompi ? "Open MPI" : "the MPI library", r->size, ompi ? "pmix" : "pmi2");
+	if (wrong_launch(&r->args, r->size))
 		return EXIT_USAGE;
-	}
 	if (r->rank == 0)
 		status = prepare(r);
 	/* Rank 0's word: the status, then the canonical request every rank parses. */
@@ -521,6 +534,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (wrong_launch(&r.args, 0))
+		return EXIT_USAGE;
 	double before = now();
 	MPI_Init(&argc, &argv);
 	MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
