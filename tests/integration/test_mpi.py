@@ -388,6 +388,93 @@ class Slurm(MpiTestCase):
             self.assertEqual(r.stdout, b"")
 
 
+HOSTS = {"hosta": "10.214.0.1", "hostb": "10.214.0.2"}
+
+
+class TwoHosts(MpiTestCase):
+    """Two hosts on one box: two network and UTS namespaces joined by a veth pair, and an
+    rsh-compatible launch agent that runs mpirun's daemon in the other namespace; the ranks talk
+    TCP over the veth, as on two machines."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("network namespaces need root")
+        for prog in ("unshare", "nsenter", "ip"):
+            if not shutil.which(prog):
+                raise unittest.SkipTest("%s not installed (Debian: util-linux iproute2)" % prog)
+        cls.dir = tempfile.mkdtemp(prefix="pard-mpi-hosts-")
+        cls.holders, cls.ns = [], {}
+        try:
+            for name in HOSTS:
+                h = subprocess.Popen(["unshare", "--net", "--uts", "--fork", "--kill-child", "sh", "-c",
+                                      "hostname %s && ip link set lo up && echo ready && exec sleep 3600" % name],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                cls.holders.append(h)
+                if h.stdout.readline() != b"ready\n":
+                    raise unittest.SkipTest("cannot make a network namespace here: %s" % h.stderr.read(500))
+                kids = [int(p) for p in os.listdir("/proc") if p.isdigit() and Slurm._child_of(int(p), h.pid)]
+                cls.ns[name] = kids[0]
+            a, b = cls.ns["hosta"], cls.ns["hostb"]
+            veth = "pmv%d" % os.getpid()
+            subprocess.run(["ip", "link", "add", veth + "a", "type", "veth", "peer", "name", veth + "b"], check=True)
+            for name, end in (("hosta", "a"), ("hostb", "b")):
+                subprocess.run(["ip", "link", "set", veth + end, "netns", str(cls.ns[name])], check=True)
+                subprocess.run(["nsenter", "-t", str(cls.ns[name]), "-n", "sh", "-c",
+                                "ip addr add %s/24 dev %s && ip link set %s up" % (HOSTS[name], veth + end,
+                                                                                   veth + end)], check=True)
+            # mpirun's rsh agent: "agent [OPTIONS] HOST COMMAND...", the command for a shell there.
+            cls.agent = os.path.join(cls.dir, "agent")
+            with open(cls.agent, "w") as f:
+                f.write("#!/bin/sh\n"
+                        "while [ \"${1#-}\" != \"$1\" ]; do shift; done\n"
+                        "case $1 in %s) ns=%d;; %s) ns=%d;; *) echo \"agent: no host $1\" >&2; exit 255;; esac\n"
+                        "shift\n"
+                        "exec nsenter -t $ns -n -u sh -c \"$*\"\n" % (HOSTS["hosta"], a, HOSTS["hostb"], b))
+            os.chmod(cls.agent, 0o755)
+        except BaseException:
+            cls.stop_hosts()
+            raise
+
+    @classmethod
+    def stop_hosts(cls):
+        for h in cls.holders:
+            if h.poll() is None:
+                h.kill()
+                h.wait()
+        shutil.rmtree(cls.dir, True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_hosts()
+        super().tearDownClass()
+
+    def mpirun_hosts(self, *args):
+        cmd = ["nsenter", "-t", str(self.ns["hosta"]), "-n", "-u", "timeout", "-k", "5", str(LAUNCH_TIMEOUT),
+               "mpirun", "--mca", "plm_rsh_agent", self.agent,
+               "--host", "%s:2,%s:2" % (HOSTS["hosta"], HOSTS["hostb"]), "-n", "4", pard_mpi_bin()]
+        cmd += [str(a) for a in args] + ["--json"]
+        net = "10.214.0.0/24"
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=mpi_env({"OMPI_MCA_btl_tcp_if_include": net, "OMPI_MCA_oob_tcp_if_include": net}),
+                           timeout=LAUNCH_TIMEOUT + 10)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        return json.loads(r.stdout)
+
+    def test_four_ranks_on_two_hosts_same_as_pard(self):
+        p = self.start_pard()
+        want = self.parctl_json(p, "submit", "pi", "3e8", "--seed", "7", "--wait")
+        got = self.mpirun_hosts("pi", "3e8", "--seed", "7")
+        self.assertEqual((got["hits"], got["ranks"], got["nodes"]), (want["hits"], 4, 2))
+        ref, out = self.path("pard.npy"), self.path("hosts.npy")
+        self.parctl_json(p, "submit", "fractal", "500x300", "--iterations", "90", "--wait", "-o", ref)
+        got = self.mpirun_hosts("fractal", "500x300", "--iterations", "90", "-o", out)
+        self.assertEqual(got["nodes"], 2)
+        with open(ref, "rb") as a, open(out, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
+
 def rank_pids(tag):
     """Pids of the pard-mpi ranks whose environment carries PARD_MPI_TEST_TAG=tag, by rank."""
     found = {}
