@@ -45,7 +45,12 @@ struct run {
 	uint64_t words[PARD_MAX_CHUNKS];
 	int owner[PARD_MAX_CHUNKS];
 	uint64_t sent[PARD_MAX_CHUNKS][2]; /* a rank's {chunk, word} messages, alive until sent */
-	void *buf;                         /* the whole result buffer (each rank touches its bands) */
+	/* A rank's sends in flight, their statuses (a real array: MPICH's MPI_Testall is declared to
+	 * write there, and MPI_STATUSES_IGNORE trips gcc's bounds check) and the band datatypes. */
+	MPI_Request reqs[2 * PARD_MAX_CHUNKS];
+	MPI_Status statuses[2 * PARD_MAX_CHUNKS];
+	MPI_Datatype types[PARD_MAX_CHUNKS];
+	void *buf; /* the whole result buffer (each rank touches its bands) */
 	uint64_t buf_bytes;
 	struct journal journal;
 	double t0, init_seconds;
@@ -313,8 +318,8 @@ static int run_chunks(struct run *r)
 	uint32_t left = 0; /* rank 0: chunks other ranks still owe */
 	for (uint32_t c = 0; c < r->nchunks; c++)
 		left += r->owner[c] != PLAN_NOBODY && r->owner[c] != 0;
-	MPI_Request reqs[2 * PARD_MAX_CHUNKS];
-	MPI_Datatype types[PARD_MAX_CHUNKS];
+	MPI_Request *reqs = r->reqs;
+	MPI_Datatype *types = r->types;
 	int nreqs = 0, ntypes = 0;
 	for (uint32_t c = 0; c < r->nchunks; c++) {
 		if (r->owner[c] != r->rank)
@@ -337,12 +342,12 @@ static int run_chunks(struct run *r)
 		}
 		/* Lets the sends progress while the next chunk runs. */
 		int all;
-		MPI_Testall(nreqs, reqs, &all, MPI_STATUSES_IGNORE);
+		MPI_Testall(nreqs, reqs, &all, r->statuses);
 	}
 	if (r->rank == 0)
 		return collect(r, &left, true);
 	for (int all = 0;;) {
-		MPI_Testall(nreqs, reqs, &all, MPI_STATUSES_IGNORE);
+		MPI_Testall(nreqs, reqs, &all, r->statuses);
 		if (all)
 			break;
 		struct timespec ts = {0, 1000000};
@@ -506,7 +511,11 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (rc == 0 && r.args.version) {
-		printf("pard-mpi %s\n", PARD_VERSION);
+		char lib[MPI_MAX_LIBRARY_VERSION_STRING];
+		int len;
+		MPI_Get_library_version(lib, &len);
+		/* The library's first line: "Open MPI v4.1.4, ...", "MPICH Version: 4.0.2". */
+		printf("pard-mpi %s (%.*s)\n", PARD_VERSION, (int)strcspn(lib, "\n"), lib);
 		return EXIT_OK;
 	}
 	enum image_format fmt;
