@@ -551,7 +551,7 @@ int main(int argc, char **argv)
 	MPI_Comm_size(MPI_COMM_WORLD, &r.size);
 	r.t0 = now();
 	r.init_seconds = r.t0 - before;
-	if (r.args.timeout > 0) {
+	if (r.args.timeout > 0 && r.rank == 0) { /* rank 0 ending ends the job */
 		signal(SIGALRM, timed_out);
 		struct itimerval it = {
 			.it_value = {.tv_sec = (time_t)r.args.timeout,
