@@ -386,6 +386,22 @@ class Slurm(MpiTestCase):
         with open(ref, "rb") as a, open(out, "rb") as b:
             self.assertEqual(a.read(), b.read())
 
+    @unittest.skipUnless(os.environ.get("PARD_TEST_HOOKS") == "1", "needs a -Dtest_hooks=true build")
+    def test_dead_rank_ends_the_step(self):
+        tag, j = "slurm-fault-%d" % os.getpid(), self.path("slurm.journal")
+        cmd = self.enter() + ["timeout", "-k", "5", str(LAUNCH_TIMEOUT), "srun", "--mpi=" + self.right_plugin, "-n",
+                              "2", pard_mpi_bin(), "testhook", "30", "--sleep_ms", "300", "--journal", j]
+        env = self.slurm_env({"PARD_MPI_TEST_TAG": tag})
+        pr = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=self.tmp)
+        self._procs.append(pr)
+        wait_until(lambda: self.records(j) >= 2, timeout=30, what="two chunks in the journal")  # mid-job
+        killed = time.monotonic()
+        os.kill(rank_pids(tag)[1], signal.SIGKILL)
+        out, err = pr.communicate(timeout=30)
+        self.assertLess(time.monotonic() - killed, 10, "the step outlived its dead rank")
+        self.assertNotEqual(pr.returncode, 0)
+        self.assertIsNone(re.search(rb"(?m)^(kind|state|ran)\s", out), "a result from a job with a dead rank")
+
     def test_wrong_mpi_plugin_refused(self):
         # Open MPI cannot join tasks started without PMIx, MPICH those started with it (each would
         # be a singleton running the whole job): refused once, before MPI_Init, naming the fix.
@@ -501,7 +517,8 @@ def rank_pids(tag):
         except OSError:
             continue
         if comm == b"pard-mpi" and env.get(b"PARD_MPI_TEST_TAG") == tag.encode():
-            rank = env.get(b"OMPI_COMM_WORLD_RANK", env.get(b"PMI_RANK", b"-1"))  # Open MPI, MPICH
+            # mpirun (Open MPI), mpiexec and srun --mpi=pmi2 (MPICH), srun --mpi=pmix.
+            rank = env.get(b"OMPI_COMM_WORLD_RANK", env.get(b"PMI_RANK", env.get(b"SLURM_PROCID", b"-1")))
             found[int(rank)] = int(pid)
     return found
 
