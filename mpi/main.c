@@ -289,12 +289,12 @@ static int collect(struct run *r, uint32_t *left, bool wait)
 		}
 		uint64_t msg[2];
 		MPI_Recv(msg, 2, MPI_UINT64_T, st.MPI_SOURCE, TAG_DONE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-		uint32_t c = (uint32_t)msg[0];
-		if (c >= r->nchunks || r->owner[c] != st.MPI_SOURCE || r->done[c]) {
+		if (!plan_accept(r->nchunks, r->owner, r->done, st.MPI_SOURCE, msg[0])) {
 			say(&r->args, "internal", "rank %d reported chunk %" PRIu64 " it does not own", st.MPI_SOURCE,
 			    msg[0]);
 			return -EPROTO;
 		}
+		uint32_t c = (uint32_t)msg[0];
 		r->words[c] = msg[1];
 		uint64_t off, len;
 		chunk_span(r, c, &off, &len);

@@ -31,6 +31,11 @@ void plan_summarize(uint32_t nchunks, int ranks, const int *owner, struct plan_s
 		out->min_per_rank = 0;
 }
 
+bool plan_accept(uint32_t nchunks, const int *owner, const bool *done, int from, uint64_t chunk)
+{
+	return chunk < nchunks && owner[chunk] == from && !done[chunk];
+}
+
 void plan_merge(const struct pard_kernel *k, const union pard_params *p, const int *owner, int rank,
 		const uint64_t *part_words, const void *part_buf, uint64_t *words, void *buf)
 {

@@ -121,6 +121,7 @@ static void test_merge_equals_serial(void **state)
 
 		for (int ranks = 1; ranks <= 7; ranks++) {
 			plan_assign(n, ranks, NULL, owner);
+			bool done[PARD_MAX_CHUNKS] = {0};
 			memset(words, 0xee, sizeof(words));
 			if (buf)
 				memset(buf, 0xee, bytes); /* anything no band overwrites shows */
@@ -131,6 +132,14 @@ static void test_merge_equals_serial(void **state)
 				for (uint32_t c = 0; c < n; c++)
 					if (owner[c] == r)
 						k->run_chunk(&p, c, part_buf, &part[c]);
+				/* What rank 0 takes: each of the rank's chunks once, nobody else's. */
+				for (uint32_t c = 0; c < n; c++) {
+					bool ok = plan_accept(n, owner, done, r, c);
+					assert_int_equal(ok, owner[c] == r);
+					done[c] |= ok;
+					assert_false(plan_accept(n, owner, done, r, c));
+				}
+				assert_false(plan_accept(n, owner, done, r, n));
 				plan_merge(k, &p, owner, r, part, part_buf, words, buf);
 				free(part_buf);
 			}
