@@ -336,6 +336,10 @@ class Client:
         for lane in self._lanes():
             lane.shutdown()
             lane.fail_all(exc)
+        # A future between two connections (its SUBMIT answered, its WAIT not yet sent) is in no
+        # lane's pending: it fails here, so nothing is left waiting for ever.
+        for fut in self._pending_futures():
+            _settle(fut, exc=exc)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -502,6 +506,8 @@ class Client:
                     self._check_usable()
                 self._wait_lanes.append(new)
             lane = new
+        if lane is None:  # closed or broken meanwhile: no connection to wait on
+            self._check_usable()
         lane.send([(_WAIT, fut)], [line])
 
     def _cancel_in_pard(self, fut, job_id):
