@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "config.h"
 #include "jobs.h"
 #include "loop.h"
@@ -289,17 +290,23 @@ static int setup(struct daemon *d)
 		.runq_len = d->cfg.max_jobs,
 		.arena_size = d->cfg.limits.arena_size,
 	};
-	r = pard_segment_create(&d->seg, d->cfg.shm_name, &g);
+	/* A segment a crashed or restarted pard left is adopted with its jobs (see adopt.h). */
+	bool adopted;
+	r = pard_segment_open(&d->seg, d->cfg.shm_name, &g, &adopted);
 	if (r < 0)
 		return r;
-	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)", d->seg.name, d->seg.size, g.max_jobs,
-		 (unsigned long long)g.arena_size);
+	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)%s", d->seg.name, d->seg.size, g.max_jobs,
+		 (unsigned long long)g.arena_size, adopted ? ", adopted" : "");
+	if (adopted)
+		adopt_retire_workers(&d->seg);
 	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
 	if (r < 0)
 		return r;
 	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;
+	if (adopted && (r = jobs_adopt(&d->jobs)) < 0)
+		return r;
 	d->pool.on_broken = pool_broken_changed;
 	d->pool.broken_ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
