@@ -768,6 +768,11 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 		return -1;
 	}
 	job->has_buffer = r->flags & PARD_RECORD_HAS_BUFFER;
+	/* Backed again, in case the segment was copied with holes (restored from systemd's store). */
+	if (job->has_buffer && back_buffer(js, job->buffer_off, job->buffer_bytes, why, len) < 0) {
+		job->has_buffer = false;
+		return -1;
+	}
 	if (job->state == JOB_DONE) {
 		char buf[1024];
 		if (job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf)) < 0 ||
@@ -836,8 +841,12 @@ int jobs_adopt(struct jobs *js)
 {
 	struct pard_segment_header *h = js->seg->hdr;
 	struct job **kept = calloc(js->nslots, sizeof(*kept));
-	if (!kept)
+	bool *fetched = calloc(js->nslots, sizeof(*fetched));
+	if (!kept || !fetched) {
+		free(kept);
+		free(fetched);
 		return -ENOMEM;
+	}
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	for (uint32_t q = 0; q < h->runq_len; q++)
 		atomic_store(&runq[q], 0);
@@ -856,9 +865,11 @@ int jobs_adopt(struct jobs *js)
 		}
 		if (v == ADOPT_KEEP) {
 			struct pard_job_record copy = *r;
+			fetched[i] = copy.flags & PARD_RECORD_FETCHED;
 			if (adopt_keep(js, job, &copy, &requeued, why, sizeof(why)) < 0) {
 				free(job->result);
 				job->result = NULL;
+				fetched[i] = false;
 				v = ADOPT_FAIL;
 			}
 		}
@@ -893,10 +904,12 @@ int jobs_adopt(struct jobs *js)
 	/* Fetched results give up their slots in the order they expire. */
 	qsort(kept, nkept, sizeof(*kept), by_expiry);
 	for (uint32_t k = 0; k < nkept; k++)
-		if (job_is_terminal(kept[k]) &&
-		    (pard_segment_record(js->seg, kept[k]->slot)->flags & PARD_RECORD_FETCHED))
+		if (job_is_terminal(kept[k]) && fetched[kept[k]->slot]) {
 			lru_append(js, kept[k]);
+			job_save(js, kept[k]);
+		}
 	free(kept);
+	free(fetched);
 	log_notice("adopted segment %s: %u jobs kept (%u queued or running), %u failed, %u slots cleared, %u chunks "
 		   "requeued; next job id %llu",
 		   js->seg->name, nkept - failed, js->active, failed, cleared, requeued,

@@ -1,0 +1,198 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Integration tests for durable jobs: a pard killed with SIGKILL at random moments and started
+again by hand adopts its segment; every accepted job completes with the answer a quiet daemon of
+the same tree gives, finished chunks are not run again, job ids are never given twice, and
+nothing leaks (segment, socket, descriptors).
+
+Run:  python3 tests/integration/test_durable.py [-v] [--build-dir DIR] [TestClass[.test_method] ...]
+or through meson (`meson test --suite integration`), which passes PARD_BIN and PARCTL_BIN.
+
+Nothing here asserts on elapsed time: the kills land at random moments, and whatever moment they
+hit, the outcome checked is the same.
+"""
+
+import hashlib
+import os
+import random
+import signal
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pardtest  # noqa: E402
+from pardtest import PardTestCase, RawClient, parse_reply, proc_stat, wait_until  # noqa: E402
+
+STRATEGIES = ("fork", "spawn", "forkserver")
+KILLS = 10
+# Seeded pi jobs and fractal images inside the set (every pixel runs all its iterations): about
+# two and a half seconds of work for two workers, so the kills land while chunks run.
+PI_JOBS = [("pi", "1200000000", "seed=%d" % s) for s in (1, 2, 3, 4, 5, 6)]
+REGION = "region=-0.5,0,-0.25,0.25"
+FRACTAL_JOBS = [("fractal", "500x400", "iterations=%d" % i, REGION) for i in (5000, 5100, 5200, 5300)]
+SETTINGS = dict(workers=2, arena_size=8 << 20, max_jobs=64, result_retention=600)
+
+def batch():
+    """The jobs in submission order: pi and fractal interleaved."""
+    jobs = []
+    for i in range(max(len(PI_JOBS), len(FRACTAL_JOBS))):
+        jobs += PI_JOBS[i:i + 1] + FRACTAL_JOBS[i:i + 1]
+    return jobs
+
+
+def read_exact(c, n):
+    """n bytes of a result buffer from a RawClient."""
+    data = c.buf
+    while len(data) < n:
+        chunk = c.sock.recv(1 << 20)
+        if not chunk:
+            raise EOFError("connection closed after %d of %d bytes" % (len(data), n))
+        data += chunk
+    c.buf = data[n:]
+    return data[:n]
+
+
+def answer(path, job_id):
+    """WAIT for a job: what must not depend on the daemon's history (pi: hits and seed;
+    fractal: the image's digest)."""
+    with RawClient(path) as c:
+        word, f = parse_reply(c.request("WAIT %d" % job_id))
+        if word != "OK":
+            return ("ERR", f.get("code"), f.get("message"))
+        if f.get("kind") == "pi":
+            return ("pi", f["trials"], f["hits"], f["seed"])
+        data = read_exact(c, int(f["bytes"]))
+        return ("fractal", f["width"], f["height"], f["iterations"], hashlib.sha256(data).hexdigest())
+
+
+def fd_count(pid):
+    """Descriptors pard holds other than sockets (clients come and go as they please)."""
+    d = "/proc/%d/fd" % pid
+    n = 0
+    for fd in os.listdir(d):
+        try:
+            if not os.readlink(os.path.join(d, fd)).startswith("socket:"):
+                n += 1
+        except FileNotFoundError:
+            pass
+    return n
+
+
+class DurableTest(PardTestCase):
+    """Issue: a kill -9 of pard lost every job, and the next pard gave their ids again."""
+
+    def submit_batch(self, p):
+        return self.submit_batch_of(p, batch())
+
+    def quiet_answers(self):
+        """The batch on a daemon nobody disturbs: its answers and chunk count (every strategy gives
+        bit-identical results, tested elsewhere)."""
+        q = self.start_pard(**SETTINGS)
+        ids = self.submit_batch(q)
+        answers = {i: answer(q.socket, i) for i in ids}
+        chunks = self.stats(q)["chunks_run"]
+        self.stop_pard(q)
+        return ids, answers, chunks
+
+    def idle_fds(self, strategy):
+        """Descriptors a fresh, idle pard of this strategy holds."""
+        q = self.start_pard(strategy=strategy, **SETTINGS)
+        wait_until(lambda: self.stats(q)["idle"] == SETTINGS["workers"], timeout=30, what="idle workers")
+        fds = fd_count(q.pid)
+        self.stop_pard(q)
+        return fds
+
+    def kill_and_restart(self, p, rng):
+        time.sleep(rng.uniform(0.05, 0.35))
+        workers = p.workers()
+        p.kill()
+        self.assertTrue(os.path.exists(p.shm_path), "SIGKILL leaves the segment")
+        p.start()
+        # The successor retires every worker of the dead daemon.
+        for w in workers:
+            wait_until(lambda: proc_stat(w) is None or proc_stat(w)[0] == "Z", timeout=30,
+                       what="worker %d of the killed pard to die" % w)
+
+    def kill_while_sending(self, p, job_id):
+        """Starts a RESULT of a big image, reads a little of it and kills pard mid-transfer."""
+        c = RawClient(p.socket)
+        try:
+            word, f = parse_reply(c.request("WAIT %d" % job_id))
+            self.assertEqual(word, "OK", f)
+            c.sock.recv(4096)
+            p.kill()
+        finally:
+            c.close()
+        p.start()
+
+    def test_kill_9_at_random_moments(self):
+        rng = random.Random(int(os.environ.get("PARD_TEST_SEED", "0")) or None)
+        ids, quiet, quiet_chunks = self.quiet_answers()
+        for strategy in STRATEGIES:
+            with self.subTest(strategy=strategy):
+                quiet_fds = self.idle_fds(strategy)
+                p = self.start_pard(strategy=strategy, **SETTINGS)
+                got_ids = self.submit_batch(p)
+                self.assertEqual(got_ids, ids)
+                for _ in range(KILLS - 1):
+                    self.kill_and_restart(p, rng)
+                # While a result is being sent.
+                self.kill_while_sending(p, ids[1])
+                got = {i: answer(p.socket, i) for i in ids}
+                self.assertEqual(got, quiet, "answers after %d kills differ from a quiet daemon's\n%s" %
+                                 (KILLS, p.log()))
+                self.assertIn("adopting the stale segment %s" % p.shm_name, p.log())
+                stats = self.stats(p)
+                # A chunk that finished counts once; one run again would count twice. A worker
+                # killed between its chunk's DONE and its count undercounts by one at most.
+                self.assertLessEqual(stats["chunks_run"], quiet_chunks, "chunks were run again")
+                self.assertGreaterEqual(stats["chunks_run"], quiet_chunks - KILLS * SETTINGS["workers"])
+                self.assertEqual(stats["jobs_submitted"], len(ids))
+                # Ids go on: a new job never gets an id a result may still have.
+                new = self.submit(p, 1000, seed=1)
+                self.assertEqual(new, max(ids) + 1)
+                self.assertEqual(answer(p.socket, ids[0]), quiet[ids[0]], "old results stay fetchable")
+                wait_until(lambda: fd_count(p.pid) == quiet_fds, timeout=10,
+                           what="pard to hold as many descriptors as a quiet one (%d, has %d)" %
+                           (quiet_fds, fd_count(p.pid)))
+                self.assertNotIn("not adopted", p.log())
+                self.stop_pard(p)
+
+    def test_kill_9_while_a_job_waits_for_arena_space(self):
+        image = ("fractal", "400x400", "iterations=50")  # 640 KB: one fits a 1 MiB arena
+        for strategy in STRATEGIES:
+            with self.subTest(strategy=strategy):
+                q = self.start_pard(strategy=strategy, workers=2)
+                qid = self.submit_batch_of(q, [image])[0]
+                quiet = answer(q.socket, qid)
+                self.stop_pard(q)
+                # The first image holds the arena for result_retention; the second waits for it.
+                p = self.start_pard(strategy=strategy, workers=2, arena_size=1 << 20, result_retention=3)
+                first, second = self.submit_batch_of(p, [image, image])
+                self.assertEqual(answer(p.socket, first), quiet)
+                self.assertEqual(self.parctl_json(p, "status", second)["state"], "queued")
+                self.assertIn("job %d waits for" % second, p.log())
+                p.kill()
+                p.start()
+                self.assertEqual(self.parctl_json(p, "status", second)["state"], "queued")
+                # Still fetchable until its retention ends; then its space goes to the waiting job.
+                self.assertEqual(answer(p.socket, first), quiet)
+                self.assertEqual(answer(p.socket, second), quiet)
+                self.assertEqual(self.submit(p, 1000, seed=1), second + 1)
+                self.stop_pard(p)
+
+    def submit_batch_of(self, p, jobs):
+        ids = []
+        with RawClient(p.socket) as c:
+            for job in jobs:
+                word, f = parse_reply(c.request("SUBMIT " + " ".join(job)))
+                self.assertEqual(word, "OK", "%s: %s" % (job, f))
+                ids.append(int(f["id"]))
+        return ids
+
+
+if __name__ == "__main__":
+    pardtest.take_build_dir_argument(sys.argv)
+    unittest.main()
