@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,22 +20,71 @@
  * systemd. */
 #define STATUS_INTERVAL_NS 250000000u
 
+/* The descriptors systemd passed: the listening socket and, from the descriptor store, the
+ * segment a previous pard left (named SEGMENT_FDNAME). Read once: sd_listen_fds unsets them. */
+static int passed_n = -1;
+static char **passed_names;
+
+static void read_passed_fds(void)
+{
+	if (passed_n >= 0)
+		return;
+	passed_n = sd_listen_fds_with_names(1, &passed_names);
+	if (passed_n < 0) {
+		log_warning("sd_listen_fds failed: %d", passed_n);
+		passed_n = 0;
+	}
+}
+
+static bool is_segment_fd(int i)
+{
+	return passed_names && passed_names[i] && !strcmp(passed_names[i], SEGMENT_FDNAME);
+}
+
 int notify_listen_fd(void)
 {
-	int n = sd_listen_fds(1);
-	if (n < 0) {
-		log_warning("sd_listen_fds failed: %d", n);
+	read_passed_fds();
+	int fd = -1, sockets = 0;
+	for (int i = 0; i < passed_n; i++)
+		if (!is_segment_fd(i) && sockets++ == 0)
+			fd = SD_LISTEN_FDS_START + i;
+	if (fd < 0)
 		return -1;
-	}
-	if (n == 0)
-		return -1;
-	if (n > 1)
-		log_warning("systemd passed %d sockets; using the first", n);
-	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+	if (sockets > 1)
+		log_warning("systemd passed %d sockets; using the first", sockets);
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 		log_error("the socket systemd passed is not a listening UNIX stream socket");
 		return -1;
 	}
-	return SD_LISTEN_FDS_START;
+	return fd;
+}
+
+void notify_forget_segment(void);
+
+int notify_stored_segment_fd(void)
+{
+	read_passed_fds();
+	for (int i = 0; i < passed_n; i++)
+		if (is_segment_fd(i)) {
+			int fd = SD_LISTEN_FDS_START + i;
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+			return fd;
+		}
+	return -1;
+}
+
+void notify_store_segment(int fd)
+{
+	/* One entry: the one a predecessor stored goes first (it may be another description). */
+	notify_forget_segment();
+	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
+	if (r < 0)
+		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
+}
+
+void notify_forget_segment(void)
+{
+	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
 }
 
 static void notify_status(struct notify *n)
@@ -129,6 +179,20 @@ static uint64_t notify_due(void *ctx, uint64_t now)
 int notify_listen_fd(void)
 {
 	return -1;
+}
+
+int notify_stored_segment_fd(void)
+{
+	return -1;
+}
+
+void notify_store_segment(int fd)
+{
+	(void)fd;
+}
+
+void notify_forget_segment(void)
+{
 }
 
 void notify_ready(struct notify *n)

@@ -420,10 +420,12 @@ static int adopt(struct pard_segment *seg, int lock_fd, const char *name, const 
 		close(lock_fd);
 		return r;
 	}
-	void *p = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	/* Allocated already, unless it was copied back from systemd's descriptor store. */
+	int r = allocate(fd, 0, (off_t)l.fixed);
+	void *p = r < 0 ? MAP_FAILED : mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
-		int r = -errno;
-		log_error("cannot map segment %s: %s", name, strerror(-r));
+		r = r < 0 ? r : -errno;
+		log_error("cannot allocate or map segment %s: %s", name, strerror(-r));
 		close(fd);
 		close(lock_fd);
 		return r;
@@ -482,6 +484,82 @@ int pard_segment_attach(struct pard_segment *seg, const char *name)
 	seg->size = (size_t)st.st_size;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	return 0;
+}
+
+/* Copies the data ranges of from into to (tmpfs holes stay holes). Returns bytes copied or -errno. */
+static long long copy_data(int from, int to, off_t size)
+{
+	static char buf[1 << 16];
+	long long copied = 0;
+	off_t off = 0;
+	while (off < size) {
+		off_t data = lseek(from, off, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? copied : -errno;
+		off_t hole = lseek(from, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		for (off = data; off < hole;) {
+			size_t n = (size_t)(hole - off) < sizeof(buf) ? (size_t)(hole - off) : sizeof(buf);
+			ssize_t r = pread(from, buf, n, off);
+			if (r <= 0)
+				return r < 0 ? -errno : -EIO;
+			if (pwrite(to, buf, (size_t)r, off) != r)
+				return -errno;
+			off += r;
+			copied += r;
+		}
+	}
+	return copied;
+}
+
+int pard_segment_restore(int fd, const char *name)
+{
+	if (!valid_name(name))
+		return -EINVAL;
+	int dirfd = open_dir();
+	if (dirfd < 0)
+		return dirfd;
+	struct stat st, named;
+	char why[192];
+	int r = 0, to = -1;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstatat(dirfd, name + 1, &named, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		goto out; /* still there (or unreadable): the usual checks decide */
+	if (!ours(&st, why, sizeof(why))) {
+		log_error("segment descriptor from systemd's store: %s; not restored", why);
+		r = -EPERM;
+		goto out;
+	}
+	/* A file without a name can get one again only if it was made unnamed: copy it instead. */
+	to = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	long long copied = to < 0 ? -errno : ftruncate(to, st.st_size) < 0 ? -errno : copy_data(fd, to, st.st_size);
+	if (copied < 0) {
+		r = (int)copied;
+		log_error("cannot restore segment %s from systemd's descriptor store: %s", name, strerror(-r));
+		goto out;
+	}
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", to);
+	if (linkat(AT_FDCWD, self, dirfd, name + 1, AT_SYMLINK_FOLLOW) < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			r = 0; /* another pard got there first: the usual checks decide */
+		else
+			log_error("cannot restore segment %s: %s", name, strerror(-r));
+		goto out;
+	}
+	log_notice("segment %s was removed while no pard ran (RemoveIPC=); restored from systemd's descriptor "
+		   "store (%lld bytes)",
+		   name, copied);
+out:
+	if (to >= 0)
+		close(to);
+	close(dirfd);
+	return r;
 }
 
 int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes)

@@ -479,9 +479,16 @@ void server_begin_stop(struct server *s)
 	s->socket_owned = false;
 }
 
-void server_fini(struct server *s)
+void server_fini(struct server *s, bool jobs_kept)
 {
-	server_close_all(s, "pard stopped before it could finish");
+	if (jobs_kept) {
+		/* The jobs live on in the segment: a waiting client sees its connection close, as after
+		 * a crash, and reconnects to the next pard (parctl does). */
+		while (s->clients)
+			client_free(s->clients);
+	} else {
+		server_close_all(s, "pard stopped before it could finish");
+	}
 	server_begin_stop(s);
 }
 

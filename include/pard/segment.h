@@ -168,6 +168,11 @@ int pard_segment_create(struct pard_segment *seg, const char *name, const struct
  * caller to validate. One of another layout or geometry is replaced, saying so and naming the
  * jobs that are lost with it. */
 int pard_segment_open(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g, bool *adopted);
+/* fd is a segment a previous pard left (systemd's descriptor store passes it back). When name is
+ * gone (RemoveIPC= removed it while no pard ran), its contents are copied to a new file linked
+ * under name, for pard_segment_open to adopt; when name is there, nothing is done. Returns 0 or
+ * -errno; the reason is logged. */
+int pard_segment_restore(int fd, const char *name);
 /* Maps an existing segment by name: it must be a regular file of this euid, not writable by group
  * or others, with pard's magic, layout version and owner uid. Returns 0, -EPROTO (not a pard
  * segment of this version), -EPERM (not this user's segment; the reason is logged) or -errno. */

@@ -183,6 +183,26 @@ class DurableTest(PardTestCase):
                 self.assertEqual(self.submit(p, 1000, seed=1), second + 1)
                 self.stop_pard(p)
 
+    def test_sigusr2_restart_keeps_jobs(self):
+        """SIGUSR2 (what the package upgrade sends): running chunks finish, pard exits with 75 and
+        leaves the segment; the next pard adopts it and runs the rest."""
+        ids, quiet, quiet_chunks = self.quiet_answers()
+        p = self.start_pard(**SETTINGS)
+        self.assertEqual(self.submit_batch(p), ids)
+        wait_until(lambda: self.stats(p)["busy"] > 0, timeout=30, what="a chunk to run")
+        p.signal(signal.SIGUSR2)
+        self.assertEqual(p.proc.wait(60), 75, p.log())
+        p.returncode = 75
+        self.assertTrue(os.path.exists(p.shm_path), "SIGUSR2 keeps the segment")
+        self.assertIn("kept with", p.log())
+        p.start()
+        self.assertEqual({i: answer(p.socket, i) for i in ids}, quiet)
+        # Workers finished their chunks before pard left: nothing was lost or run twice.
+        stats = self.stats(p)
+        self.assertEqual(stats["chunks_run"], quiet_chunks)
+        self.assertEqual(stats["chunks_requeued"], 0)
+        self.stop_pard(p)
+
     def submit_batch_of(self, p, jobs):
         ids = []
         with RawClient(p.socket) as c:
