@@ -404,13 +404,12 @@ int main(int argc, char **argv)
 		server_fini(&d.server, d.keep_jobs);
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
+	/* Under systemd the segment stays in the descriptor store whatever happens: systemd drops
+	 * it when pard.service stops for good, and passes it to the next pard on a restart. */
 	if (d.keep_jobs && d.seg.hdr) {
-		/* Kept under its name (and in systemd's descriptor store) for the next pard. */
-		d.seg.owner = false;
+		d.seg.owner = false; /* kept under its name too */
 		log_notice("segment %s kept with %u queued or running jobs for the next pard", d.seg.name,
 			   d.jobs.active);
-	} else {
-		notify_forget_segment();
 	}
 	if (d.jobs.table)
 		jobs_fini(&d.jobs);

@@ -59,8 +59,6 @@ int notify_listen_fd(void)
 	return fd;
 }
 
-void notify_forget_segment(void);
-
 int notify_stored_segment_fd(void)
 {
 	read_passed_fds();
@@ -76,15 +74,10 @@ int notify_stored_segment_fd(void)
 void notify_store_segment(int fd)
 {
 	/* One entry: the one a predecessor stored goes first (it may be another description). */
-	notify_forget_segment();
+	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
 	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
 	if (r < 0)
 		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
-}
-
-void notify_forget_segment(void)
-{
-	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
 }
 
 static void notify_status(struct notify *n)
@@ -189,10 +182,6 @@ int notify_stored_segment_fd(void)
 void notify_store_segment(int fd)
 {
 	(void)fd;
-}
-
-void notify_forget_segment(void)
-{
 }
 
 void notify_ready(struct notify *n)

@@ -28,16 +28,16 @@ void notify_init(struct notify *n, struct loop *loop, const struct pool *pool, c
 		 const struct pard_config *cfg);
 /* Returns the listening socket systemd passed, or -1 when there is none. */
 int notify_listen_fd(void);
-/* The descriptor store keeps the segment's file while pard is down, so that a crash or a SIGUSR2
- * restart under systemd finds it even after RemoveIPC= removed its name (pard.service sets
+/* The descriptor store keeps the segment's file while pard is down, so that a pard restarted by
+ * systemd (after a crash, SIGUSR2 or `systemctl restart`) finds it even after RemoveIPC= removed
+ * its name; systemd drops it when pard.service stops for good (pard.service sets
  * FileDescriptorStoreMax=). */
 #define SEGMENT_FDNAME "segment"
 /* Returns the segment descriptor systemd passed back from its store, or -1. */
 int notify_stored_segment_fd(void);
 /* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there. */
 void notify_store_segment(int fd);
-/* Empties the store: pard is stopping for good and removes the segment. */
-void notify_forget_segment(void);
+
 void notify_ready(struct notify *n);
 void notify_reloading(void);
 void notify_stopping(void);
