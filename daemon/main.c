@@ -40,8 +40,9 @@ struct daemon {
 	struct watch signals;
 	struct watch done; /* eventfd the workers write */
 	bool stopping;
-	bool keep_jobs;   /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
-	bool stop_killed; /* stop_grace passed and the remaining workers were killed */
+	bool keep_jobs;      /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
+	bool segment_stored; /* systemd's descriptor store has it: a restart keeps the jobs */
+	bool stop_killed;    /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
 };
 
@@ -310,7 +311,7 @@ static int setup(struct daemon *d)
 	r = pard_segment_open(&d->seg, d->cfg.shm_name, &g, &adopted);
 	if (r < 0)
 		return r;
-	notify_store_segment(d->seg.fd);
+	d->segment_stored = notify_store_segment(d->seg.fd);
 	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)%s", d->seg.name, d->seg.size, g.max_jobs,
 		 (unsigned long long)g.arena_size, adopted ? ", adopted" : "");
 	if (adopted)
@@ -401,7 +402,7 @@ int main(int argc, char **argv)
 		jobs_collect(&d.jobs);
 	}
 	if (d.server.loop)
-		server_fini(&d.server, d.keep_jobs);
+		server_fini(&d.server, d.keep_jobs || d.segment_stored);
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
 	/* Under systemd the segment stays in the descriptor store whatever happens: systemd drops

@@ -71,13 +71,14 @@ int notify_stored_segment_fd(void)
 	return -1;
 }
 
-void notify_store_segment(int fd)
+bool notify_store_segment(int fd)
 {
 	/* One entry: the one a predecessor stored goes first (it may be another description). */
 	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
 	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
 	if (r < 0)
 		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
+	return r > 0;
 }
 
 static void notify_status(struct notify *n)
@@ -179,9 +180,10 @@ int notify_stored_segment_fd(void)
 	return -1;
 }
 
-void notify_store_segment(int fd)
+bool notify_store_segment(int fd)
 {
 	(void)fd;
+	return false;
 }
 
 void notify_ready(struct notify *n)

@@ -35,8 +35,9 @@ int notify_listen_fd(void);
 #define SEGMENT_FDNAME "segment"
 /* Returns the segment descriptor systemd passed back from its store, or -1. */
 int notify_stored_segment_fd(void);
-/* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there. */
-void notify_store_segment(int fd);
+/* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there.
+ * Returns whether systemd has it. */
+bool notify_store_segment(int fd);
 
 void notify_ready(struct notify *n);
 void notify_reloading(void);

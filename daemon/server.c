@@ -482,8 +482,16 @@ void server_begin_stop(struct server *s)
 void server_fini(struct server *s, bool jobs_kept)
 {
 	if (jobs_kept) {
-		/* The jobs live on in the segment: a waiting client sees its connection close, as after
-		 * a crash, and reconnects to the next pard (parctl does). */
+		/* The jobs live on in the segment: a waiting client is told to ask the next pard. */
+		for (struct client *c = s->clients; c; c = c->next)
+			if (c->wait_id) {
+				client_reply(c,
+					     "ERR " PARD_ERR_RESTARTING
+					     " job %llu did not finish yet: pard is restarting "
+					     "and the next pard goes on with it; wait for it again",
+					     (unsigned long long)c->wait_id);
+				c->wait_id = 0;
+			}
 		while (s->clients)
 			client_free(s->clients);
 	} else {
