@@ -13,6 +13,7 @@ hit, the outcome checked is the same.
 """
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -189,7 +190,10 @@ class DurableTest(PardTestCase):
         ids, quiet, quiet_chunks = self.quiet_answers()
         p = self.start_pard(**SETTINGS)
         self.assertEqual(self.submit_batch(p), ids)
-        wait_until(lambda: self.stats(p)["busy"] > 0, timeout=30, what="a chunk to run")
+        waiter = self.parctl_bg(p, "--json", "wait", ids[-1], text=True)
+        wait_until(lambda: self.stats(p)["busy"] > 0 and self.stats(p)["clients"] >= 2, timeout=30,
+                   what="a chunk to run and the waiter to connect")
+        time.sleep(0.3)  # let pard read the waiter's WAIT (sent right after connecting)
         p.signal(signal.SIGUSR2)
         self.assertEqual(p.proc.wait(60), 75, p.log())
         p.returncode = 75
@@ -197,10 +201,52 @@ class DurableTest(PardTestCase):
         self.assertIn("kept with", p.log())
         p.start()
         self.assertEqual({i: answer(p.socket, i) for i in ids}, quiet)
+        out, err = waiter.communicate(timeout=120)
+        self.assertEqual(waiter.returncode, 0, (out, err))
+        self.assertEqual(str(json.loads(out)["hits"]), quiet[ids[-1]][2])
+        self.assertIn("reconnected", err)
         # Workers finished their chunks before pard left: nothing was lost or run twice.
         stats = self.stats(p)
         self.assertEqual(stats["chunks_run"], quiet_chunks)
         self.assertEqual(stats["chunks_requeued"], 0)
+        self.stop_pard(p)
+
+    def test_waiting_clients_reconnect(self):
+        """parctl wait and submit --wait, waiting when pard is killed, reconnect to its successor
+        and print the result, exit 0; one that waited for a job the successor does not have says
+        so, exit 1."""
+        ids, quiet, _ = self.quiet_answers()
+        p = self.start_pard(**SETTINGS)
+        self.assertEqual(self.submit_batch(p), ids)
+        waiter = self.parctl_bg(p, "--json", "wait", ids[-1], text=True)
+        submitter = self.parctl_bg(p, "--json", "submit", "pi", "1200000000", "--seed", "9", "--wait", text=True)
+        wait_until(lambda: self.stats(p)["clients"] >= 3 and self.stats(p)["jobs_submitted"] > len(ids),
+                   timeout=30, what="the waiting clients to connect")
+        time.sleep(0.3)  # let pard read the WAITs (sent right after connecting)
+        p.kill()
+        time.sleep(0.5)  # the clients find no daemon for a while
+        p.start()
+        out, err = waiter.communicate(timeout=120)
+        self.assertEqual(waiter.returncode, 0, (out, err))
+        self.assertEqual(str(json.loads(out)["hits"]), quiet[ids[-1]][2])
+        self.assertIn("pard went away while waiting for job %d" % ids[-1], err)
+        self.assertIn("reconnected", err)
+        out, err = submitter.communicate(timeout=120)
+        self.assertEqual(submitter.returncode, 0, (out, err))
+        r = json.loads(out)
+        self.assertEqual((r["id"], r["seed"], r["state"]), (len(ids) + 1, 9, "done"))
+        # A successor that never had the job (its segment was removed) is not waited on for ever.
+        lost = self.submit(p, 1200000000, seed=10)
+        self.assertEqual(lost, len(ids) + 2)
+        waiter = self.parctl_bg(p, "wait", lost, text=True)
+        wait_until(lambda: self.stats(p)["clients"] >= 2, timeout=30, what="the waiter to connect")
+        time.sleep(0.3)
+        p.kill()
+        os.unlink(p.shm_path)
+        p.start()
+        out, err = waiter.communicate(timeout=120)
+        self.assertEqual(waiter.returncode, 1, (out, err))
+        self.assertIn("pard restarted without it", err)
         self.stop_pard(p)
 
     def submit_batch_of(self, p, jobs):
