@@ -40,9 +40,8 @@ struct daemon {
 	struct watch signals;
 	struct watch done; /* eventfd the workers write */
 	bool stopping;
-	bool keep_jobs;      /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
-	bool segment_stored; /* systemd's descriptor store has it: a restart keeps the jobs */
-	bool stop_killed;    /* stop_grace passed and the remaining workers were killed */
+	bool keep_jobs;   /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
+	bool stop_killed; /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
 };
 
@@ -311,7 +310,7 @@ static int setup(struct daemon *d)
 	r = pard_segment_open(&d->seg, d->cfg.shm_name, &g, &adopted);
 	if (r < 0)
 		return r;
-	d->segment_stored = notify_store_segment(d->seg.fd);
+	notify_store_segment(d->seg.fd);
 	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)%s", d->seg.name, d->seg.size, g.max_jobs,
 		 (unsigned long long)g.arena_size, adopted ? ", adopted" : "");
 	if (adopted)
@@ -402,15 +401,16 @@ int main(int argc, char **argv)
 		jobs_collect(&d.jobs);
 	}
 	if (d.server.loop)
-		server_fini(&d.server, d.keep_jobs || d.segment_stored);
+		server_fini(&d.server, d.keep_jobs);
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
-	/* Under systemd the segment stays in the descriptor store whatever happens: systemd drops
-	 * it when pard.service stops for good, and passes it to the next pard on a restart. */
 	if (d.keep_jobs && d.seg.hdr) {
-		d.seg.owner = false; /* kept under its name too */
+		/* Kept under its name, and in systemd's descriptor store, for the next pard. */
+		d.seg.owner = false;
 		log_notice("segment %s kept with %u queued or running jobs for the next pard", d.seg.name,
 			   d.jobs.active);
+	} else if (d.seg.hdr) {
+		notify_forget_segment();
 	}
 	if (d.jobs.table)
 		jobs_fini(&d.jobs);

@@ -33,11 +33,17 @@ int notify_listen_fd(void);
  * its name; systemd drops it when pard.service stops for good (pard.service sets
  * FileDescriptorStoreMax=). */
 #define SEGMENT_FDNAME "segment"
-/* Returns the segment descriptor systemd passed back from its store, or -1. */
+/* Returns the segment descriptor systemd passed back from its store, or -1. It is to be used only
+ * when it is the segment the last pard used (notify_store_segment marks it in
+ * $RUNTIME_DIRECTORY/segment): systemd may keep the store across a quick stop and start, and
+ * keeps the older descriptor when a replacement does not take. Otherwise it is closed here, and
+ * the log says why. */
 int notify_stored_segment_fd(void);
-/* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there.
- * Returns whether systemd has it. */
+/* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there, and
+ * marks it as the last one used. Returns whether systemd has it. */
 bool notify_store_segment(int fd);
+/* pard stops for good: empties the store and removes the mark. */
+void notify_forget_segment(void);
 
 void notify_ready(struct notify *n);
 void notify_reloading(void);

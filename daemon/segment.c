@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,6 +286,8 @@ static int create_in(struct pard_segment *seg, int dirfd, const char *name, cons
 	h->arena_off = l.arena_off;
 	h->arena_size = g->arena_size;
 	h->records_off = l.records_off;
+	if (getrandom(&h->segment_id, sizeof(h->segment_id), 0) != sizeof(h->segment_id))
+		h->segment_id = pard_now_ns() ^ ((uint64_t)getpid() << 32);
 	atomic_store(&h->next_id, 1);
 	atomic_store(&h->next_seq, 1);
 	h->daemon_start_ns = pard_now_ns();

@@ -121,6 +121,7 @@ struct pard_segment_header {
 	_Atomic uint64_t next_id;
 	_Atomic uint64_t next_seq;
 	_Atomic uint64_t adoptions; /* times a new daemon adopted this segment */
+	uint64_t segment_id;        /* random, made at creation: with adoptions, which segment this is */
 	/* Workers sleep on this futex word; the daemon bumps it whenever there is new work. */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t work_seq;
 	_Atomic uint32_t shutdown;
