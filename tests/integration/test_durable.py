@@ -87,15 +87,19 @@ class DurableTest(PardTestCase):
     def submit_batch(self, p):
         return self.submit_batch_of(p, batch())
 
+    quiet = None
+
     def quiet_answers(self):
         """The batch on a daemon nobody disturbs: its answers and chunk count (every strategy gives
-        bit-identical results, tested elsewhere)."""
-        q = self.start_pard(**SETTINGS)
-        ids = self.submit_batch(q)
-        answers = {i: answer(q.socket, i) for i in ids}
-        chunks = self.stats(q)["chunks_run"]
-        self.stop_pard(q)
-        return ids, answers, chunks
+        bit-identical results, tested elsewhere). Run once for all the tests."""
+        if DurableTest.quiet is None:
+            q = self.start_pard(**SETTINGS)
+            ids = self.submit_batch(q)
+            answers = {i: answer(q.socket, i) for i in ids}
+            chunks = self.stats(q)["chunks_run"]
+            self.stop_pard(q)
+            DurableTest.quiet = (ids, answers, chunks)
+        return DurableTest.quiet
 
     def idle_fds(self, strategy):
         """Descriptors a fresh, idle pard of this strategy holds."""
