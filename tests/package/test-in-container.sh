@@ -209,6 +209,10 @@ check "systemctl stop pard" systemctl stop pard.service
 check "no /dev/shm/pard after stop" test ! -e /dev/shm/pard
 
 section "durable jobs: a crash and an upgrade keep running jobs, a restart and a stop do not"
+# Each event below starts pard again: clear systemd's start-rate limit (5 starts in 10 s) that the
+# sections above used up, so the events test pard, not the limit.
+fresh_limit() { systemctl reset-failed pard.service pard.socket; systemctl start pard.socket; }
+fresh_limit
 check "start pard" systemctl start pard.service
 # durable EVENT CMD...: a job of several seconds and a parctl wait for it; CMD runs while it runs;
 # then the wait must print the job's result (exit 0) and the job id must not be given again.
@@ -216,6 +220,7 @@ durable() {
 	local event=$1
 	shift
 	local job
+	fresh_limit
 	job=$(as_user alice parctl submit pi "$trials" --seed 13)
 	echo "job $job: pi $trials, then $event"
 	if ! wait_for 20 sh -c "timeout 10 parctl status $job | grep -q 'state *running'"; then
@@ -254,6 +259,7 @@ durable "a second kill -9" crash
 # The package installed again is an upgrade to the same version: its postinst sends SIGUSR2.
 durable "dpkg -i of the package again (upgrade)" dpkg -i "$deb"
 # systemctl restart is a stop and a start: the job ends, and the waiting parctl says so.
+fresh_limit
 job=$(as_user alice parctl submit pi "$trials" --seed 14)
 wait_for 20 sh -c "timeout 10 parctl status $job | grep -q 'state *running'"
 as_user alice parctl wait "$job" >/tmp/durable.out 2>/tmp/durable.err &
@@ -271,6 +277,7 @@ fi
 journalctl -u pard.service -o short-monotonic --no-pager | grep -Ev "debug|submitted" | tail -60
 check "systemctl stop pard" systemctl stop pard.service
 check "no /dev/shm/pard after a stop for good" test ! -e /dev/shm/pard
+fresh_limit
 first=$(as_user alice parctl submit pi 1000)
 check "a stop for good drops the jobs: the next pard starts from job 1 (got $first)" test "$first" = 1
 check "systemctl stop pard (after the durable jobs)" systemctl stop pard.service
