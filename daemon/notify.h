@@ -35,8 +35,8 @@ int notify_listen_fd(void);
 #define SEGMENT_FDNAME "segment"
 /* Returns the segment descriptor systemd passed back from its store, or -1. It is to be used only
  * when it is the segment the last pard used (notify_store_segment marks it in
- * $RUNTIME_DIRECTORY/segment): systemd may keep the store across a quick stop and start, and
- * keeps the older descriptor when a replacement does not take. Otherwise it is closed here, and
+ * $RUNTIME_DIRECTORY/segment): systemd may pass the store to a pard started right after a stop
+ * for good. Otherwise it is closed here, and
  * the log says why. */
 int notify_stored_segment_fd(void);
 /* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there, and
