@@ -75,21 +75,47 @@ static int finish_wait(struct parctl *p, bool progress)
 		}
 		if (drawn)
 			progress_clear();
+		if (!r.ok && r.code && !strcmp(r.code, PARD_ERR_RESTARTING) && p->may_reconnect) {
+			/* Stopping: restarted, it may still finish the job (reconnect.c asks again). */
+			p->lost = true;
+			return PARCTL_JOB_FAILED;
+		}
+		if (!r.ok && r.code && !strcmp(r.code, PARD_ERR_NOTFOUND) && p->reconnected) {
+			parctl_errorf(p, PARD_ERR_SHUTDOWN,
+				      "the job did not finish: pard restarted without it (it was stopped for good, the "
+				      "machine rebooted, or the new pard could not adopt the old one's segment: see its "
+				      "log)");
+			return PARCTL_JOB_FAILED;
+		}
 		if (!r.ok)
 			return parctl_error(p, &r);
 		return parctl_result(p, &r);
 	}
 }
 
-/* WAIT id: PROGRESS lines (when asked) and then the job's final reply, which finish_wait reads. */
-static int wait_job(struct parctl *p, const char *id, bool progress)
+struct wait_args {
+	const char *id;
+	bool progress;
+};
+
+static int wait_once(struct parctl *p, void *ctx)
 {
-	const char *words[] = {"WAIT", id, progress ? "progress" : data_flag(p), progress ? data_flag(p) : NULL, NULL};
+	const struct wait_args *a = ctx;
+	const char *words[] = {"WAIT", a->id, a->progress ? "progress" : data_flag(p),
+			       a->progress ? data_flag(p) : NULL, NULL};
 	struct pard_request req;
 	int rc = parctl_build(p, &req, words);
 	if (!rc)
 		rc = parctl_send_only(p, &req);
-	return rc ? rc : finish_wait(p, progress);
+	return rc ? rc : finish_wait(p, a->progress);
+}
+
+/* WAIT id: PROGRESS lines (when asked) and then the job's final reply, which finish_wait reads;
+ * through daemon restarts. */
+static int wait_job(struct parctl *p, const char *id, bool progress)
+{
+	struct wait_args a = {.id = id, .progress = progress};
+	return parctl_with_reconnect(p, id, wait_once, &a);
 }
 
 static int cmd_submit(struct parctl *p, int argc, char **argv)
@@ -101,13 +127,12 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 		parctl_errorf(p, "usage", "%s", err);
 		return PARCTL_USAGE;
 	}
-	/* Without a progress bar, submit and wait are one request: the cheapest round trip. */
-	bool run = wait && !want_progress(p);
-	const char *verb[] = {run ? "RUN" : "SUBMIT", NULL};
+	/* SUBMIT then WAIT, not RUN: a wait that knows its job's id can outlive a daemon restart. */
+	const char *verb[] = {"SUBMIT", NULL};
 	int rc = parctl_build(p, &req, verb);
 	if (rc)
 		return rc;
-	if (pard_request_append(&req, &job) < 0 || (run && data_flag(p) && pard_request_add(&req, data_flag(p)) < 0)) {
+	if (pard_request_append(&req, &job) < 0) {
 		parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)", PARD_MAX_LINE - 1);
 		return PARCTL_USAGE;
 	}
@@ -118,8 +143,6 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 		rc = parctl_error(p, &r);
 	if (rc)
 		return rc;
-	if (run)
-		return parctl_result(p, &r);
 	const char *id = pard_reply_get(&r, "id");
 	uint64_t idn;
 	if (!id || pard_parse_u64(id, 1, UINT64_MAX, &idn) < 0) {
@@ -135,7 +158,7 @@ static int cmd_submit(struct parctl *p, int argc, char **argv)
 	}
 	char idbuf[32];
 	snprintf(idbuf, sizeof(idbuf), "%s", id);
-	return wait_job(p, idbuf, true);
+	return wait_job(p, idbuf, want_progress(p));
 }
 
 static int cmd_wait(struct parctl *p, int argc, char **argv)

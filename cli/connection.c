@@ -8,7 +8,7 @@
 
 #include "parctl.h"
 
-static int connect_daemon(struct parctl *p)
+int parctl_connect(struct parctl *p)
 {
 	if (p->connected)
 		return PARCTL_OK;
@@ -74,7 +74,7 @@ int parctl_build(struct parctl *p, struct pard_request *req, const char *const *
 
 int parctl_send_only(struct parctl *p, const struct pard_request *req)
 {
-	int rc = connect_daemon(p);
+	int rc = parctl_connect(p);
 	if (rc)
 		return rc;
 	/* HELLO goes out with the first request: one round trip, not two. */
@@ -82,7 +82,9 @@ int parctl_send_only(struct parctl *p, const struct pard_request *req)
 	snprintf(hello, sizeof(hello), "HELLO %d\n", PARD_PROTO_VERSION);
 	int s = pard_client_send_request(&p->conn, p->greeted ? NULL : hello, req);
 	if (s < 0) {
-		parctl_errorf(p, "unreachable", "cannot send to pard: %s", strerror(-s));
+		p->lost = true;
+		if (!p->may_reconnect)
+			parctl_errorf(p, "unreachable", "cannot send to pard: %s", strerror(-s));
 		return PARCTL_UNREACHABLE;
 	}
 	if (!p->greeted) {
@@ -109,8 +111,10 @@ int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_repl
 {
 	int n = pard_client_read_line(&p->conn, line, len);
 	if (n < 0) {
-		parctl_errorf(p, "unreachable", "connection to pard lost: %s",
-			      n == -EPIPE ? "closed by the daemon" : strerror(-n));
+		p->lost = true;
+		if (!p->may_reconnect)
+			parctl_errorf(p, "unreachable", "connection to pard lost: %s",
+				      n == -EPIPE ? "closed by the daemon" : strerror(-n));
 		return PARCTL_UNREACHABLE;
 	}
 	if (pard_reply_parse(line, r) < 0) {

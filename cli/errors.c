@@ -9,6 +9,8 @@
 void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ...)
 {
 	char msg[512];
+	if (p->quiet)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -36,7 +38,7 @@ int parctl_error(struct parctl *p, const struct pard_reply *r)
 	}
 	parctl_errorf(p, r->code, "%s", r->message);
 	if (!strcmp(r->code, PARD_ERR_FAILED) || !strcmp(r->code, PARD_ERR_CANCELLED) ||
-	    !strcmp(r->code, PARD_ERR_SHUTDOWN))
+	    !strcmp(r->code, PARD_ERR_SHUTDOWN) || !strcmp(r->code, PARD_ERR_RESTARTING))
 		return PARCTL_JOB_FAILED;
 	if (!strcmp(r->code, PARD_ERR_BUSY))
 		return PARCTL_BUSY;

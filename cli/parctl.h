@@ -30,6 +30,11 @@ struct parctl {
 	struct pard_client conn;
 	bool connected;
 	bool greeted; /* HELLO went out on conn */
+	/* Waiting through a daemon restart (reconnect.c): */
+	bool may_reconnect; /* a lost daemon is not reported: the caller reconnects */
+	bool lost;          /* the connection broke, or pard answered ERR shutdown */
+	bool reconnected;   /* this connection replaced one that broke */
+	bool quiet;         /* report no error (a reconnection attempt) */
 };
 
 /* What a command's (or an option's) argument is, for help and shell completions. */
@@ -115,6 +120,16 @@ int parctl_build(struct parctl *p, struct pard_request *req, const char *const *
 /* Reads the next reply line of the same connection. Returns PARCTL_OK or an exit code. */
 int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_reply *r);
 void parctl_disconnect(struct parctl *p);
+/* Connects to the daemon unless connected. Returns an exit code. */
+int parctl_connect(struct parctl *p);
+
+/* reconnect.c: how long a waiting command keeps trying to reach a daemon that went away. */
+#define PARCTL_RECONNECT_SECONDS 60
+/* Runs wait(p, ctx), a wait for job id, and, each time it ends because the daemon went away (the
+ * connection broke, or ERR shutdown: p->lost), connects again with back-off and runs it again, for
+ * up to PARCTL_RECONNECT_SECONDS without a daemon; says on stderr that the daemon restarted.
+ * Returns wait's exit code, or PARCTL_UNREACHABLE when no daemon came back. */
+int parctl_with_reconnect(struct parctl *p, const char *id, int (*wait)(struct parctl *p, void *ctx), void *ctx);
 
 /* result.c: handles a job's final OK reply: reads and saves an image that follows it, then
  * prints the reply. Returns an exit code. */
