@@ -789,6 +789,43 @@ class ReloadTest(PardTestCase):
         self.assertEqual(self.stats(p)["worker_restarts"], 0, "resizing is not restarting")
 
 
+class DropinTest(PardTestCase):
+    """pard.conf.d/*.conf: read after the main file in name order on start, --check-config and reload."""
+
+    def test_dropins_on_start_check_and_reload(self):
+        p = self.new_pard(workers=2)
+        dropins = p.config + ".d"
+        os.mkdir(dropins)
+        with open(os.path.join(dropins, "10-workers.conf"), "w") as f:
+            f.write("workers = 3;\n")
+        with open(os.path.join(dropins, "20-workers.conf"), "w") as f:
+            f.write("# the last file wins\nworkers = 1;\n")
+        with open(os.path.join(dropins, "20-workers.conf.dpkg-old"), "w") as f:
+            f.write("workers = 4;\n")  # not *.conf: ignored
+        r = subprocess.run([pardtest.pard_bin(), "--check-config", "-c", p.config], capture_output=True, text=True,
+                           timeout=60, env=pardtest.clean_env())
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("workers=1", r.stdout)
+        p.start()
+        self.assertEqual(self.stats(p)["workers"], 1)
+
+        os.unlink(os.path.join(dropins, "20-workers.conf"))
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: self.stats(p)["workers"] == 3, what="the reload to apply 10-workers.conf")
+
+        bad = os.path.join(dropins, "30-bad.conf")
+        with open(bad, "w") as f:
+            f.write("\nworkers = 0;\n")
+        r = subprocess.run([pardtest.pard_bin(), "--check-config", "-c", p.config], capture_output=True, text=True,
+                           timeout=60, env=pardtest.clean_env())
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn(bad + ":2: workers must be from 1", r.stderr)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: bad + ":2:" in p.log(), what="the bad drop-in to be rejected")
+        self.assertIn("reload rejected", p.log())
+        self.assertEqual(self.stats(p)["workers"], 3)
+
+
 class LifecycleTest(PardTestCase):
     """8. Shutdown cleans up; a stale segment or socket is replaced; a live one is not."""
 
