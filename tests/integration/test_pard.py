@@ -49,7 +49,8 @@ def check_pi(tc, r, trials, seed=None, job_id=None):
     if job_id is not None:
         tc.assertEqual(r["id"], job_id, r)
     if seed is not None:
-        tc.assertEqual(r["seed"], seed, r)
+        # Past 2^53 a JSON number would not survive a double, so parctl writes it as a string.
+        tc.assertEqual(r["seed"], str(seed) if int(seed) > 2**53 else int(seed), r)
     hits = r["hits"]
     tc.assertIsInstance(hits, int, r)
     tc.assertTrue(0 <= hits <= trials, r)
@@ -138,6 +139,23 @@ class BasicTest(PardTestCase):
         self.assertGreaterEqual(s["chunks_run"], st["chunks"])
         self.assertEqual(s["worker_restarts"], 0)
 
+
+    def test_wide_seed_survives_a_double_reader(self):
+        # A seed past 2^53 read by a JSON reader that keeps numbers as doubles (jq, JavaScript)
+        # must come back exact, as a string, and reproduce the job; so must a drawn one.
+        p = self.start_pard(workers=2)
+        for seed in (["--seed", "12395146520319436956"], []):
+            with self.subTest(seed=seed):
+                out = self.parctl_ok(p, "--json", "submit", "pi", 1_000_000, *seed, "--wait").stdout
+                first = json.loads(out, parse_int=float)
+                if seed:
+                    self.assertEqual(first["seed"], seed[1], out)
+                # A drawn seed below 2^53 (one in 2048) stays a number, exact in a double.
+                given = first["seed"] if isinstance(first["seed"], str) else "%d" % first["seed"]
+                again = json.loads(self.parctl_ok(p, "--json", "submit", "pi", 1_000_000, "--seed", given,
+                                                  "--wait").stdout, parse_int=float)
+                self.assertEqual((again["seed"], again["hits"]), (first["seed"], first["hits"]))
+                self.assertEqual(int(again["seed"]), int(first["seed"]))
     def test_queued_job_status_and_notready(self):
         p = self.start_pard(workers=2)
         ws = self.stop_workers(p)  # nothing can start: the job stays queued
