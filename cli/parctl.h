@@ -81,6 +81,8 @@ int parctl_main(int argc, char **argv);
 void parctl_usage(FILE *f, int width);
 /* Prints the help of command name. Returns false for an unknown command. */
 bool parctl_command_help(FILE *f, const char *name, int width);
+/* Says name is no command, with the nearest one when it looks like a typo of it. */
+void parctl_unknown_command(FILE *f, const char *name);
 /* Prints text from column col (where the cursor is), continuing on further lines at column indent,
  * wrapped at spaces so no line is longer than width (a longer word gets a line of its own). */
 void parctl_wrap(FILE *f, int col, int indent, const char *text, int width);

@@ -8,6 +8,7 @@
 
 #include "pard/log.h"
 #include "pard/parse.h"
+#include "pard/suggest.h"
 #include "pard/util.h"
 #include "server_internal.h"
 
@@ -58,15 +59,25 @@ static void cmd_hello(struct server *s, struct client *c, int argc, char **argv)
 	client_reply(c, "OK proto=%d server=pard/%s", PARD_PROTO_VERSION, PARD_VERSION);
 }
 
+static const char *kind_name_at(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return pard_kernel_at(i)->name;
+}
+
 /* Parses and admits a job; returns it, or NULL after replying with the error. */
 static struct job *submit(struct server *s, struct client *c, int argc, char **argv)
 {
 	const struct pard_kernel *k = pard_kernel_find(argv[0]);
 	if (!k) {
-		char known[256];
+		char known[256], hint[64] = "";
 		if (pard_kernel_names(known, sizeof(known), ", ") < 0)
 			snprintf(known, sizeof(known), "see parctl help submit");
-		client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown job kind \"%.32s\" (known: %s)", argv[0], known);
+		const char *near = pard_suggest(argv[0], kind_name_at, pard_kernel_count(), NULL);
+		if (near)
+			snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+		client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown job kind \"%.32s\"%s (known: %s)", argv[0], hint,
+			     known);
 		return NULL;
 	}
 	if (s->stopping) {
@@ -324,6 +335,12 @@ static const struct command commands[] = {
 	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
 };
 
+static const char *command_name_at(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return commands[i].name;
+}
+
 void commands_run(struct server *s, struct client *c, char *line)
 {
 	char *words[PARD_MAX_ARGS];
@@ -347,7 +364,11 @@ void commands_run(struct server *s, struct client *c, char *line)
 		cmd->handle(s, c, n - 1, words + 1);
 		return;
 	}
-	client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown command \"%.32s\"", words[0]);
+	const char *near = pard_suggest(words[0], command_name_at, PARD_ARRAY_SIZE(commands), NULL);
+	char hint[64] = "";
+	if (near)
+		snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+	client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown command \"%.32s\"%s", words[0], hint);
 }
 
 /* Handles complete lines in the input buffer, one at a time, until the client must wait. */
