@@ -87,6 +87,15 @@ echo "socket: $sock_perm"
 check "/run/pard/pard.sock is mode 660, pard:pard" test "$sock_perm" = "660 pard pard socket"
 check "pard --check-config on the packaged config" pard --check-config -c /etc/pard/pard.conf
 
+section "documentation and completions in the package"
+for f in README.md design.md protocol.md; do
+	check "/usr/share/doc/pard/$f" sh -c "test -s /usr/share/doc/pard/$f || test -s /usr/share/doc/pard/$f.gz"
+done
+check "bash completion installed" test -s /usr/share/bash-completion/completions/parctl
+check "zsh completion installed" test -s /usr/share/zsh/vendor-completions/_parctl
+check "fish completion installed" test -s /usr/share/fish/vendor_completions.d/parctl.fish
+check "drop-in directory /etc/pard/pard.conf.d shipped" test -d /etc/pard/pard.conf.d
+
 section "start"
 check "systemctl start pard" systemctl start pard.service
 check "pard.service active (READY=1 received)" unit_active pard.service
@@ -167,6 +176,16 @@ systemctl status pard.service --no-pager | head -15
 check "pard keeps running after a rejected reload" unit_active pard.service
 check "same main process after the rejected reload" test "$(main_pid)" = "$pid_before"
 cp /tmp/pard.conf.orig /etc/pard/pard.conf
+# A drop-in survives upgrades of the conffile; reload reads it after pard.conf.
+echo "workers = $((workers_new + 1));" >/etc/pard/pard.conf.d/50-local.conf
+check "systemctl reload pard with a drop-in" systemctl reload pard.service
+check "reload applied the drop-in's workers = $((workers_new + 1))" \
+	wait_for 10 sh -c "timeout 10 parctl stats | grep -Eq '^running +$((workers_new + 1))\$'"
+echo "workers = 0;" >/etc/pard/pard.conf.d/60-bad.conf
+expect_rc "pard --check-config names a bad drop-in" 1 sh -c \
+	'pard --check-config -c /etc/pard/pard.conf 2>&1 | tee /dev/stderr | grep -q "pard.conf.d/60-bad.conf:1:" && exit 1'
+rm -f /etc/pard/pard.conf.d/50-local.conf /etc/pard/pard.conf.d/60-bad.conf
+check "systemctl reload pard without drop-ins" systemctl reload pard.service
 as_user alice parctl status "$long"
 as_user alice parctl wait "$long" >/tmp/long.out
 rc=$?
