@@ -10,6 +10,7 @@
 #include "pard/parse.h"
 #include "pard/suggest.h"
 #include "pard/util.h"
+#include "joblog.h"
 #include "server_internal.h"
 
 struct command {
@@ -125,8 +126,7 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	if (timeout_ns)
 		loop_tick_at(s->loop, job->deadline_ns);
 	loop_tick_soon(s->loop);
-	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name, (unsigned)c->uid,
-		  (int)c->pid);
+	joblog(PARD_LOG_INFO, job->id, k->name, c->uid, "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
 	notify_status_changed(s->notify);
 	return job;
 }
@@ -229,7 +229,7 @@ static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv
 			     (unsigned long long)job->id, job_state_name(job));
 		return;
 	}
-	log_info("job %llu cancelled by uid %u", (unsigned long long)job->id, (unsigned)c->uid);
+	joblog(PARD_LOG_INFO, job->id, job->kernel->name, c->uid, "cancel requested by uid %u", (unsigned)c->uid);
 	client_reply(c, "OK id=%llu state=cancelled", (unsigned long long)job->id);
 }
 

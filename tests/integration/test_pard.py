@@ -844,6 +844,43 @@ class DropinTest(PardTestCase):
         self.assertEqual(self.stats(p)["workers"], 3)
 
 
+class JobLogTest(PardTestCase):
+    """Each job's lifecycle is logged at info: submitted, done, failed, cancelled, with id, kind,
+    uid and duration. Not under journald, the lines are plain text on stderr (the journal's
+    fields are checked in the booted-systemd package test)."""
+
+    def test_lifecycle_lines(self):
+        p = self.new_pard(workers=1, log_level="info")
+        # Inherited from a service manager but not this stderr: still plain text.
+        st = os.stat("/dev/null")
+        p.extra_env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
+        p.start()
+        uid = os.getuid()
+        done = self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait")["id"]
+        r = self.parctl(p, "submit", "pi", 10**12, "--timeout", "0.2", "--wait")
+        self.assertEqual(r.returncode, 1, r)
+        failed = self.parctl_json(p, "list")["jobs"][-1]["id"]
+        cancelled = int(self.parctl_ok(p, "submit", "pi", 10**12).stdout)
+        self.parctl_ok(p, "cancel", cancelled)
+        wait_until(lambda: "job %d pi cancelled after" % cancelled in p.log(), what="the cancelled job's line")
+        log = p.log()
+        want = [
+            r"pard\[\d+\]: info: job %d pi submitted by uid %d \(pid \d+\)$" % (done, uid),
+            r"pard\[\d+\]: info: job %d pi done after \d+\.\d{3} s \(uid %d\)$" % (done, uid),
+            r"pard\[\d+\]: info: job %d pi failed after \d+\.\d{3} s \(uid %d\): timed out" % (failed, uid),
+            r"pard\[\d+\]: info: job %d pi cancel requested by uid %d$" % (cancelled, uid),
+            r"pard\[\d+\]: info: job %d pi cancelled after \d+\.\d{3} s \(uid %d\)$" % (cancelled, uid),
+        ]
+        for w in want:
+            self.assertRegex(log, re.compile(w, re.M))
+        self.assertNotIn("PARD_JOB=", log)
+
+    def test_quiet_below_info(self):
+        p = self.start_pard(workers=1, log_level="notice")
+        jid = self.parctl_json(p, "submit", "pi", 1000, "--wait")["id"]
+        self.assertNotIn("job %d pi" % jid, p.log())
+
+
 class LifecycleTest(PardTestCase):
     """8. Shutdown cleans up; a stale segment or socket is replaced; a live one is not."""
 

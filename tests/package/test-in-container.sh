@@ -141,6 +141,13 @@ echo "alice's job: $id"
 as_user alice parctl wait "$id"
 expect_rc "another member cannot read alice's job (ERR perm, exit 4)" 4 as_user carol parctl result "$id"
 expect_rc "root can read alice's job" 0 parctl result "$id"
+# Job lifecycle lines carry journal fields (sd_journal_send under journald).
+check "journalctl PARD_JOB=$id: job $id's submitted and done lines" \
+	wait_for 10 sh -c "journalctl PARD_JOB=$id -o cat | grep -q 'job $id pi submitted by uid' &&
+		journalctl PARD_JOB=$id -o cat | grep -q 'job $id pi done after'"
+journalctl PARD_JOB="$id" -o verbose --no-pager | grep -E 'PARD_|MESSAGE='
+check "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) finds alice's jobs" \
+	sh -c "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) -o cat | grep -q 'job $id pi'"
 # bash completion: commands, and job ids asked from the daemon.
 completion() {
 	bash -c 'source /usr/share/bash-completion/completions/parctl
