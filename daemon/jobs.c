@@ -9,6 +9,7 @@
 
 #include "pard/log.h"
 #include "pard/util.h"
+#include "joblog.h"
 #include "worker.h"
 
 static const char *const state_names[] = {
@@ -470,7 +471,13 @@ static void job_finish(struct jobs *js, struct job *job)
 	/* Only a done job's buffer holds a result worth keeping. */
 	if (job->state != JOB_DONE)
 		release_buffer(js, job);
-	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job));
+	double secs = (double)(now - job->submit_ns) / 1e9;
+	if (job->state == JOB_FAILED)
+		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
+		       (unsigned)job->owner, job->error);
+	else
+		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)",
+		       job_state_name(job), secs, (unsigned)job->owner);
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
 }
