@@ -10,6 +10,7 @@
 #include "pard/log.h"
 #include "pard/util.h"
 #include "joblog.h"
+#include "metrics.h"
 #include "worker.h"
 
 static const char *const state_names[] = {
@@ -472,6 +473,11 @@ static void job_finish(struct jobs *js, struct job *job)
 	if (job->state != JOB_DONE)
 		release_buffer(js, job);
 	double secs = (double)(now - job->submit_ns) / 1e9;
+	metrics_job_ended(job->kernel,
+			  job->state == JOB_DONE     ? METRICS_DONE
+			  : job->state == JOB_FAILED ? METRICS_FAILED
+						     : METRICS_CANCELLED,
+			  secs);
 	if (job->state == JOB_FAILED)
 		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
 		       (unsigned)job->owner, job->error);
