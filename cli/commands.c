@@ -271,6 +271,8 @@ const struct parctl_command parctl_commands[] = {
 	{"list", 0, 0, cmd_list, "", PARCTL_ARG_NONE, "list jobs the daemon holds"},
 	{"stats", 0, 0, cmd_stats, "", PARCTL_ARG_NONE, "show workers, queue and counters"},
 	{"workers", 1, 1, cmd_workers, "N", PARCTL_ARG_NUMBER, "resize the pool (root or the daemon's user)"},
+	{"metrics", 0, 2, parctl_cmd_metrics, "[--prometheus] [--http]", PARCTL_ARG_NONE,
+	 "print metrics for Prometheus (OpenMetrics)"},
 	{"help", 0, 1, cmd_help, "[COMMAND]", PARCTL_ARG_COMMAND, "show this help, or one command's"},
 };
 const unsigned parctl_ncommands = sizeof(parctl_commands) / sizeof(parctl_commands[0]);

@@ -128,6 +128,13 @@ void output_json_value(FILE *f, const char *v);
 /* Prints a JSON object of r's pairs (no newline). */
 void output_json_object(FILE *f, const struct pard_reply *r);
 
+/* metrics.c: `parctl metrics [--prometheus] [--http]`. Renders METRICS' first reply and its KIND
+ * lines as OpenMetrics text (ending in "# EOF"), or Prometheus' text format 0.0.4. */
+#define METRICS_KINDS_MAX 16
+int parctl_cmd_metrics(struct parctl *p, int argc, char **argv);
+void parctl_metrics_render(FILE *f, bool openmetrics, const struct pard_reply *daemon, struct pard_reply *kinds,
+			   int nkinds);
+
 /* Draws (or, with done == total, finishes) a progress bar on stderr. */
 void progress_draw(unsigned done, unsigned total);
 void progress_clear(void);

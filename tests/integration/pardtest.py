@@ -465,7 +465,9 @@ class PardTestCase(unittest.TestCase):
             cmd.append("--json")
         if user is not None:
             cmd = drop_privileges_prefix(user) + cmd
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        if "input" not in kw:
+            kw["stdin"] = subprocess.DEVNULL
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout, env=clean_env(), **kw)
 
     def parctl_ok(self, p, *args, **kw):
