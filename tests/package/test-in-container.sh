@@ -158,6 +158,23 @@ check "bash completion offers the commands" test "$(completion parctl s)" = "sub
 echo "completion of 'parctl wait ': $(completion parctl wait '')"
 check "bash completion offers job ids" grep -qw "$id" <<<"$(completion parctl wait '')"
 
+section "metrics for Prometheus: pard-metrics.socket"
+check "pard-metrics.socket is not enabled by the package" test "$(systemctl is-enabled pard-metrics.socket)" = disabled
+check "systemctl enable --now pard-metrics.socket" systemctl enable --now pard-metrics.socket
+curl -sS -D /tmp/metrics.head -H 'Accept: application/openmetrics-text; version=1.0.0' \
+	http://127.0.0.1:9591/metrics >/tmp/metrics.txt
+cat /tmp/metrics.head
+head -20 /tmp/metrics.txt
+check "curl http://127.0.0.1:9591/metrics: OpenMetrics" grep -qi '^Content-Type: application/openmetrics-text' /tmp/metrics.head
+check "the scrape ends with # EOF" test "$(tail -1 /tmp/metrics.txt)" = "# EOF"
+check "the scrape counts alice's pi jobs" grep -Eq '^pard_jobs_submitted_total\{kind="pi"\} [1-9]' /tmp/metrics.txt
+check "the scrape shows the workers" grep -Eq '^pard_workers_wanted [1-9]' /tmp/metrics.txt
+check "curl http://127.0.0.1:9591/other: 404" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9591/other)" = 404
+systemd-analyze security --no-pager pard-metrics@scrape.service >/tmp/metrics-security.out 2>&1
+note "systemd-analyze security pard-metrics@.service: $(grep 'Overall exposure level' /tmp/metrics-security.out)"
+check "systemctl disable --now pard-metrics.socket" systemctl disable --now pard-metrics.socket
+
 section "reload while a job runs"
 # Several seconds whatever the number of CPUs, so the reload surely happens while it runs.
 trials=$(($(nproc) * 20000000000))
@@ -235,7 +252,8 @@ check "systemctl stop pard" systemctl stop pard.service
 check "no /dev/shm/pard after stop" test ! -e /dev/shm/pard
 
 section "systemd-analyze"
-systemd-analyze verify /lib/systemd/system/pard.service /lib/systemd/system/pard.socket >/tmp/verify.out 2>&1
+systemd-analyze verify /lib/systemd/system/pard.service /lib/systemd/system/pard.socket \
+	/lib/systemd/system/pard-metrics.socket /lib/systemd/system/pard-metrics@.service >/tmp/verify.out 2>&1
 rc=$?
 cat /tmp/verify.out
 if [ "$rc" -eq 0 ] && [ ! -s /tmp/verify.out ]; then
