@@ -241,7 +241,8 @@ check "no other warnings or errors from pard in the journal" test ! -s /tmp/warn
 section "crash: Restart=on-failure"
 check "start pard" systemctl start pard.service
 pid_before=$(main_pid)
-kill -KILL "$pid_before"
+# MainPID is 0 when the start failed: kill -KILL 0 would end this script and the whole check.
+[ "$pid_before" -gt 0 ] && kill -KILL "$pid_before"
 check "systemd restarts pard after SIGKILL" \
 	wait_for 20 sh -c "[ \"\$(systemctl show -p MainPID --value pard.service)\" != 0 ] &&
 		[ \"\$(systemctl show -p MainPID --value pard.service)\" != $pid_before ] &&
