@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "output.h"
 #include "pard/client.h"
 #include "pard/kernel.h"
 #include "pard/protocol.h"
@@ -121,12 +122,12 @@ void parctl_disconnect(struct parctl *p);
  * prints the reply. Returns an exit code. */
 int parctl_result(struct parctl *p, const struct pard_reply *r);
 
-/* output.c: prints an OK reply's key=value pairs as text lines or one JSON object to f. */
-void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r);
-/* Prints one JSON value: a number when v is one, else a string. */
-void output_json_value(FILE *f, const char *v);
-/* Prints a JSON object of r's pairs (no newline). */
-void output_json_object(FILE *f, const struct pard_reply *r);
+/* Prints an OK reply's key=value pairs as text lines or one JSON object (--json) to f; the
+ * writers are shared with pard-mpi (lib/output/output.h). */
+static inline void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r)
+{
+	output_pairs(f, p->json, r);
+}
 
 /* metrics.c: `parctl metrics [--prometheus] [--http]`. Renders METRICS' first reply and its KIND
  * lines as OpenMetrics text (ending in "# EOF"), or Prometheus' text format 0.0.4. */

@@ -25,11 +25,18 @@ TREE = os.path.abspath(os.path.join(pardtest.HERE, "..", ".."))
 
 
 def using_it_block():
-    """The indented commands under README's "## Using it"."""
+    """The first indented block under README's "## Using it": the shell commands (the Python
+    example after them is docs/python.md's to test)."""
     with open(os.path.join(TREE, "README.md")) as f:
         text = f.read()
     section = text.split("\n## Using it\n", 1)[1].split("\n## ", 1)[0]
-    return [line[4:] for line in section.splitlines() if line.startswith("    ")]
+    block = []
+    for line in section.splitlines():
+        if line.startswith("    "):
+            block.append(line[4:])
+        elif block:
+            break
+    return block
 
 
 def gone(pid):
