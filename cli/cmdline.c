@@ -100,9 +100,7 @@ int parctl_main(int argc, char **argv)
 	}
 	const struct parctl_command *c = parctl_command_find(rest[0]);
 	if (!c) {
-		char shown[128];
-		fprintf(stderr, "parctl: unknown command \"%s\"\n", parctl_escape(rest[0], shown, sizeof(shown)));
-		parctl_usage(stderr, PARCTL_HELP_WIDTH);
+		parctl_unknown_command(stderr, rest[0]);
 		return PARCTL_USAGE;
 	}
 	int args = n - 1;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "pard/parse.h"
+#include "pard/suggest.h"
 #include "parctl.h"
 
 /* The word that keeps an image on the daemon when there is nowhere to save it. */
@@ -44,9 +45,11 @@ static int check_id(const struct parctl *p, const char *arg)
 {
 	uint64_t id;
 	if (pard_parse_u64(arg, 1, UINT64_MAX, &id) < 0) {
-		char shown[128];
-		parctl_errorf(p, "usage", "job id must be a positive whole number (got \"%s\")",
-			      parctl_escape(arg, shown, sizeof(shown)));
+		char shown[128], why[160] = "it ";
+		if (!pard_request_word_ok(arg))
+			pard_word_problem(arg, why + 3, sizeof(why) - 3); /* a pasted U+2212 looks like '-' */
+		parctl_errorf(p, "usage", "job id must be a positive whole number (got \"%s\"%s%s)",
+			      parctl_escape(arg, shown, sizeof(shown)), why[3] ? ": " : "", why[3] ? why : "");
 		return PARCTL_USAGE;
 	}
 	return PARCTL_OK;
@@ -276,9 +279,7 @@ static int cmd_help(struct parctl *p, int argc, char **argv)
 	}
 	if (parctl_command_help(stdout, argv[0], PARCTL_HELP_WIDTH))
 		return PARCTL_OK;
-	char shown[128];
-	fprintf(stderr, "parctl: no command \"%s\" (parctl help lists them)\n",
-		parctl_escape(argv[0], shown, sizeof(shown)));
+	parctl_unknown_command(stderr, argv[0]);
 	return PARCTL_USAGE;
 }
 
@@ -293,6 +294,8 @@ const struct parctl_command parctl_commands[] = {
 	{"list", 0, 0, cmd_list, "", PARCTL_ARG_NONE, "list jobs the daemon holds"},
 	{"stats", 0, 0, cmd_stats, "", PARCTL_ARG_NONE, "show workers, queue and counters"},
 	{"workers", 1, 1, cmd_workers, "N", PARCTL_ARG_NUMBER, "resize the pool (root or the daemon's user)"},
+	{"metrics", 0, 2, parctl_cmd_metrics, "[--prometheus] [--http]", PARCTL_ARG_NONE,
+	 "print metrics for Prometheus (OpenMetrics)"},
 	{"help", 0, 1, cmd_help, "[COMMAND]", PARCTL_ARG_COMMAND, "show this help, or one command's"},
 };
 const unsigned parctl_ncommands = sizeof(parctl_commands) / sizeof(parctl_commands[0]);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <string.h>
 
+#include "pard/suggest.h"
 #include "parctl.h"
 
 int parctl_connect(struct parctl *p)
@@ -57,10 +58,9 @@ int parctl_build(struct parctl *p, struct pard_request *req, const char *const *
 	for (; *words; words++) {
 		int r = pard_request_add(req, *words);
 		if (r == -EINVAL) {
-			char shown[256];
-			parctl_errorf(p, "usage",
-				      "argument \"%s\" is empty or contains whitespace or control characters",
-				      parctl_escape(*words, shown, sizeof(shown)));
+			char shown[256], why[160];
+			parctl_errorf(p, "usage", "argument \"%s\" %s", parctl_escape(*words, shown, sizeof(shown)),
+				      pard_word_problem(*words, why, sizeof(why)));
 			return PARCTL_USAGE;
 		}
 		if (r < 0) {

@@ -2,6 +2,7 @@
 /* Help text, made from the command, option and kind tables so it cannot fall behind them. */
 #include <string.h>
 
+#include "pard/suggest.h"
 #include "parctl.h"
 
 /* Where descriptions start: after "  term" and at least two spaces. */
@@ -124,4 +125,20 @@ bool parctl_command_help(FILE *f, const char *name, int width)
 		fputc('\n', f);
 	}
 	return true;
+}
+
+static const char *command_at(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return parctl_commands[i].name;
+}
+
+void parctl_unknown_command(FILE *f, const char *name)
+{
+	char shown[128];
+	const char *near = pard_suggest(name, command_at, parctl_ncommands, NULL);
+	fprintf(f, "parctl: unknown command \"%s\"", parctl_escape(name, shown, sizeof(shown)));
+	if (near)
+		fprintf(f, "; did you mean \"%s\"?", near);
+	fprintf(f, " (parctl help lists the commands)\n");
 }

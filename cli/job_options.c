@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "pard/suggest.h"
 #include "parctl.h"
 
 const struct pard_kernel_option parctl_job_options[] = {
@@ -26,9 +27,9 @@ static int add(struct pard_request *req, const char *word, char *err, size_t err
 {
 	int r = pard_request_add(req, word);
 	if (r == -EINVAL) {
-		char shown[200];
-		snprintf(err, errlen, "argument \"%s\" is empty or contains whitespace or control characters",
-			 parctl_escape(word, shown, sizeof(shown)));
+		char shown[200], why[160];
+		snprintf(err, errlen, "argument \"%s\" %s", parctl_escape(word, shown, sizeof(shown)),
+			 pard_word_problem(word, why, sizeof(why)));
 	} else if (r < 0) {
 		snprintf(err, errlen, "arguments too long (a request is at most %d bytes)", PARD_MAX_LINE - 1);
 	}

@@ -87,6 +87,8 @@ int parctl_main(int argc, char **argv);
 void parctl_usage(FILE *f, int width);
 /* Prints the help of command name. Returns false for an unknown command. */
 bool parctl_command_help(FILE *f, const char *name, int width);
+/* Says name is no command, with the nearest one when it looks like a typo of it. */
+void parctl_unknown_command(FILE *f, const char *name);
 /* Prints text from column col (where the cursor is), continuing on further lines at column indent,
  * wrapped at spaces so no line is longer than width (a longer word gets a line of its own). */
 void parctl_wrap(FILE *f, int col, int indent, const char *text, int width);
@@ -141,6 +143,13 @@ static inline void output_reply(FILE *f, const struct parctl *p, const struct pa
 {
 	output_pairs(f, p->json, r);
 }
+
+/* metrics.c: `parctl metrics [--prometheus] [--http]`. Renders METRICS' first reply and its KIND
+ * lines as OpenMetrics text (ending in "# EOF"), or Prometheus' text format 0.0.4. */
+#define METRICS_KINDS_MAX 16
+int parctl_cmd_metrics(struct parctl *p, int argc, char **argv);
+void parctl_metrics_render(FILE *f, bool openmetrics, const struct pard_reply *daemon, struct pard_reply *kinds,
+			   int nkinds);
 
 /* Draws (or, with done == total, finishes) a progress bar on stderr. */
 void progress_draw(unsigned done, unsigned total);

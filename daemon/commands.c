@@ -4,11 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pard/log.h"
 #include "pard/parse.h"
+#include "pard/suggest.h"
 #include "pard/util.h"
+#include "joblog.h"
+#include "metrics.h"
 #include "server_internal.h"
 
 struct command {
@@ -58,15 +62,25 @@ static void cmd_hello(struct server *s, struct client *c, int argc, char **argv)
 	client_reply(c, "OK proto=%d server=pard/%s", PARD_PROTO_VERSION, PARD_VERSION);
 }
 
+static const char *kind_name_at(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return pard_kernel_at(i)->name;
+}
+
 /* Parses and admits a job; returns it, or NULL after replying with the error. */
 static struct job *submit(struct server *s, struct client *c, int argc, char **argv)
 {
 	const struct pard_kernel *k = pard_kernel_find(argv[0]);
 	if (!k) {
-		char known[256];
+		char known[256], hint[64] = "";
 		if (pard_kernel_names(known, sizeof(known), ", ") < 0)
 			snprintf(known, sizeof(known), "see parctl help submit");
-		client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown job kind \"%.32s\" (known: %s)", argv[0], known);
+		const char *near = pard_suggest(argv[0], kind_name_at, pard_kernel_count(), NULL);
+		if (near)
+			snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+		client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown job kind \"%.32s\"%s (known: %s)", argv[0], hint,
+			     known);
 		return NULL;
 	}
 	if (s->stopping) {
@@ -114,8 +128,8 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	if (timeout_ns)
 		loop_tick_at(s->loop, job->deadline_ns);
 	loop_tick_soon(s->loop);
-	log_debug("job %llu %s submitted by uid %u pid %d", (unsigned long long)job->id, k->name, (unsigned)c->uid,
-		  (int)c->pid);
+	joblog(PARD_LOG_INFO, job->id, k->name, c->uid, "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
+	metrics_job_submitted(k);
 	notify_status_changed(s->notify);
 	return job;
 }
@@ -218,7 +232,7 @@ static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv
 			     (unsigned long long)job->id, job_state_name(job));
 		return;
 	}
-	log_info("job %llu cancelled by uid %u", (unsigned long long)job->id, (unsigned)c->uid);
+	joblog(PARD_LOG_INFO, job->id, job->kernel->name, c->uid, "cancel requested by uid %u", (unsigned)c->uid);
 	client_reply(c, "OK id=%llu state=cancelled", (unsigned long long)job->id);
 }
 
@@ -285,6 +299,76 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 		pard_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
 }
 
+/* METRICS: what a monitoring system scrapes (parctl metrics renders it as OpenMetrics): the first
+ * line has the gauges and counters of the daemon, then one KIND line per job kind. */
+static void cmd_metrics(struct server *s, struct client *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	uint32_t busy = 0, idle = 0, starting = 0;
+	for (uint32_t w = 0; w < s->pool->rows; w++) {
+		const struct pool_worker *pw = &s->pool->w[w];
+		if (!pw->pid && !pw->starting)
+			continue;
+		uint32_t st =
+			pw->pid ? atomic_load(&pard_segment_worker(s->jobs->seg, w)->state) : PARD_WORKER_STARTING;
+		busy += st == PARD_WORKER_BUSY;
+		idle += st == PARD_WORKER_IDLE;
+		starting += st != PARD_WORKER_BUSY && st != PARD_WORKER_IDLE;
+	}
+	uint32_t by_state[JOB_CANCELLED + 1] = {0};
+	for (uint32_t i = 0; i < s->jobs->nslots; i++) {
+		struct job *j = &s->jobs->table[i];
+		if (j->state == JOB_FREE)
+			continue;
+		jobs_refresh_state(s->jobs, j);
+		by_state[j->state]++;
+	}
+	char restarts[512];
+	size_t used = 0;
+	for (int r = 0; r < POOL_RESTART_CAUSES; r++)
+		used += (size_t)snprintf(restarts + used, sizeof(restarts) - used, " restarts_%s=%llu",
+					 pool_restart_cause_names[r], (unsigned long long)s->pool->restarts_by[r]);
+	const struct pard_segment_header *h = s->jobs->seg->hdr;
+	double uptime = pard_seconds(pard_now_ns() - s->start_ns);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	client_reply(c,
+		     "OK kinds=%zu uptime=%.3f start_time=%.3f workers=%u busy=%u idle=%u starting=%u "
+		     "jobs_waiting=%u jobs_queued=%u jobs_running=%u jobs_ending=%u jobs_done=%u jobs_failed=%u "
+		     "jobs_cancelled=%u queue_used=%u queue_depth=%u chunks_run=%llu chunks_requeued=%llu "
+		     "workers_recycled=%llu%s arena_used=%llu arena_free=%llu arena_size=%llu clients=%u",
+		     pard_kernel_count(), uptime, (double)now.tv_sec + now.tv_nsec / 1e9 - uptime, s->pool->target,
+		     busy, idle, starting, by_state[JOB_WAITING], by_state[JOB_QUEUED], by_state[JOB_RUNNING],
+		     by_state[JOB_ENDING], by_state[JOB_DONE], by_state[JOB_FAILED], by_state[JOB_CANCELLED],
+		     s->jobs->active, s->jobs->cfg->queue_depth, (unsigned long long)atomic_load(&h->chunks_run),
+		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->recycled,
+		     restarts, (unsigned long long)s->jobs->arena.used,
+		     (unsigned long long)(s->jobs->arena.size - s->jobs->arena.used),
+		     (unsigned long long)s->jobs->arena.size, s->nclients);
+	for (size_t i = 0; i < pard_kernel_count(); i++) {
+		const struct pard_kernel *k = pard_kernel_at(i);
+		const struct metrics_kind *m = metrics_of(k);
+		char buckets[512];
+		size_t bu = 0;
+		uint64_t cumulative = 0;
+		for (int b = 0; b <= METRICS_NBUCKETS; b++) {
+			cumulative += m->buckets[b];
+			char le[32];
+			if (b < METRICS_NBUCKETS)
+				snprintf(le, sizeof(le), "%g", metrics_bucket_bounds[b]);
+			else
+				snprintf(le, sizeof(le), "inf");
+			bu += (size_t)snprintf(buckets + bu, sizeof(buckets) - bu, " le_%s=%llu", le,
+					       (unsigned long long)cumulative);
+		}
+		client_reply(c, "KIND name=%s submitted=%llu done=%llu failed=%llu cancelled=%llu seconds_sum=%.6f%s",
+			     k->name, (unsigned long long)m->submitted, (unsigned long long)m->ended[METRICS_DONE],
+			     (unsigned long long)m->ended[METRICS_FAILED],
+			     (unsigned long long)m->ended[METRICS_CANCELLED], m->seconds_sum, buckets);
+	}
+}
+
 static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)
 {
 	(void)argc;
@@ -321,8 +405,15 @@ static const struct command commands[] = {
 	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
 	{"LIST", 0, 2, cmd_list, "LIST [after=ID] [limit=N]"},
 	{"STATS", 0, 0, cmd_stats, "STATS"},
+	{"METRICS", 0, 0, cmd_metrics, "METRICS"},
 	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
 };
+
+static const char *command_name_at(size_t i, const void *ctx)
+{
+	(void)ctx;
+	return commands[i].name;
+}
 
 void commands_run(struct server *s, struct client *c, char *line)
 {
@@ -347,7 +438,11 @@ void commands_run(struct server *s, struct client *c, char *line)
 		cmd->handle(s, c, n - 1, words + 1);
 		return;
 	}
-	client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown command \"%.32s\"", words[0]);
+	const char *near = pard_suggest(words[0], command_name_at, PARD_ARRAY_SIZE(commands), NULL);
+	char hint[64] = "";
+	if (near)
+		snprintf(hint, sizeof(hint), "; did you mean \"%s\"?", near);
+	client_reply(c, "ERR " PARD_ERR_UNKNOWN " unknown command \"%.32s\"%s", words[0], hint);
 }
 
 /* Handles complete lines in the input buffer, one at a time, until the client must wait. */

@@ -3,6 +3,7 @@
  * problem is reported with file and line, and a file with any problem changes nothing. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -320,6 +321,8 @@ struct load {
 
 static void problem(struct load *l, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+static void note(config_report_fn *report, void *ctx, enum pard_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static void problem(struct load *l, const config_setting_t *s, const char *fmt, ...)
 {
@@ -477,52 +480,129 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 	return 0;
 }
 
-int config_load_report(struct pard_config *c, const char *path, config_report_fn *report, void *ctx)
+/* Where each setting was last given, for messages about two settings together. */
+struct origin {
+	char file[4096];
+	int line;
+};
+
+/* Reads one file's settings over n. Returns 0 when the file could be read (its problems are in l),
+ * or -errno when it could not be opened (not reported here). */
+static int load_file(struct load *l, struct pard_config *n, bool bad[], struct origin where[])
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(l->path, "r");
 	if (!f)
 		return -errno;
 	config_t cf;
 	config_init(&cf);
 	int ok = config_read(&cf, f);
 	fclose(f);
-	struct load l = {.path = path, .report = report, .ctx = ctx};
 	if (!ok) {
 		/* libconfig stops at the first syntax error: nothing after it can be checked. */
 		char msg[1400];
-		snprintf(msg, sizeof(msg), "%s:%d: %s", path, config_error_line(&cf), config_error_text(&cf));
-		report(ctx, PARD_LOG_ERROR, msg);
+		snprintf(msg, sizeof(msg), "%s:%d: %s", l->path, config_error_line(&cf), config_error_text(&cf));
+		l->errors++;
+		l->report(l->ctx, PARD_LOG_ERROR, msg);
 		config_destroy(&cf);
-		return -EINVAL;
+		return 0;
 	}
-	struct pard_config n = *c;
-	bool bad[NSETTINGS] = {false};
 	config_setting_t *root = config_root_setting(&cf);
 	for (int i = 0; i < config_setting_length(root); i++) {
 		config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(s);
 		const struct config_setting_info *r = config_setting_find(name);
 		if (!r) {
-			problem(&l, s, "unknown setting %s", name);
+			problem(l, s, "unknown setting %s", name);
 			continue;
 		}
-		int e = r->kind == CONFIG_NUMBER ? apply_number(&l, &n, s, r) : apply_string(&l, &n, s, r);
+		int e = r->kind == CONFIG_NUMBER ? apply_number(l, n, s, r) : apply_string(l, n, s, r);
 		if (e < 0)
 			bad[r - settings] = true;
-	}
-	/* Only between values that were themselves good: a refused max_jobs says nothing. */
-	if (!bad[config_setting_find("queue_depth") - settings] && !bad[config_setting_find("max_jobs") - settings] &&
-	    n.queue_depth > n.max_jobs) {
-		config_setting_t *s = config_lookup(&cf, "queue_depth");
-		if (!s)
-			s = config_lookup(&cf, "max_jobs");
-		problem(&l, s, "queue_depth must not exceed max_jobs (%u > %u)", n.queue_depth, n.max_jobs);
+		snprintf(where[r - settings].file, sizeof(where[0].file), "%s", l->path);
+		where[r - settings].line = config_setting_source_line(s);
 	}
 	config_destroy(&cf);
+	return 0;
+}
+
+/* Drop-ins: files named *.conf, not hidden, sorted by the bytes of their names (as LC_ALL=C ls). */
+static int dropin_filter(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+	return e->d_name[0] != '.' && n > 5 && !strcmp(e->d_name + n - 5, ".conf");
+}
+
+static int byte_order(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int config_dropin_dir(const char *path, char *out, size_t len)
+{
+	return (size_t)snprintf(out, len, "%s.d", path) < len ? 0 : -ENAMETOOLONG;
+}
+
+int config_load_report(struct pard_config *c, const char *path, config_report_fn *report, void *ctx)
+{
+	struct pard_config n = *c;
+	bool bad[NSETTINGS] = {false};
+	struct origin *where = calloc(NSETTINGS, sizeof(*where));
+	if (!where)
+		return -ENOMEM;
+	struct load l = {.path = path, .report = report, .ctx = ctx};
+	int main_r = load_file(&l, &n, bad, where);
+	if (main_r < 0 && main_r != -ENOENT) {
+		free(where);
+		return main_r;
+	}
+	/* Then the drop-ins in name order, each over what came before (a later file wins). */
+	char dir[4096];
+	struct dirent **names = NULL;
+	int count = 0;
+	if (config_dropin_dir(path, dir, sizeof(dir)) == 0) {
+		count = scandir(dir, &names, dropin_filter, byte_order);
+		if (count < 0) {
+			if (errno != ENOENT) {
+				note(report, ctx, PARD_LOG_ERROR, "%s: cannot read the drop-in directory: %s", dir,
+				     strerror(errno));
+				l.errors++;
+			}
+			count = 0;
+		}
+	}
+	for (int i = 0; i < count; i++) {
+		char file[4096 + 256];
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]->d_name);
+		struct stat st;
+		/* A directory or a dangling link named x.conf is a mistake worth naming, not skipping. */
+		if (stat(file, &st) < 0 || !S_ISREG(st.st_mode)) {
+			note(report, ctx, PARD_LOG_ERROR, "%s: not a readable regular file", file);
+			l.errors++;
+		} else {
+			l.path = file;
+			int r = load_file(&l, &n, bad, where);
+			if (r < 0) {
+				note(report, ctx, PARD_LOG_ERROR, "%s: %s", file, strerror(-r));
+				l.errors++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	/* Only between values that were themselves good: a refused max_jobs says nothing. */
+	size_t qd = (size_t)(config_setting_find("queue_depth") - settings);
+	size_t mj = (size_t)(config_setting_find("max_jobs") - settings);
+	if (!bad[qd] && !bad[mj] && n.queue_depth > n.max_jobs) {
+		const struct origin *o = where[qd].line ? &where[qd] : &where[mj];
+		note(report, ctx, PARD_LOG_ERROR, "%s:%d: queue_depth must not exceed max_jobs (%u > %u)", o->file,
+		     o->line, n.queue_depth, n.max_jobs);
+		l.errors++;
+	}
+	free(where);
 	if (l.errors)
 		return -EINVAL;
 	*c = n;
-	return 0;
+	return main_r;
 }
 
 struct collect {
@@ -612,6 +692,8 @@ void config_write_annotated(FILE *f)
 	      "# `pard --check-config` also checks /dev/shm's size and the worker binary.\n"
 	      "# Whole numbers above 2147483647 need the L suffix. Paths may use %t (runtime directory:\n"
 	      "# $XDG_RUNTIME_DIR, else /run for root and a private /tmp/pard-UID for a user) and %u (uid).\n"
+	      "# Then every *.conf in /etc/pard/pard.conf.d/ is read, in name order, each over the one before:\n"
+	      "# put local changes there and package upgrades of this file never touch them.\n"
 	      "# Written from the settings table in daemon/config.c: change the table, not this file\n"
 	      "# (build/tests/unit/test_config --write-conf > etc/pard.conf).\n",
 	      f);
@@ -655,9 +737,6 @@ unsigned config_keep_restart_only(struct pard_config *next, const struct pard_co
 	}
 	return n;
 }
-
-static void note(config_report_fn *report, void *ctx, enum pard_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 static void note(config_report_fn *report, void *ctx, enum pard_log_level level, const char *fmt, ...)
 {

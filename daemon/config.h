@@ -67,10 +67,14 @@ typedef void config_report_fn(void *ctx, enum pard_log_level level, const char *
 
 /* Fills c with the built-in defaults (workers = number of CPUs). */
 void config_defaults(struct pard_config *c);
-/* Loads path over c, reporting every bad setting, not just the first. Returns 0; -errno when the
- * file cannot be opened (not reported: a missing default file is no error); or -EINVAL, leaving c
- * untouched. */
+/* Loads path, then every *.conf in path.d (the drop-in directory, see config_dropin_dir) in name
+ * order, over c, each over the one before, reporting every bad setting of every file, not just the
+ * first. Returns 0; -ENOENT when path is missing (not reported: a missing default file is no error)
+ * with c holding the drop-ins' settings; another -errno when path cannot be opened; or -EINVAL
+ * (any problem in any file), leaving c untouched. */
 int config_load_report(struct pard_config *c, const char *path, config_report_fn *report, void *ctx);
+/* The drop-in directory of the config file path: path + ".d". Returns 0 or -ENAMETOOLONG. */
+int config_dropin_dir(const char *path, char *out, size_t len);
 /* The same, with the messages in err, one per line (as many as fit); "file: reason" when the file
  * cannot be opened. */
 int config_load(struct pard_config *c, const char *path, char *err, size_t errlen);

@@ -10,6 +10,8 @@
 #include "adopt.h"
 #include "pard/log.h"
 #include "pard/util.h"
+#include "joblog.h"
+#include "metrics.h"
 #include "worker.h"
 
 static const char *const state_names[] = {
@@ -510,7 +512,18 @@ static void job_finish(struct jobs *js, struct job *job)
 	if (job->state != JOB_DONE)
 		release_buffer(js, job);
 	job_save(js, job);
-	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job));
+	double secs = (double)(now - job->submit_ns) / 1e9;
+	metrics_job_ended(job->kernel,
+			  job->state == JOB_DONE     ? METRICS_DONE
+			  : job->state == JOB_FAILED ? METRICS_FAILED
+						     : METRICS_CANCELLED,
+			  secs);
+	if (job->state == JOB_FAILED)
+		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
+		       (unsigned)job->owner, job->error);
+	else
+		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)",
+		       job_state_name(job), secs, (unsigned)job->owner);
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
 }

@@ -135,8 +135,7 @@ static void reload(struct daemon *d)
 	int r = config_load_report(&n, d->config_path, log_config_problem,
 				   "reload rejected, keeping the running config: ");
 	if (r == -ENOENT && !d->config_explicit) {
-		config_defaults(&n);
-		r = 0;
+		r = 0; /* the defaults, with the drop-ins applied */
 	} else if (r < 0 && r != -EINVAL) {
 		log_error("reload rejected, keeping the running config: %s: %s", d->config_path, strerror(-r));
 	}
@@ -223,7 +222,7 @@ static int load_config(struct daemon *d)
 	config_defaults(&d->cfg);
 	int r = config_load_report(&d->cfg, d->config_path, log_config_problem, "");
 	if (r == -ENOENT && !d->config_explicit) {
-		log_notice("no config file at %s; using built-in defaults", d->config_path);
+		log_notice("no config file at %s; using built-in defaults and its drop-ins", d->config_path);
 		return 0;
 	}
 	if (r < 0 && r != -EINVAL)

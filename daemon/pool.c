@@ -17,6 +17,15 @@
 #include "pard/util.h"
 #include "worker.h"
 
+const char *const pool_restart_cause_names[POOL_RESTART_CAUSES] = {
+	[POOL_RESTART_CRASHED] = "crashed",
+	[POOL_RESTART_EXITED] = "exited",
+	[POOL_RESTART_START_FAILED] = "start_failed",
+	[POOL_RESTART_HUNG] = "hung",
+	[POOL_RESTART_CHUNK_TIMEOUT] = "chunk_timeout",
+	[POOL_RESTART_KILLED] = "killed",
+};
+
 static const struct pool_strategy *const strategies[] = {
 	&pool_strategy_fork,
 	&pool_strategy_spawn,
@@ -248,6 +257,7 @@ uint64_t pool_check_idle(struct pool *p, uint64_t now)
 		log_warning("worker %u (pid %d) is idle without a heartbeat for %llu s (stopped or frozen); replacing it",
 			    w, (int)pw->pid, (unsigned long long)((now - beat) / 1000000000u));
 		pw->kill_reason = "killed: idle without a heartbeat (stopped or frozen)";
+		pw->kill_cause = POOL_RESTART_HUNG;
 		pool_signal(p, w, SIGKILL);
 	}
 	return next;
@@ -351,6 +361,10 @@ static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 	bool killed = status < 0 || (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	bool failed = atomic_load(&row->state) == PARD_WORKER_STARTING && !pw->kill_reason && !killed;
 	bool worked = atomic_load(&row->chunks_done) != pw->chunks_at_start;
+	enum pool_restart_cause cause = failed                             ? POOL_RESTART_START_FAILED
+					: pw->kill_reason                  ? pw->kill_cause
+					: status >= 0 && WIFEXITED(status) ? POOL_RESTART_EXITED
+									   : POOL_RESTART_CRASHED;
 	pw->pid = 0;
 	pw->pidfd = -1;
 	pw->kill_reason = NULL;
@@ -386,6 +400,7 @@ static void pool_replace_or_retire(struct pool *p, uint32_t w, int status)
 	bool now = pool_schedule_restart(p, w, 0, quick, failed);
 	log_warning("worker %u (pid %d) %s; restarting%s", w, (int)pid, why, now ? "" : " after back-off");
 	p->restarts++;
+	p->restarts_by[cause]++;
 	if (now)
 		pool_start_one(p, w);
 }
@@ -450,6 +465,7 @@ uint64_t pool_check_hangs(struct pool *p, uint64_t now, uint64_t timeout_ns)
 				  w, (int)pw->pid, atomic_load(&row->chunk), atomic_load(&row->job_slot),
 				  (unsigned long long)(timeout_ns / 1000000000u));
 			pw->kill_reason = "killed after exceeding chunk_timeout";
+			pw->kill_cause = POOL_RESTART_CHUNK_TIMEOUT;
 			pool_signal(p, w, SIGKILL);
 		} else if (!next || start + timeout_ns < next) {
 			next = start + timeout_ns;
@@ -490,6 +506,7 @@ void pool_kill_worker(struct pool *p, uint32_t w, const char *why)
 		return;
 	log_notice("worker %u (pid %d): %s", w, (int)p->w[w].pid, why);
 	p->w[w].kill_reason = why;
+	p->w[w].kill_cause = POOL_RESTART_KILLED;
 	pool_signal(p, w, SIGKILL);
 }
 
@@ -498,6 +515,7 @@ void pool_kill_all(struct pool *p, const char *why)
 	for (uint32_t w = 0; w < p->rows; w++)
 		if (p->w[w].pid) {
 			p->w[w].kill_reason = why;
+			p->w[w].kill_cause = POOL_RESTART_KILLED;
 			pool_signal(p, w, SIGKILL);
 		}
 }

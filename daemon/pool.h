@@ -40,19 +40,32 @@ extern const struct pool_strategy pool_strategy_forkserver;
 /* Returns the strategy called name, or NULL. */
 const struct pool_strategy *pool_strategy_find(const char *name);
 
+/* Why a worker was replaced (not counting planned replacements: recycling, a new strategy). */
+enum pool_restart_cause {
+	POOL_RESTART_CRASHED,       /* died of a signal nobody in pard sent */
+	POOL_RESTART_EXITED,        /* exited on its own */
+	POOL_RESTART_START_FAILED,  /* never reached its loop */
+	POOL_RESTART_HUNG,          /* idle without a heartbeat (stopped or frozen): killed */
+	POOL_RESTART_CHUNK_TIMEOUT, /* ran one chunk past chunk_timeout: killed */
+	POOL_RESTART_KILLED,        /* killed by pard for its job (a job's timeout) */
+	POOL_RESTART_CAUSES
+};
+extern const char *const pool_restart_cause_names[POOL_RESTART_CAUSES];
+
 struct pool_worker {
 	pid_t pid; /* 0 while not running */
 	int pidfd; /* forkserver workers: watched in epoll; -1 otherwise */
 	uint64_t started_ns;
-	uint64_t chunks_at_start; /* the row's chunks_done when this worker started */
-	uint32_t quick_deaths;    /* deaths within a second of starting before completing a chunk, in a row */
-	uint32_t failed_starts;   /* starts in a row that never reached the worker loop (IDLE or BUSY) */
-	bool starting;            /* the strategy has not yet answered with a pid (forkserver) */
-	bool holds_token;         /* recycled: the recycling token is released once the replacement runs */
-	uint64_t restart_at_ns;   /* when a backed-off restart is due (0: none pending) */
-	bool retiring;            /* asked to exit: not replaced */
-	bool replacing;           /* asked to exit so a worker of the new strategy takes its row */
-	const char *kill_reason;  /* why the daemon killed it, for the log and job errors */
+	uint64_t chunks_at_start;           /* the row's chunks_done when this worker started */
+	uint32_t quick_deaths;              /* deaths within a second of starting before completing a chunk, in a row */
+	uint32_t failed_starts;             /* starts in a row that never reached the worker loop (IDLE or BUSY) */
+	bool starting;                      /* the strategy has not yet answered with a pid (forkserver) */
+	bool holds_token;                   /* recycled: the recycling token is released once the replacement runs */
+	uint64_t restart_at_ns;             /* when a backed-off restart is due (0: none pending) */
+	bool retiring;                      /* asked to exit: not replaced */
+	bool replacing;                     /* asked to exit so a worker of the new strategy takes its row */
+	const char *kill_reason;            /* why the daemon killed it, for the log and job errors */
+	enum pool_restart_cause kill_cause; /* with kill_reason: which kind of kill, for METRICS */
 	const struct pool_strategy *started_by;
 };
 
@@ -71,6 +84,7 @@ struct pool {
 	uint32_t target;           /* workers wanted */
 	uint32_t rows;             /* rows in use: the highest index ever started + 1 */
 	uint64_t restarts;
+	uint64_t restarts_by[POOL_RESTART_CAUSES]; /* the same restarts, by cause */
 	uint64_t recycled;
 	uint64_t max_chunks;                      /* recycling: chunks per worker before replacement (0: never) */
 	const struct pool_strategy *old_strategy; /* draining after a strategy change */

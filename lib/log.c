@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *log_ident = "pard";
@@ -22,13 +23,35 @@ void pard_log_init(const char *ident, enum pard_log_level max)
 {
 	log_ident = ident;
 	log_max = max;
-	/* journald sets JOURNAL_STREAM for services whose stderr it reads: it parses <N> prefixes. */
-	log_to_journal = getenv("JOURNAL_STREAM") != NULL;
+	/* journald reads <N> prefixes as priorities. */
+	log_to_journal = pard_log_stderr_is_journal();
+}
+
+bool pard_log_stderr_is_journal(void)
+{
+	/* systemd sets JOURNAL_STREAM=DEV:INODE for a service whose stderr is the journal; a child
+	 * whose stderr was redirected inherits the variable, so it counts only when it names this
+	 * stderr. */
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	return e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
 void pard_log_set_level(enum pard_log_level max)
 {
 	log_max = max;
+}
+
+bool pard_log_enabled(enum pard_log_level level)
+{
+	return level <= log_max;
+}
+
+const char *pard_log_ident(void)
+{
+	return log_ident;
 }
 
 int pard_log_level_from_name(const char *name)

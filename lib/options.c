@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pard/parse.h"
+#include "pard/suggest.h"
 
 void pard_options_error(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -70,6 +71,11 @@ static int scan_value(const struct pard_kernel_option *o, const char *name, cons
 	return 0;
 }
 
+static const char *option_name_at(size_t i, const void *ctx)
+{
+	return ((const struct pard_kernel_option *)ctx)[i].name;
+}
+
 int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[], const struct pard_limits *lim,
 		      struct pard_options *out, char *err, size_t errlen)
 {
@@ -114,8 +120,12 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 		       !(strncmp(k->options[j].name, arg, keylen) == 0 && k->options[j].name[keylen] == '\0'))
 			j++;
 		if (j == nopts) {
-			pard_options_error(err, errlen, "unknown option '%.*s' (%s)", keylen > 40 ? 40 : (int)keylen,
-					   arg, usage);
+			char key[48], hint[64] = "";
+			snprintf(key, sizeof(key), "%.*s", keylen > 40 ? 40 : (int)keylen, arg);
+			const char *near = pard_suggest(key, option_name_at, nopts, k->options);
+			if (near)
+				snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+			pard_options_error(err, errlen, "unknown option '%s'%s (%s)", key, hint, usage);
 			return -EINVAL;
 		}
 		if (out->opt[j].given) {

@@ -36,9 +36,20 @@ static bool is_json_number(const char *v)
 	return *p == '\0';
 }
 
+/* JSON readers (jq, JavaScript) hold numbers as doubles: a whole number past 2^53, such as a
+ * 64-bit seed, would come back changed, so it is written as a string instead. */
+static bool exact_as_double(const char *v)
+{
+	if (strpbrk(v, ".eE"))
+		return true; /* a fraction is a double's value already */
+	const char *d = v + (*v == '-');
+	size_t n = strlen(d);
+	return n < 16 || (n == 16 && strcmp(d, "9007199254740992") <= 0);
+}
+
 void output_json_value(FILE *f, const char *v)
 {
-	if (is_json_number(v)) {
+	if (is_json_number(v) && exact_as_double(v)) {
 		fputs(v, f);
 		return;
 	}

@@ -237,6 +237,7 @@ class Pard:
         self.log_path = os.path.join(self.dir, "pard.stderr")
         self.proc = None
         self.returncode = None
+        self.extra_env = None  # variables pard starts with, beyond clean_env()'s
         write_config(self.config, self.settings)
 
     @property
@@ -259,7 +260,8 @@ class Pard:
         logf = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf, env=clean_env(), preexec_fn=self._preexec())
+                                         stdout=logf, stderr=logf, env=clean_env(self.extra_env),
+                                         preexec_fn=self._preexec())
         finally:
             logf.close()
         self.returncode = None
@@ -463,7 +465,9 @@ class PardTestCase(unittest.TestCase):
             cmd.append("--json")
         if user is not None:
             cmd = drop_privileges_prefix(user) + cmd
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        if "input" not in kw:
+            kw["stdin"] = subprocess.DEVNULL
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout, env=clean_env(), **kw)
 
     def parctl_ok(self, p, *args, **kw):

@@ -35,22 +35,22 @@ class InjectionTest(PardTestCase):
     def test_no_argument_becomes_a_request(self):
         p = self.start_pard(workers=2)
         before = self.stats(p)
-        injected = [
-            ["submit", "pi\nWORKERS 5\nSUBMIT pi", "1000"],   # the kind (was not checked)
-            ["submit", "pi", "1000\nWORKERS 5"],              # a positional
-            ["submit", "pi", "1000", "--seed", "1\nWORKERS 5"],  # an option's value
-            ["submit", "pi", "1000", "--seed\nWORKERS=5", "1"],  # an option's name
-            ["submit", "pi", "1000", "--wait", "--seed", "1\rWORKERS 5"],
-            ["submit", "pi 1000"],                             # a space: two words
-            ["submit", "pi", "10\t00"],
-            ["submit", "pi", "1000", "--seed", "\x1b[2J"],     # any control character
-            ["submit", "pi", ""],                              # an empty word
+        injected = [  # (arguments, what the message says is wrong)
+            (["submit", "pi\nWORKERS 5\nSUBMIT pi", "1000"], "contains a line break"),   # the kind
+            (["submit", "pi", "1000\nWORKERS 5"], "contains a line break"),              # a positional
+            (["submit", "pi", "1000", "--seed", "1\nWORKERS 5"], "contains a line break"),  # an option's value
+            (["submit", "pi", "1000", "--seed\nWORKERS=5", "1"], "contains a line break"),  # an option's name
+            (["submit", "pi", "1000", "--wait", "--seed", "1\rWORKERS 5"], "contains a line break"),
+            (["submit", "pi 1000"], "contains a space"),                                 # two words
+            (["submit", "pi", "10\t00"], "contains a tab"),
+            (["submit", "pi", "1000", "--seed", "\x1b[2J"], "control character \\x1b"),  # any control character
+            (["submit", "pi", ""], "is empty"),                                          # an empty word
         ]
-        for args in injected:
+        for args, why in injected:
             with self.subTest(args=args):
                 r = self.parctl(p, *args)
                 self.assertEqual(r.returncode, EXIT_USAGE, r)
-                self.assertIn("control characters", r.stderr)
+                self.assertIn(why, r.stderr)
                 self.assertNotIn("\n", r.stderr.rstrip("\n"), "the message shows the word escaped")
                 r = self.parctl(p, *args, json_out=True)
                 self.assertEqual(r.returncode, EXIT_USAGE, r)
@@ -288,6 +288,63 @@ class HelpTest(PardTestCase):
         r = self.run_parctl("help", "frobnicate")
         self.assertEqual(r.returncode, EXIT_USAGE, r)
         self.assertIn("frobnicate", r.stderr)
+        self.assertNotIn("did you mean", r.stderr)
+
+    def commands(self):
+        out = self.run_parctl("--help").stdout
+        block = out.split("\nCommands:\n", 1)[1].split("\n\n", 1)[0]
+        names = [line.split()[0] for line in block.splitlines() if line.startswith("  ") and line[2] != " "]
+        self.assertIn("submit", names)
+        return names
+
+    def test_every_help_fits_80_columns(self):
+        # Every command's help (both spellings), parctl's, pard's and pard-worker's.
+        runs = [[pardtest.parctl_bin(), "--help"], [pardtest.pard_bin(), "--help"],
+                [os.path.join(os.path.dirname(pardtest.pard_bin()), "pard-worker"), "--help"]]
+        for name in self.commands():
+            runs += [[pardtest.parctl_bin(), "help", name], [pardtest.parctl_bin(), name, "--help"]]
+        for cmd in runs:
+            with self.subTest(cmd=cmd[1:]):
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=30, env=pardtest.clean_env())
+                self.assertEqual(r.returncode, EXIT_OK, r)
+                self.assertGreater(len(r.stdout.splitlines()), 1, r)
+                for line in (r.stdout + r.stderr).splitlines():
+                    self.assertLessEqual(len(line), 80, line)
+
+    def test_did_you_mean_command(self):
+        for typo, want in (("sumbit", "submit"), ("wrkers", "workers"), ("stauts", "status")):
+            for args in ([typo], ["help", typo]):
+                with self.subTest(args=args):
+                    r = self.run_parctl(*args)
+                    self.assertEqual(r.returncode, EXIT_USAGE, r)
+                    self.assertIn('unknown command "%s"; did you mean "%s"?' % (typo, want), r.stderr)
+
+    def test_unicode_minus_named(self):
+        # Pasted from a web page: U+2212, not '-'. Nothing is sent (no daemon is needed).
+        r = self.run_parctl("-s", "/nonexistent/pard.sock", "submit", "fractal", "8x8", "--region",
+                            "\u22121.5,0,-1,0")
+        self.assertEqual(r.returncode, EXIT_USAGE, r)
+        self.assertIn("U+2212 MINUS SIGN", r.stderr)
+        self.assertNotIn("whitespace", r.stderr)
+        r = self.run_parctl("-s", "/nonexistent/pard.sock", "status", "\u22121")
+        self.assertEqual(r.returncode, EXIT_USAGE, r)
+        self.assertIn("U+2212 MINUS SIGN", r.stderr)
+
+    def test_did_you_mean_kind_and_option(self):
+        # The daemon knows its kinds and their options: it names the nearest one.
+        p = self.start_pard(workers=1)
+        r = self.parctl(p, "submit", "fractl", "8x8")
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        self.assertIn('unknown job kind "fractl"; did you mean "fractal"?', r.stderr)
+        r = self.parctl(p, "submit", "pi", "1000", "--sed", "5")
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        self.assertIn("unknown option 'sed'; did you mean 'seed'?", r.stderr)
+        r = self.parctl(p, "submit", "mandelbrot", "8x8")
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        self.assertNotIn("did you mean", r.stderr)
+        self.assertIn("known: pi, fractal", r.stderr)
+        with pardtest.RawClient(p.socket) as c:
+            self.assertEqual(c.request("STAST\n"), 'ERR unknown unknown command "STAST"; did you mean "STATS"?')
 
 
 if __name__ == "__main__":

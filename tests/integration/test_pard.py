@@ -49,7 +49,8 @@ def check_pi(tc, r, trials, seed=None, job_id=None):
     if job_id is not None:
         tc.assertEqual(r["id"], job_id, r)
     if seed is not None:
-        tc.assertEqual(r["seed"], seed, r)
+        # Past 2^53 a JSON number would not survive a double, so parctl writes it as a string.
+        tc.assertEqual(r["seed"], str(seed) if int(seed) > 2**53 else int(seed), r)
     hits = r["hits"]
     tc.assertIsInstance(hits, int, r)
     tc.assertTrue(0 <= hits <= trials, r)
@@ -138,6 +139,23 @@ class BasicTest(PardTestCase):
         self.assertGreaterEqual(s["chunks_run"], st["chunks"])
         self.assertEqual(s["worker_restarts"], 0)
 
+
+    def test_wide_seed_survives_a_double_reader(self):
+        # A seed past 2^53 read by a JSON reader that keeps numbers as doubles (jq, JavaScript)
+        # must come back exact, as a string, and reproduce the job; so must a drawn one.
+        p = self.start_pard(workers=2)
+        for seed in (["--seed", "12395146520319436956"], []):
+            with self.subTest(seed=seed):
+                out = self.parctl_ok(p, "--json", "submit", "pi", 1_000_000, *seed, "--wait").stdout
+                first = json.loads(out, parse_int=float)
+                if seed:
+                    self.assertEqual(first["seed"], seed[1], out)
+                # A drawn seed below 2^53 (one in 2048) stays a number, exact in a double.
+                given = first["seed"] if isinstance(first["seed"], str) else "%d" % first["seed"]
+                again = json.loads(self.parctl_ok(p, "--json", "submit", "pi", 1_000_000, "--seed", given,
+                                                  "--wait").stdout, parse_int=float)
+                self.assertEqual((again["seed"], again["hits"]), (first["seed"], first["hits"]))
+                self.assertEqual(int(again["seed"]), int(first["seed"]))
     def test_queued_job_status_and_notready(self):
         p = self.start_pard(workers=2)
         ws = self.stop_workers(p)  # nothing can start: the job stays queued
@@ -787,6 +805,80 @@ class ReloadTest(PardTestCase):
         self.assertEqual((s["workers"], s["running"]), (3, 3))
         self.assertEqual(self.parctl_json(p, "submit", "pi", 300_000_000, "--seed", 5, "--wait")["hits"], r1["hits"])
         self.assertEqual(self.stats(p)["worker_restarts"], 0, "resizing is not restarting")
+
+
+class DropinTest(PardTestCase):
+    """pard.conf.d/*.conf: read after the main file in name order on start, --check-config and reload."""
+
+    def test_dropins_on_start_check_and_reload(self):
+        p = self.new_pard(workers=2)
+        dropins = p.config + ".d"
+        os.mkdir(dropins)
+        with open(os.path.join(dropins, "10-workers.conf"), "w") as f:
+            f.write("workers = 3;\n")
+        with open(os.path.join(dropins, "20-workers.conf"), "w") as f:
+            f.write("# the last file wins\nworkers = 1;\n")
+        with open(os.path.join(dropins, "20-workers.conf.dpkg-old"), "w") as f:
+            f.write("workers = 4;\n")  # not *.conf: ignored
+        r = subprocess.run([pardtest.pard_bin(), "--check-config", "-c", p.config], capture_output=True, text=True,
+                           timeout=60, env=pardtest.clean_env())
+        self.assertEqual(r.returncode, 0, r)
+        self.assertIn("workers=1", r.stdout)
+        p.start()
+        self.assertEqual(self.stats(p)["workers"], 1)
+
+        os.unlink(os.path.join(dropins, "20-workers.conf"))
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: self.stats(p)["workers"] == 3, what="the reload to apply 10-workers.conf")
+
+        bad = os.path.join(dropins, "30-bad.conf")
+        with open(bad, "w") as f:
+            f.write("\nworkers = 0;\n")
+        r = subprocess.run([pardtest.pard_bin(), "--check-config", "-c", p.config], capture_output=True, text=True,
+                           timeout=60, env=pardtest.clean_env())
+        self.assertNotEqual(r.returncode, 0, r)
+        self.assertIn(bad + ":2: workers must be from 1", r.stderr)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: bad + ":2:" in p.log(), what="the bad drop-in to be rejected")
+        self.assertIn("reload rejected", p.log())
+        self.assertEqual(self.stats(p)["workers"], 3)
+
+
+class JobLogTest(PardTestCase):
+    """Each job's lifecycle is logged at info: submitted, done, failed, cancelled, with id, kind,
+    uid and duration. Not under journald, the lines are plain text on stderr (the journal's
+    fields are checked in the booted-systemd package test)."""
+
+    def test_lifecycle_lines(self):
+        p = self.new_pard(workers=1, log_level="info")
+        # Inherited from a service manager but not this stderr: still plain text.
+        st = os.stat("/dev/null")
+        p.extra_env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
+        p.start()
+        uid = os.getuid()
+        done = self.parctl_json(p, "submit", "pi", 1000, "--seed", 1, "--wait")["id"]
+        r = self.parctl(p, "submit", "pi", 10**12, "--timeout", "0.2", "--wait")
+        self.assertEqual(r.returncode, 1, r)
+        failed = self.parctl_json(p, "list")["jobs"][-1]["id"]
+        cancelled = int(self.parctl_ok(p, "submit", "pi", 10**12).stdout)
+        self.parctl_ok(p, "cancel", cancelled)
+        wait_until(lambda: "job %d pi cancelled after" % cancelled in p.log(), what="the cancelled job's line")
+        log = p.log()
+        want = [
+            r"pard\[\d+\]: info: job %d pi submitted by uid %d \(pid \d+\)$" % (done, uid),
+            r"pard\[\d+\]: info: job %d pi done after \d+\.\d{3} s \(uid %d\)$" % (done, uid),
+            r"pard\[\d+\]: info: job %d pi failed after \d+\.\d{3} s \(uid %d\): timed out" % (failed, uid),
+            r"pard\[\d+\]: info: job %d pi cancel requested by uid %d$" % (cancelled, uid),
+            r"pard\[\d+\]: info: job %d pi cancelled after \d+\.\d{3} s \(uid %d\)$" % (cancelled, uid),
+        ]
+        for w in want:
+            self.assertRegex(log, re.compile(w, re.M))
+        self.assertNotIn("PARD_JOB=", log)
+
+    def test_quiet_below_info(self):
+        p = self.start_pard(workers=1, log_level="notice")
+        jid = self.parctl_json(p, "submit", "pi", 1000, "--wait")["id"]
+        self.assertNotIn("job %d pi" % jid, p.log())
 
 
 class LifecycleTest(PardTestCase):

@@ -87,6 +87,15 @@ echo "socket: $sock_perm"
 check "/run/pard/pard.sock is mode 660, pard:pard" test "$sock_perm" = "660 pard pard socket"
 check "pard --check-config on the packaged config" pard --check-config -c /etc/pard/pard.conf
 
+section "documentation and completions in the package"
+for f in README.md design.md protocol.md; do
+	check "/usr/share/doc/pard/$f" sh -c "test -s /usr/share/doc/pard/$f || test -s /usr/share/doc/pard/$f.gz"
+done
+check "bash completion installed" test -s /usr/share/bash-completion/completions/parctl
+check "zsh completion installed" test -s /usr/share/zsh/vendor-completions/_parctl
+check "fish completion installed" test -s /usr/share/fish/vendor_completions.d/parctl.fish
+check "drop-in directory /etc/pard/pard.conf.d shipped" test -d /etc/pard/pard.conf.d
+
 section "start"
 check "systemctl start pard" systemctl start pard.service
 check "pard.service active (READY=1 received)" unit_active pard.service
@@ -132,6 +141,13 @@ echo "alice's job: $id"
 as_user alice parctl wait "$id"
 expect_rc "another member cannot read alice's job (ERR perm, exit 4)" 4 as_user carol parctl result "$id"
 expect_rc "root can read alice's job" 0 parctl result "$id"
+# Job lifecycle lines carry journal fields (sd_journal_send under journald).
+check "journalctl PARD_JOB=$id: job $id's submitted and done lines" \
+	wait_for 10 sh -c "journalctl PARD_JOB=$id -o cat | grep -q 'job $id pi submitted by uid' &&
+		journalctl PARD_JOB=$id -o cat | grep -q 'job $id pi done after'"
+journalctl PARD_JOB="$id" -o verbose --no-pager | grep -E 'PARD_|MESSAGE='
+check "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) finds alice's jobs" \
+	sh -c "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) -o cat | grep -q 'job $id pi'"
 # bash completion: commands, and job ids asked from the daemon.
 completion() {
 	bash -c 'source /usr/share/bash-completion/completions/parctl
@@ -141,6 +157,23 @@ echo "completion of 'parctl ': $(completion parctl '')"
 check "bash completion offers the commands" test "$(completion parctl s)" = "submit status stats"
 echo "completion of 'parctl wait ': $(completion parctl wait '')"
 check "bash completion offers job ids" grep -qw "$id" <<<"$(completion parctl wait '')"
+
+section "metrics for Prometheus: pard-metrics.socket"
+check "pard-metrics.socket is not enabled by the package" test "$(systemctl is-enabled pard-metrics.socket)" = disabled
+check "systemctl enable --now pard-metrics.socket" systemctl enable --now pard-metrics.socket
+curl -sS -D /tmp/metrics.head -H 'Accept: application/openmetrics-text; version=1.0.0' \
+	http://127.0.0.1:9591/metrics >/tmp/metrics.txt
+cat /tmp/metrics.head
+head -20 /tmp/metrics.txt
+check "curl http://127.0.0.1:9591/metrics: OpenMetrics" grep -qi '^Content-Type: application/openmetrics-text' /tmp/metrics.head
+check "the scrape ends with # EOF" test "$(tail -1 /tmp/metrics.txt)" = "# EOF"
+check "the scrape counts alice's pi jobs" grep -Eq '^pard_jobs_submitted_total\{kind="pi"\} [1-9]' /tmp/metrics.txt
+check "the scrape shows the workers" grep -Eq '^pard_workers_wanted [1-9]' /tmp/metrics.txt
+check "curl http://127.0.0.1:9591/other: 404" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9591/other)" = 404
+systemd-analyze security --no-pager pard-metrics@scrape.service >/tmp/metrics-security.out 2>&1
+note "systemd-analyze security pard-metrics@.service: $(grep 'Overall exposure level' /tmp/metrics-security.out)"
+check "systemctl disable --now pard-metrics.socket" systemctl disable --now pard-metrics.socket
 
 section "python3-pard"
 pydeb=$(ls /ci/python3-pard_*.deb 2>/dev/null)
@@ -198,6 +231,16 @@ systemctl status pard.service --no-pager | head -15
 check "pard keeps running after a rejected reload" unit_active pard.service
 check "same main process after the rejected reload" test "$(main_pid)" = "$pid_before"
 cp /tmp/pard.conf.orig /etc/pard/pard.conf
+# A drop-in survives upgrades of the conffile; reload reads it after pard.conf.
+echo "workers = $((workers_new + 1));" >/etc/pard/pard.conf.d/50-local.conf
+check "systemctl reload pard with a drop-in" systemctl reload pard.service
+check "reload applied the drop-in's workers = $((workers_new + 1))" \
+	wait_for 10 sh -c "timeout 10 parctl stats | grep -Eq '^running +$((workers_new + 1))\$'"
+echo "workers = 0;" >/etc/pard/pard.conf.d/60-bad.conf
+expect_rc "pard --check-config names a bad drop-in" 1 sh -c \
+	'pard --check-config -c /etc/pard/pard.conf 2>&1 | tee /dev/stderr | grep -q "pard.conf.d/60-bad.conf:1:" && exit 1'
+rm -f /etc/pard/pard.conf.d/50-local.conf /etc/pard/pard.conf.d/60-bad.conf
+check "systemctl reload pard without drop-ins" systemctl reload pard.service
 as_user alice parctl status "$long"
 as_user alice parctl wait "$long" >/tmp/long.out
 rc=$?
@@ -229,7 +272,8 @@ check "no other warnings or errors from pard in the journal" test ! -s /tmp/warn
 section "crash: Restart=on-failure"
 check "start pard" systemctl start pard.service
 pid_before=$(main_pid)
-kill -KILL "$pid_before"
+# MainPID is 0 when the start failed: kill -KILL 0 would end this script and the whole check.
+[ "$pid_before" -gt 0 ] && kill -KILL "$pid_before"
 check "systemd restarts pard after SIGKILL" \
 	wait_for 20 sh -c "[ \"\$(systemctl show -p MainPID --value pard.service)\" != 0 ] &&
 		[ \"\$(systemctl show -p MainPID --value pard.service)\" != $pid_before ] &&
@@ -314,7 +358,8 @@ check "a stop for good drops the jobs: the next pard starts from job 1 (got $fir
 check "systemctl stop pard (after the durable jobs)" systemctl stop pard.service
 
 section "systemd-analyze"
-systemd-analyze verify /lib/systemd/system/pard.service /lib/systemd/system/pard.socket >/tmp/verify.out 2>&1
+systemd-analyze verify /lib/systemd/system/pard.service /lib/systemd/system/pard.socket \
+	/lib/systemd/system/pard-metrics.socket /lib/systemd/system/pard-metrics@.service >/tmp/verify.out 2>&1
 rc=$?
 cat /tmp/verify.out
 if [ "$rc" -eq 0 ] && [ ! -s /tmp/verify.out ]; then

@@ -237,6 +237,108 @@ static void test_every_error_reported(void **state)
 	assert_non_null(strstr(small, "workers must be from 1"));
 }
 
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* pard.conf.d/NAME.conf: read after the main file in name order, each over the one before; any
+ * problem in any of them refuses the whole load, naming that file and line. */
+static void test_dropins(void **state)
+{
+	(void)state;
+	char top[] = "/tmp/pard-test-dropin-XXXXXX";
+	assert_non_null(mkdtemp(top));
+	char conf[256], dir[256];
+	snprintf(conf, sizeof(conf), "%s/pard.conf", top);
+	assert_int_equal(config_dropin_dir(conf, dir, sizeof(dir)), 0);
+	char want_dir[300];
+	snprintf(want_dir, sizeof(want_dir), "%s.d", conf);
+	assert_string_equal(dir, want_dir);
+	write_file(top, "pard.conf", "workers = 3;\nmax_jobs = 64;\nqueue_depth = 8;\nchunk_retries = 5;\n");
+
+	/* No drop-in directory: the main file alone. */
+	struct pard_config c;
+	char err[2048] = "";
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), 0);
+	assert_int_equal(c.workers, 3);
+
+	assert_int_equal(mkdir(dir, 0755), 0);
+	write_file(dir, "20-later.conf", "workers = 5;\n");
+	write_file(dir, "10-first.conf", "workers = 4;\nqueue_depth = 16;\n");
+	write_file(dir, "30-notes.txt", "workers = 99;\n");    /* not *.conf */
+	write_file(dir, ".40-hidden.conf", "workers = 98;\n"); /* an editor's backup */
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), 0);
+	assert_int_equal(c.workers, 5);       /* 20-later.conf came last */
+	assert_int_equal(c.queue_depth, 16);  /* from 10-first.conf */
+	assert_int_equal(c.chunk_retries, 5); /* from the main file, not overridden */
+
+	/* A bad value in a drop-in names that file and its line, and nothing of any file is taken. */
+	write_file(dir, "25-bad.conf", "\nstrategy = \"bogus\";\n");
+	struct pard_config before;
+	config_defaults(&c);
+	before = c;
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), -EINVAL);
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/25-bad.conf:2: strategy must be", dir);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" missing from:\n%s", want, err);
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	/* A syntax error in a drop-in, too. */
+	write_file(dir, "25-bad.conf", "workers = ;\n");
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s/25-bad.conf:1: syntax error", dir);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" missing from:\n%s", want, err);
+
+	/* Settings checked together are checked after every file, naming where the value came from. */
+	write_file(dir, "25-bad.conf", "\n\nqueue_depth = 100;\n");
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s/25-bad.conf:3: queue_depth must not exceed max_jobs (100 > 64)", dir);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" missing from:\n%s", want, err);
+	/* ... and a later file may raise the other one. */
+	write_file(dir, "26-more.conf", "max_jobs = 128L;\n");
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), 0);
+	assert_int_equal(c.queue_depth, 100);
+	assert_int_equal(c.max_jobs, 128);
+
+	/* A directory named like a drop-in is named, not skipped. */
+	char sub[400];
+	snprintf(sub, sizeof(sub), "%s/27-dir.conf", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s: not a readable regular file", sub);
+	if (!strstr(err, want))
+		fail_msg("\"%s\" missing from:\n%s", want, err);
+	rmdir(sub);
+
+	/* Without the main file the drop-ins still apply (-ENOENT says the main file is missing). */
+	unlink(conf);
+	config_defaults(&c);
+	assert_int_equal(config_load(&c, conf, err, sizeof(err)), -ENOENT);
+	assert_int_equal(c.workers, 5);
+	assert_int_equal(c.max_jobs, 128);
+
+	const char *names[] = {"10-first.conf", "20-later.conf", "25-bad.conf",
+			       "26-more.conf",  "30-notes.txt",  ".40-hidden.conf"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]);
+		unlink(sub);
+	}
+	rmdir(dir);
+	rmdir(top);
+}
+
 static void test_socket_mode(void **state)
 {
 	(void)state;
@@ -556,6 +658,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_invalid_values),
 		cmocka_unit_test(test_invalid_leaves_config_untouched),
 		cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_dropins),
 		cmocka_unit_test(test_socket_mode),
 		cmocka_unit_test(test_shipped_conf_matches_table),
 		cmocka_unit_test(test_shipped_conf_loads),

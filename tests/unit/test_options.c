@@ -142,9 +142,10 @@ static void test_shape_errors(void **state)
 	expect_error(-EINVAL, "unexpected extra argument '4': N already given (" USAGE ")", "3", "4", NULL);
 	expect_error(-EINVAL, "unexpected extra argument '3': N already given (" USAGE ")", "3", "name=x", "3", NULL);
 	expect_error(-EINVAL, "unknown option 'colour' (" USAGE ")", "3", "colour=red", NULL);
-	/* Names match whole: neither a prefix nor a longer word nor another case is an option. */
-	expect_error(-EINVAL, "unknown option 'coun' (" USAGE ")", "3", "coun=3", NULL);
-	expect_error(-EINVAL, "unknown option 'counts' (" USAGE ")", "3", "counts=3", NULL);
+	/* Names match whole: neither a prefix nor a longer word nor another case is an option; a
+	 * near miss names the option it resembles. */
+	expect_error(-EINVAL, "unknown option 'coun'; did you mean 'count'? (" USAGE ")", "3", "coun=3", NULL);
+	expect_error(-EINVAL, "unknown option 'counts'; did you mean 'count'? (" USAGE ")", "3", "counts=3", NULL);
 	expect_error(-EINVAL, "unknown option 'COUNT' (" USAGE ")", "3", "COUNT=3", NULL);
 	/* A long unknown key is cut to 40 characters in the message. */
 	expect_error(-EINVAL,

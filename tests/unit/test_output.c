@@ -37,7 +37,47 @@ static void test_numbers(void **state)
 	expect("-1.5", "-1.5");
 	expect("3.1415926536", "3.1415926536");
 	expect("5.192e-04", "5.192e-04");
-	expect("18446744073709551615", "18446744073709551615"); /* a 64-bit seed stays exact */
+	expect("9007199254740992", "9007199254740992"); /* 2^53: every double reader keeps it */
+	expect("-9007199254740992", "-9007199254740992");
+}
+
+/* A whole number a double cannot hold is a string: jq and JavaScript would round it. */
+static void test_wide_integers_are_strings(void **state)
+{
+	(void)state;
+	expect("9007199254740993", "\"9007199254740993\"");
+	expect("-9007199254740993", "\"-9007199254740993\"");
+	expect("12395146520319436956", "\"12395146520319436956\"");
+	expect("18446744073709551615", "\"18446744073709551615\"");
+	expect("10000000000000000", "\"10000000000000000\"");
+}
+
+/* Whatever is written as a JSON number comes back unchanged through a double, as a JSON reader
+ * that stores numbers as doubles reads it; the rest comes back as the string it was. */
+static void test_round_trip_through_double(void **state)
+{
+	(void)state;
+	const char *seeds[] = {"0",
+			       "1",
+			       "4294967296",
+			       "9007199254740991",
+			       "9007199254740992",
+			       "9007199254740993",
+			       "12395146520319436956",
+			       "18446744073709551615"};
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
+		char *got = json_of(seeds[i]);
+		char back[64];
+		if (got[0] == '"') {
+			snprintf(back, sizeof(back), "%.*s", (int)strlen(got) - 2, got + 1);
+		} else {
+			double d = strtod(got, NULL);
+			snprintf(back, sizeof(back), "%.0f", d);
+		}
+		if (strcmp(back, seeds[i]))
+			fail_msg("%s -> %s -> %s", seeds[i], got, back);
+		free(got);
+	}
 }
 
 static void test_strings(void **state)
@@ -75,6 +115,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_wide_integers_are_strings),
+		cmocka_unit_test(test_round_trip_through_double),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_object),
 	};
