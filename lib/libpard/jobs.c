@@ -185,6 +185,25 @@ static enum pard_error read_result(struct pard_connection *c, struct pard_result
 	return read_image(c, r, deadline_ns);
 }
 
+/* Every message about a job names it: prefixes "job N: " to the error when it does not already. */
+static enum pard_error about_job(struct pard_connection *c, enum pard_error e, uint64_t id)
+{
+	char name[32];
+	snprintf(name, sizeof(name), "job %" PRIu64, id);
+	size_t nl = strlen(name);
+	const char *m = c->message;
+	/* "job 1" must not pass for job 12. */
+	for (const char *at = strstr(m, name); at; at = strstr(at + 1, name))
+		if (!(at[nl] >= '0' && at[nl] <= '9'))
+			return e;
+	char msg[sizeof(c->message) + sizeof(name) + 2];
+	snprintf(msg, sizeof(msg), "%s: %s", name, m);
+	size_t n = strlen(msg) < sizeof(c->message) ? strlen(msg) : sizeof(c->message) - 1;
+	memcpy(c->message, msg, n);
+	c->message[n] = '\0';
+	return e;
+}
+
 static char *id_word(char *buf, size_t len, uint64_t id)
 {
 	snprintf(buf, len, "%" PRIu64, id);
@@ -209,7 +228,7 @@ enum pard_error pard_wait(struct pard_connection *c, uint64_t id, int timeout_ms
 			  timeout_ms / 1000.0);
 	else if (e == PARD_ERROR_INTERRUPTED)
 		conn_fail(c, e, true, EINTR, "interrupted while waiting for job %" PRIu64 " (it keeps running)", id);
-	return e;
+	return e ? about_job(c, e, id) : e;
 }
 
 enum pard_error pard_fetch_result(struct pard_connection *c, uint64_t id, struct pard_result *r)
@@ -220,7 +239,9 @@ enum pard_error pard_fetch_result(struct pard_connection *c, uint64_t id, struct
 	char idw[24];
 	const char *words[] = {"RESULT", id_word(idw, sizeof(idw), id), r->keep_image ? "nodata" : NULL, NULL};
 	e = conn_send(c, words, NULL);
-	return e ? e : read_result(c, r, 0, NULL, NULL);
+	if (!e)
+		e = read_result(c, r, 0, NULL, NULL);
+	return e ? about_job(c, e, id) : e;
 }
 
 enum pard_error pard_run(struct pard_connection *c, const char *kind, const char *const *args, struct pard_result *r)
@@ -262,14 +283,18 @@ enum pard_error pard_cancel(struct pard_connection *c, uint64_t id, struct pard_
 {
 	char idw[24];
 	const char *words[] = {"CANCEL", id_word(idw, sizeof(idw), id), NULL};
-	return simple(c, words, out);
+	bool fresh = !c->error; /* an earlier failure's message stays as it was */
+	enum pard_error e = simple(c, words, out);
+	return e && fresh ? about_job(c, e, id) : e;
 }
 
 enum pard_error pard_job_status(struct pard_connection *c, uint64_t id, struct pard_info **out)
 {
 	char idw[24];
 	const char *words[] = {"STATUS", id_word(idw, sizeof(idw), id), NULL};
-	return simple(c, words, out);
+	bool fresh = !c->error; /* an earlier failure's message stays as it was */
+	enum pard_error e = simple(c, words, out);
+	return e && fresh ? about_job(c, e, id) : e;
 }
 
 enum pard_error pard_stats(struct pard_connection *c, struct pard_info **out)

@@ -191,6 +191,17 @@ static void test_closed_and_timeouts(void **state)
 	assert_false(pard_connection_clear_error(d.c));
 	stop(&d);
 
+	/* Closed during a wait: the message names the job. */
+	d = start(1000);
+	reply(&d, HELLO_OK);
+	shutdown(d.fd, SHUT_WR);
+	struct pard_result *w = pard_result_new();
+	assert_int_equal(pard_wait(d.c, 21, -1, NULL, NULL, w), PARD_ERROR_CLOSED);
+	assert_string_equal(pard_connection_get_error_message(d.c),
+			    "job 21: connection to pard lost: closed by the daemon");
+	pard_result_free(w);
+	stop(&d);
+
 	/* A peer that accepts and never answers: the handshake's timeout. */
 	d = start(50);
 	assert_int_equal(pard_stats(d.c, NULL), PARD_ERROR_TIMEOUT);
