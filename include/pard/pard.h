@@ -73,7 +73,7 @@ typedef void pard_progress_fn(uint64_t id, unsigned done, unsigned total, void *
 PARD_PUBLIC struct pard_connection *pard_connection_new(const char *socket_path, int timeout_ms);
 PARD_PUBLIC void pard_connection_free(struct pard_connection *c);
 PARD_PUBLIC enum pard_error pard_connection_get_error(const struct pard_connection *c);
-/* A sentence saying what went wrong (names the job and the socket where it can). */
+/* A sentence saying what went wrong (names the job and the socket where it can); NULL: no error. */
 PARD_PUBLIC const char *pard_connection_get_error_message(const struct pard_connection *c);
 PARD_PUBLIC enum pard_server_error pard_connection_get_server_error(const struct pard_connection *c);
 /* pard's code as sent ("busy"), or NULL when the error is not PARD_ERROR_SERVER. */
