@@ -79,7 +79,7 @@ section "install"
 deb=$(ls /ci/pard_*.deb)
 check "dpkg -i libpard0 $(basename "$deb") libpard-dev" dpkg -i /ci/libpard0_*.deb "$deb" /ci/libpard-dev_*.deb
 check "libpard.so.0 is known to the dynamic linker" sh -c 'ldconfig -p | grep -q "libpard.so.0 "'
-check "parctl runs on libpard0" sh -c 'ldd /usr/bin/parctl | grep -q "libpard.so.0 => /usr/lib/"'
+check "parctl runs on libpard0" sh -c 'ldd /usr/bin/parctl | grep -q "libpard.so.0 => /.*/libpard.so.0 "'
 check "pard user and group exist" getent passwd pard
 getent group pard
 check "pard.socket enabled" test "$(systemctl is-enabled pard.socket)" = enabled
