@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "output.h"
 #include "pard/client.h"
 #include "pard/kernel.h"
 #include "pard/pard.h"
@@ -123,12 +124,12 @@ int parctl_check_output(const struct parctl *p, uint64_t id);
  * the reply. Returns an exit code. */
 int parctl_result(struct parctl *p, struct pard_result *r);
 
-/* output.c: prints an OK reply's key=value pairs as text lines or one JSON object to f. */
-void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r);
-/* Prints one JSON value: a number when v is one, else a string. */
-void output_json_value(FILE *f, const char *v);
-/* Prints a JSON object of r's pairs (no newline). */
-void output_json_object(FILE *f, const struct pard_reply *r);
+/* Prints an OK reply's key=value pairs as text lines or one JSON object (--json) to f; the
+ * writers are shared with pard-mpi (lib/output/output.h). */
+static inline void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r)
+{
+	output_pairs(f, p->json, r);
+}
 
 /* Draws (or, with done == total, finishes) a progress bar on stderr. */
 void progress_draw(unsigned done, unsigned total);

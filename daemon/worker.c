@@ -47,6 +47,35 @@ static bool tried_before(const uint32_t *tried, unsigned n, uint32_t slot)
 	return false;
 }
 
+/* Bookkeeping of a chunk just claimed in job (slot index s). */
+static void claimed(struct pard_job_slot *job, uint32_t s, uint32_t *slot)
+{
+	atomic_fetch_add_explicit(&job->running, 1, memory_order_relaxed);
+	*slot = s;
+	uint64_t zero = 0;
+	atomic_compare_exchange_strong(&job->start_ns, &zero, pard_now_ns());
+}
+
+/* Claims a chunk of any active job, in queue order. */
+static bool claim_any(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
+{
+	_Atomic uint32_t *runq = pard_segment_runq(seg);
+	uint32_t used = atomic_load_explicit(&seg->hdr->runq_used, memory_order_acquire);
+	for (uint32_t q = 0; q < used; q++) {
+		uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
+		if (!e)
+			continue;
+		struct pard_job_slot *job = pard_segment_job(seg, e - 1);
+		if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE)
+			continue;
+		if (claim_in_job(job, w, chunk)) {
+			claimed(job, e - 1, slot);
+			return true;
+		}
+	}
+	return false;
+}
+
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
 {
 	const struct pard_segment_header *h = seg->hdr;
@@ -78,14 +107,14 @@ bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, ui
 			return false;
 		struct pard_job_slot *job = pard_segment_job(seg, best);
 		if (claim_in_job(job, w, chunk)) {
-			atomic_fetch_add_explicit(&job->running, 1, memory_order_relaxed);
-			*slot = best;
-			uint64_t zero = 0;
-			atomic_compare_exchange_strong(&job->start_ns, &zero, pard_now_ns());
+			claimed(job, best, slot);
 			return true;
 		}
 		if (ntried == PARD_ARRAY_SIZE(tried))
-			return false; /* more full jobs than we remember: look again after the next wake */
+			/* More full jobs than we remember (finished ones the daemon has not settled yet):
+			 * every job once, in queue order. Giving up here would sleep until the next wake,
+			 * which may not come while work waits. */
+			return claim_any(seg, w, slot, chunk);
 		tried[ntried++] = best;
 	}
 }

@@ -517,17 +517,37 @@ static void populate_band(void *start, size_t len)
 #endif
 }
 
+/* The rows [*first, *end) of chunk (empty past the last chunk); the last chunk takes the rest. */
+static void chunk_rows_of(const union pard_params *p, uint32_t chunk, uint64_t *first, uint64_t *end)
+{
+	const struct fractal_params *f = params_of(p);
+	uint32_t count = fractal_chunk_count(p);
+	*first = *end = 0;
+	if (chunk >= count)
+		return;
+	*first = (uint64_t)chunk * fractal_chunk_rows(f);
+	*end = chunk + 1 == count ? f->height : *first + fractal_chunk_rows(f);
+	if (*end > f->height)
+		*end = f->height;
+	if (*first > *end)
+		*first = *end;
+}
+
+static void fractal_chunk_span(const union pard_params *p, uint32_t chunk, uint64_t *offset, uint64_t *len)
+{
+	uint64_t first, end, row_bytes = (uint64_t)params_of(p)->width * sizeof(int32_t);
+	chunk_rows_of(p, chunk, &first, &end);
+	*offset = first * row_bytes;
+	*len = (end - first) * row_bytes;
+}
+
 static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
 {
 	const struct fractal_params *f = params_of(p);
 	uint64_t sum = 0;
-	uint32_t count = fractal_chunk_count(p);
-	if (buf && chunk < count && f->width > 0) {
-		uint32_t rows = fractal_chunk_rows(f);
-		uint64_t first = (uint64_t)chunk * rows;
-		uint64_t end = chunk + 1 == count ? f->height : first + rows;
-		if (end > f->height)
-			end = f->height;
+	if (buf && f->width > 0) {
+		uint64_t first, end;
+		chunk_rows_of(p, chunk, &first, &end);
 		if (first < end) {
 			int32_t *image = buf;
 			populate_band(image + (size_t)first * f->width,
@@ -747,5 +767,6 @@ const struct pard_kernel pard_kernel_fractal = {
 	.chunk_count = fractal_chunk_count,
 	.result_bytes = fractal_result_bytes,
 	.run_chunk = fractal_run_chunk,
+	.chunk_span = fractal_chunk_span,
 	.format_result = fractal_format_result,
 };

@@ -21,11 +21,14 @@
 /*
  * Random streams
  * --------------
- * Each chunk has its own generator made of PI_LANES independent xoshiro256+ lanes, seeded by
- * splitmix64 from a key that depends on (seed, chunk) only. Trial i of a chunk uses lane
- * i % PI_LANES at step i / PI_LANES. The lane count is fixed at 8 whatever the vector width:
- * scalar runs 8x1, AVX2 2x4 and AVX-512 1x8, so every path consumes exactly the same draws.
- * Hits are a plain sum, so the order in which lanes are visited never matters.
+ * The trials of a job are cut into blocks of PI_BLOCK_TRIALS (2^20): trial t lies in block
+ * t / 2^20. Each block has its own generator made of PI_LANES independent xoshiro256+ lanes,
+ * seeded by splitmix64 from a key that depends on (seed, block) only, and a chunk is a range of
+ * whole blocks. So the result is a function of (TRIALS, seed) alone: how the blocks are grouped
+ * into chunks (pard's chunk cap, or ranks of pard-mpi) never changes a bit of it. Trial i of a
+ * block uses lane i % PI_LANES at step i / PI_LANES. The lane count is fixed at 8 whatever the
+ * vector width: scalar runs 8x1, AVX2 2x4 and AVX-512 1x8, so every path consumes exactly the
+ * same draws. Hits are a plain sum, so the order in which lanes are visited never matters.
  *
  * xoshiro256+ rather than ++ or **: it is the cheapest member (no 64-bit multiply, which AVX2
  * lacks) and its only weakness, the low linear complexity of the lowest few bits, lands in the
@@ -42,9 +45,6 @@
  */
 #define PI_LANES 8
 #define PI_R2 (UINT64_C(1) << 62)
-#define PI_MIN_CHUNK_TRIALS (UINT64_C(1) << 20)
-/* Chunk sizes are multiples of this so every chunk but the last is whole vector steps. */
-#define PI_CHUNK_ALIGN UINT64_C(64)
 
 /* Its row in the kind table (kernel.c), defined at the end. */
 extern const struct pard_kernel pard_kernel_pi;
@@ -68,11 +68,11 @@ static uint64_t mix64(uint64_t z)
 	return z ^ (z >> 31);
 }
 
-static void pi_seed(struct pi_state *st, uint64_t seed, uint32_t chunk)
+static void pi_seed(struct pi_state *st, uint64_t seed, uint64_t block)
 {
-	/* mix64 is a bijection, so for one seed distinct chunks get distinct keys, and the xor
-	 * keeps seed and chunk from cancelling the way seed + chunk would. */
-	uint64_t sm = mix64(seed ^ mix64((uint64_t)chunk + UINT64_C(0x6a09e667f3bcc909)));
+	/* mix64 is a bijection, so for one seed distinct blocks get distinct keys, and the xor
+	 * keeps seed and block from cancelling the way seed + block would. */
+	uint64_t sm = mix64(seed ^ mix64(block + UINT64_C(0x6a09e667f3bcc909)));
 	for (int lane = 0; lane < PI_LANES; lane++)
 		for (int w = 0; w < 4; w++) {
 			/* Consecutive splitmix64 outputs are distinct, so no lane is all zero. */
@@ -219,10 +219,10 @@ __attribute__((target("avx512f"))) static uint64_t pi_steps_avx512(struct pi_sta
 
 #endif /* SIMD_HAVE_X86 */
 
-uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum simd_impl impl)
+uint64_t pi_count_hits(uint64_t seed, uint64_t block, uint64_t trials, enum simd_impl impl)
 {
 	struct pi_state st;
-	pi_seed(&st, seed, chunk);
+	pi_seed(&st, seed, block);
 
 	uint64_t steps = trials / PI_LANES;
 	uint64_t hits;
@@ -247,19 +247,36 @@ uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum simd
 	return hits;
 }
 
+uint64_t pi_range_hits(uint64_t seed, uint64_t first_block, uint64_t trials, enum simd_impl impl)
+{
+	uint64_t hits = 0;
+	for (uint64_t b = first_block; trials > 0; b++) {
+		uint64_t n = trials < PI_BLOCK_TRIALS ? trials : PI_BLOCK_TRIALS;
+		hits += pi_count_hits(seed, b, n, impl);
+		trials -= n;
+	}
+	return hits;
+}
+
 uint64_t pi_chunk_trials(uint64_t trials)
 {
 	/* Written to avoid overflowing near UINT64_MAX. */
 	uint64_t per = trials / PARD_MAX_CHUNKS + (trials % PARD_MAX_CHUNKS != 0);
-	per = (per + PI_CHUNK_ALIGN - 1) / PI_CHUNK_ALIGN * PI_CHUNK_ALIGN;
-	return per > PI_MIN_CHUNK_TRIALS ? per : PI_MIN_CHUNK_TRIALS;
+	uint64_t blocks = per / PI_BLOCK_TRIALS + (per % PI_BLOCK_TRIALS != 0);
+	return (blocks ? blocks : 1) * PI_BLOCK_TRIALS;
+}
+
+/* The job's trials per chunk. A corrupt value in shared memory (not whole blocks) falls back to the
+ * parse-time choice, so a chunk always starts on a block. */
+static uint64_t chunk_trials_of(const struct pi_params *pp)
+{
+	uint64_t per = pp->chunk_trials;
+	return per && per % PI_BLOCK_TRIALS == 0 ? per : pi_chunk_trials(pp->trials);
 }
 
 static uint32_t pi_chunk_count(const union pard_params *p)
 {
-	uint64_t trials = params_of(p)->trials, per = params_of(p)->chunk_trials;
-	if (per == 0)
-		per = pi_chunk_trials(trials);
+	uint64_t trials = params_of(p)->trials, per = chunk_trials_of(params_of(p));
 	uint64_t n = trials / per + (trials % per != 0);
 	/* Clamping keeps a corrupt chunk_trials from overrunning the job slot; the last chunk takes
 	 * the rest, so the chunks still cover exactly trials. */
@@ -281,7 +298,7 @@ static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, 
 	(void)buf;
 	const struct pi_params *pp = params_of(p);
 	uint32_t count = pi_chunk_count(p);
-	uint64_t per = pp->chunk_trials ? pp->chunk_trials : pi_chunk_trials(pp->trials);
+	uint64_t per = chunk_trials_of(pp);
 	uint64_t n;
 	if (chunk >= count)
 		n = 0;
@@ -289,7 +306,7 @@ static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, 
 		n = per;
 	else
 		n = pp->trials - (uint64_t)chunk * per;
-	*out = n ? pi_count_hits(pp->seed, chunk, n, simd_best_impl()) : 0;
+	*out = n ? pi_range_hits(pp->seed, (uint64_t)chunk * (per / PI_BLOCK_TRIALS), n, simd_best_impl()) : 0;
 }
 
 static uint64_t pi_random_seed(void)

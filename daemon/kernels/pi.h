@@ -24,12 +24,21 @@ static inline struct pi_params *pi_params_of(union pard_params *p)
 	return (struct pi_params *)(void *)p->raw;
 }
 
-/* Counts hits among the first trials draws of chunk's stream for seed. An unsupported impl
- * falls back to scalar rather than faulting, so check simd_impl_supported() when it matters. */
-uint64_t pi_count_hits(uint64_t seed, uint32_t chunk, uint64_t trials, enum simd_impl impl);
+/* Trials of one random stream: trial t of a job lies in block t / PI_BLOCK_TRIALS, and chunks are
+ * ranges of whole blocks, so results do not depend on how trials are grouped into chunks. */
+#define PI_BLOCK_TRIALS (UINT64_C(1) << 20)
 
-/* Trials per chunk for a job of trials trials (the last chunk takes the rest). Depends on trials
- * only, never on the number of workers, so results do not either. */
+/* Counts hits among the first trials draws of block's stream for seed (trials is at most
+ * PI_BLOCK_TRIALS in a job). An unsupported impl falls back to scalar rather than faulting, so
+ * check simd_impl_supported() when it matters. */
+uint64_t pi_count_hits(uint64_t seed, uint64_t block, uint64_t trials, enum simd_impl impl);
+
+/* Counts hits among trials trials of a job starting at block first_block: whole blocks, the last
+ * one possibly short. */
+uint64_t pi_range_hits(uint64_t seed, uint64_t first_block, uint64_t trials, enum simd_impl impl);
+
+/* Trials per chunk for a job of trials trials (the last chunk takes the rest): whole blocks, at
+ * most PARD_MAX_CHUNKS chunks. Depends on trials only, never on the number of workers. */
 uint64_t pi_chunk_trials(uint64_t trials);
 
 #endif

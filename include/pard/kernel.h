@@ -67,6 +67,10 @@ struct pard_kernel {
 	/* Runs one chunk. buf is the job's arena buffer (NULL when result_bytes is 0);
 	 * out receives the chunk's result word. Must be safe to run again after a crash. */
 	void (*run_chunk)(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out);
+	/* Where chunk writes in the result buffer: bytes [*offset, *offset + *len), disjoint from every
+	 * other chunk's. Required when result_bytes can be non-zero (pard-mpi moves and journals
+	 * exactly these bytes), NULL otherwise. */
+	void (*chunk_span)(const union pard_params *p, uint32_t chunk, uint64_t *offset, uint64_t *len);
 	/* Writes the result as space-separated key=value pairs. Returns the length, or -ENOSPC. */
 	int (*format_result)(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
 			     size_t len);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Runs inside a booted Debian 12 container (systemd is PID 1), started by run-container-test with
 # systemd.run=: installs the pard .deb (with libpard0 and libpard-dev) from /ci, exercises the
-# units as a user would, purges the packages. Writes test.log and summary.txt to /ci-out; exits 0 only when every check passed.
+# units as a user would, purges the packages. Writes test.log and summary.txt to /ci-out; exits 0
+# only when every check passed.
 #
 # This script runs inside the boot transaction: never wait for the whole system
 # (`systemctl is-system-running --wait` would deadlock); check the units it cares about.
@@ -143,6 +144,37 @@ echo "completion of 'parctl ': $(completion parctl '')"
 check "bash completion offers the commands" test "$(completion parctl s)" = "submit status stats"
 echo "completion of 'parctl wait ': $(completion parctl wait '')"
 check "bash completion offers job ids" grep -qw "$id" <<<"$(completion parctl wait '')"
+
+section "python3-pard"
+pydeb=$(ls /ci/python3-pard_*.deb 2>/dev/null)
+if [ -n "$pydeb" ]; then
+	check "dpkg -i $(basename "$pydeb")" dpkg -i "$pydeb"
+	cat >/tmp/client.py <<'PY'
+import sys
+import pard
+try:
+    with pard.Client(timeout=30) as client:
+        r = client.submit("pi", 1000000, seed=1).result(timeout=60)
+        print("estimate", r.estimate, "seed", r.seed)
+except pard.UnreachableError as e:
+    print("unreachable:", e)
+    sys.exit(3)
+PY
+	as_user alice python3 /tmp/client.py >/tmp/py.out 2>&1
+	cat /tmp/py.out
+	check "member of group pard: pard.Client().submit('pi', ...).result()" grep -q "^estimate 3\.1[0-9]* seed 1$" /tmp/py.out
+	as_user bob python3 /tmp/client.py >/tmp/py-bob.out 2>&1
+	rc=$?
+	cat /tmp/py-bob.out
+	if [ "$rc" -eq 3 ] && grep -q "Permission denied" /tmp/py-bob.out; then
+		pass "non-member: pard.UnreachableError, permission denied on the socket"
+	else
+		fail "non-member: pard.UnreachableError, permission denied on the socket" "exit $rc"
+	fi
+	check "dpkg --purge python3-pard" dpkg --purge python3-pard
+else
+	note "SKIP python3-pard: no python3-pard .deb next to the pard one"
+fi
 
 section "reload while a job runs"
 # Several seconds whatever the number of CPUs, so the reload surely happens while it runs.

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for parctl's image writers (cli/image.c): format choice, .npy header, .pgm values,
+/* Unit tests for the shared image writers (lib/output/image.c): format choice, .npy header, .pgm values,
  * .png via libpng read back, raw bytes. */
 #include <errno.h>
 #include <png.h>

@@ -113,6 +113,33 @@ static void test_complete(void **state)
 	assert_null(jobs_find(&f->js, id));
 }
 
+/* More finished-but-unsettled jobs than a worker remembers trying (64), all older than a queued
+ * one: the queued job must still be found. It was not, and the worker slept until its 10 s
+ * heartbeat with work waiting (a client pipelining over 64 small jobs hit it). */
+static void test_claim_past_many_full_jobs(void **state)
+{
+	struct fixture *f = *state;
+	jobs_fini(&f->js);
+	pard_segment_close(&f->seg);
+	shm_unlink(f->name);
+	f->cfg.max_jobs = 80;
+	f->cfg.queue_depth = 80;
+	struct pard_segment_geometry g = {.max_jobs = 80, .max_workers = 4, .runq_len = 80, .arena_size = 0};
+	assert_int_equal(pard_segment_create(&f->seg, f->name, &g), 0);
+	assert_int_equal(jobs_init(&f->js, &f->seg, &f->cfg), 0);
+	uint32_t slot, chunk;
+	for (int i = 0; i < 70; i++) {
+		assert_non_null(submit_pi(f, "100", "1"));
+		assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+		worker_finish(&f->seg, slot, chunk, 0);
+	}
+	/* None collected yet: 70 ACTIVE jobs with every chunk DONE, then one with a chunk queued. */
+	struct job *last = submit_pi(f, "100", "2");
+	assert_non_null(last);
+	assert_true(worker_claim(&f->seg, 1, &slot, &chunk));
+	assert_int_equal(slot, last->slot);
+}
+
 static void test_fair_share(void **state)
 {
 	struct fixture *f = *state;
@@ -281,6 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_past_many_full_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),

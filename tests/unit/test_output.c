@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for parctl's output (cli/output.c): JSON numbers versus strings, escaping, objects. */
+/* Unit tests for the shared reply output (lib/output/output.c): JSON numbers versus strings, escaping, objects. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "parctl.h"
+#include "output.h"
 
 static char *json_of(const char *v)
 {

@@ -210,6 +210,47 @@ static void test_determinism_across_chunk_orders(void **state)
 	assert_int_equal(pi_params_of(&p)->trials - 3 * per, 12345);
 }
 
+/* Sums the job's hits chunk by chunk with chunk_trials forced to per (whole blocks). */
+static uint64_t hits_with_chunks_of(uint64_t trials, uint64_t seed, uint64_t per)
+{
+	union pard_params p = make_params(trials, seed);
+	pi_params_of(&p)->chunk_trials = per;
+	uint32_t n = kpi->chunk_count(&p);
+	assert_int_equal(n, trials / per + (trials % per != 0));
+	uint64_t hits = 0;
+	for (uint32_t c = 0; c < n; c++) {
+		uint64_t out = UINT64_MAX;
+		kpi->run_chunk(&p, c, NULL, &out);
+		hits += out;
+	}
+	return hits;
+}
+
+/* The result is a function of (trials, seed) only: grouping the blocks into chunks of 1, 2, 3 or
+ * 7 blocks (as another chunk cap, or pard-mpi's ranks, would) gives the same hits, which are the
+ * sum of the blocks' streams. */
+static void test_result_independent_of_chunking(void **state)
+{
+	(void)state;
+	static const uint64_t trials[] = {1, PI_BLOCK_TRIALS, 7 * PI_BLOCK_TRIALS + 4099, 7 * PI_BLOCK_TRIALS};
+	for (size_t t = 0; t < sizeof(trials) / sizeof(trials[0]); t++) {
+		uint64_t want = 0, left = trials[t];
+		for (uint64_t b = 0; left > 0; b++) {
+			uint64_t n = left < PI_BLOCK_TRIALS ? left : PI_BLOCK_TRIALS;
+			want += pi_count_hits(99, b, n, SIMD_SCALAR);
+			left -= n;
+		}
+		assert_int_equal(pi_range_hits(99, 0, trials[t], simd_best_impl()), want);
+		static const uint64_t blocks_per_chunk[] = {1, 2, 3, 7};
+		for (size_t k = 0; k < sizeof(blocks_per_chunk) / sizeof(blocks_per_chunk[0]); k++)
+			assert_int_equal(hits_with_chunks_of(trials[t], 99, blocks_per_chunk[k] * PI_BLOCK_TRIALS),
+					 want);
+	}
+	/* A block's stream is not the next block's: two blocks are not one block's 2^21 draws. */
+	assert_int_not_equal(pi_range_hits(5, 0, 2 * PI_BLOCK_TRIALS, SIMD_SCALAR),
+			     pi_count_hits(5, 0, 2 * PI_BLOCK_TRIALS, SIMD_SCALAR));
+}
+
 /* A different seed changes the result; otherwise the tests above could pass on a constant. */
 static void test_seed_changes_result(void **state)
 {
@@ -268,15 +309,15 @@ static void check_cover(uint64_t trials)
 	if (n < 1 || n > PARD_MAX_CHUNKS)
 		fail_msg("trials %" PRIu64 ": %u chunks", trials, n);
 	assert_true(per >= MIN_CHUNK);
-	assert_int_equal(per % 64, 0);
+	assert_int_equal(per % PI_BLOCK_TRIALS, 0);
 	assert_int_equal(per, pi_chunk_trials(trials));
 	/* (n - 1) full chunks fit strictly below trials, and the last one has 1..per trials. */
 	assert_true((uint64_t)(n - 1) * per < trials);
 	uint64_t last = trials - (uint64_t)(n - 1) * per;
 	assert_true(last >= 1 && last <= per);
-	/* per is the smallest aligned size at or above both the floor and trials / MAX_CHUNKS. */
+	/* per is the smallest whole number of blocks at or above trials / MAX_CHUNKS. */
 	if (per > MIN_CHUNK)
-		assert_true((per - 64) * PARD_MAX_CHUNKS < trials);
+		assert_true((per - PI_BLOCK_TRIALS) * PARD_MAX_CHUNKS < trials);
 }
 
 static void test_chunk_arithmetic(void **state)
@@ -308,7 +349,7 @@ static void test_chunk_arithmetic(void **state)
 
 	/* The chunking depends on trials alone: 10^12 always splits the same way. */
 	union pard_params p = make_params(UINT64_C(1000000000000), 5);
-	assert_int_equal(pi_params_of(&p)->chunk_trials, UINT64_C(976562560));
+	assert_int_equal(pi_params_of(&p)->chunk_trials, UINT64_C(977272832));
 	assert_int_equal(kpi->chunk_count(&p), PARD_MAX_CHUNKS);
 	assert_int_equal(pi_chunk_trials(10000000), MIN_CHUNK);
 	union pard_params q = make_params(10000000, 5);
@@ -420,8 +461,8 @@ static void test_parse_ok(void **state)
 	expect_ok(1000000000, 7, MIN_CHUNK, 2, "1e9", "seed=7");
 	expect_ok(1000000000, 7, MIN_CHUNK, 2, "seed=7", "1e9");
 	expect_ok(1, 0, MIN_CHUNK, 2, "1", "seed=0");
-	expect_ok(UINT64_C(1000000000000), UINT64_MAX, UINT64_C(976562560), 2, "1e12", "seed=18446744073709551615");
-	expect_ok(UINT64_C(1000000000000), 1000, UINT64_C(976562560), 2, "1000000000000", "seed=1e3");
+	expect_ok(UINT64_C(1000000000000), UINT64_MAX, UINT64_C(977272832), 2, "1e12", "seed=18446744073709551615");
+	expect_ok(UINT64_C(1000000000000), 1000, UINT64_C(977272832), 2, "1000000000000", "seed=1e3");
 }
 
 static void test_parse_random_seed(void **state)
@@ -502,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_streams_differ),
 		cmocka_unit_test(test_determinism_across_chunk_orders),
 		cmocka_unit_test(test_seed_changes_result),
+		cmocka_unit_test(test_result_independent_of_chunking),
 		cmocka_unit_test(test_estimate_within_five_sigma),
 		cmocka_unit_test(test_tiny_job),
 		cmocka_unit_test(test_chunk_arithmetic),

@@ -1,11 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* parctl's output: replies as aligned text for people or one JSON object for programs. */
-#include <ctype.h>
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
+/* Reply output: aligned text for people or one JSON object for programs. */
+#include "output.h"
 
-#include "parctl.h"
+#include <ctype.h>
+#include <string.h>
 
 static bool is_json_number(const char *v)
 {
@@ -69,9 +67,9 @@ void output_json_object(FILE *f, const struct pard_reply *r)
 	fputc('}', f);
 }
 
-void output_reply(FILE *f, const struct parctl *p, const struct pard_reply *r)
+void output_pairs(FILE *f, bool json, const struct pard_reply *r)
 {
-	if (p->json) {
+	if (json) {
 		output_json_object(f, r);
 		fputc('\n', f);
 		return;
