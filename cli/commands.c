@@ -111,15 +111,35 @@ static int wait_job(struct parctl *p, uint64_t id, bool progress)
 	struct pard_result *r = new_result(p);
 	if (!r)
 		return PARCTL_REFUSED;
-	pard_connection_set_interruptible(c, true);
-	struct progress_state ps = {false};
-	enum pard_error e =
-		interrupted ? PARD_ERROR_INTERRUPTED : pard_wait(c, id, -1, progress ? on_progress : NULL, &ps, r);
-	if (ps.drawn)
-		progress_clear();
+	bool reconnected = false;
+	enum pard_error e;
+	for (;;) {
+		pard_connection_set_interruptible(c, true);
+		struct progress_state ps = {false};
+		e = interrupted ? PARD_ERROR_INTERRUPTED : pard_wait(c, id, -1, progress ? on_progress : NULL, &ps, r);
+		if (ps.drawn)
+			progress_clear();
+		/* pard may crash, be restarted or upgraded while we wait; the next one adopts its jobs. */
+		if (!e || !parctl_daemon_lost(p))
+			break;
+		rc = parctl_reconnect(p, id);
+		if (rc) {
+			pard_result_free(r);
+			return rc;
+		}
+		c = p->conn;
+		reconnected = true;
+	}
 	if (e == PARD_ERROR_INTERRUPTED)
 		rc = interrupted_wait(p, id);
-	else
+	else if (e == PARD_ERROR_SERVER && reconnected &&
+		 pard_connection_get_server_error(c) == PARD_SERVER_ERROR_NOTFOUND) {
+		parctl_errorf(p, PARD_ERR_SHUTDOWN,
+			      "job %llu did not finish: pard restarted without it (it was stopped for good, the "
+			      "machine rebooted, or the new pard could not adopt the old one's segment: see its log)",
+			      (unsigned long long)id);
+		rc = PARCTL_JOB_FAILED;
+	} else
 		rc = e ? parctl_fail(p) : parctl_result(p, r);
 	pard_result_free(r);
 	return rc;

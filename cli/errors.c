@@ -9,6 +9,8 @@
 void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ...)
 {
 	char msg[512];
+	if (p->quiet)
+		return;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -35,7 +37,7 @@ int parctl_exit_code(enum pard_error e, enum pard_server_error server)
 		return PARCTL_INTERRUPTED;
 	case PARD_ERROR_SERVER:
 		if (server == PARD_SERVER_ERROR_FAILED || server == PARD_SERVER_ERROR_CANCELLED ||
-		    server == PARD_SERVER_ERROR_SHUTDOWN)
+		    server == PARD_SERVER_ERROR_SHUTDOWN || server == PARD_SERVER_ERROR_RESTARTING)
 			return PARCTL_JOB_FAILED;
 		if (server == PARD_SERVER_ERROR_BUSY)
 			return PARCTL_BUSY;

@@ -32,6 +32,7 @@ struct parctl {
 	const char *connect_timeout;  /* --connect-timeout SECONDS, else $PARD_CONNECT_TIMEOUT */
 	bool cancel_on_interrupt;     /* Ctrl-C during a wait cancels the job */
 	struct pard_connection *conn; /* libpard's, opened by the first request */
+	bool quiet;                   /* report no error (a reconnection attempt) */
 };
 
 /* What a command's (or an option's) argument is, for help and shell completions. */
@@ -114,6 +115,16 @@ struct pard_connection *parctl_connect(struct parctl *p, int *rc);
 /* Makes an OK reply of a libpard info, for the output functions (r points into i). */
 void parctl_reply_of(const struct pard_info *i, struct pard_reply *r);
 void parctl_disconnect(struct parctl *p);
+
+/* reconnect.c: how long a waiting command keeps trying to reach a daemon that went away. */
+#define PARCTL_RECONNECT_SECONDS 60
+/* Whether the wait that just failed on p->conn failed because the daemon went away (the
+ * connection broke, or ERR restarting): the job may still finish under the next pard. */
+bool parctl_daemon_lost(const struct parctl *p);
+/* After a lost daemon: says so on stderr and connects again with back-off for up to
+ * PARCTL_RECONNECT_SECONDS. Returns PARCTL_OK (p->conn is new) or PARCTL_UNREACHABLE after
+ * saying that job id may still finish. */
+int parctl_reconnect(struct parctl *p, uint64_t id);
 
 /* output_check.c: refuses an -o path that cannot be written before anything is submitted (or
  * fetched), so no job's result is lost to a typo. Returns PARCTL_OK or PARCTL_USAGE after

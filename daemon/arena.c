@@ -60,6 +60,50 @@ int arena_alloc(struct arena *a, uint64_t bytes, uint64_t *off)
 	return -ENOSPC;
 }
 
+/* Room for two more blocks. */
+static int arena_grow(struct arena *a)
+{
+	if (a->nblocks + 2 <= a->cap)
+		return 0;
+	struct arena_block *n = realloc(a->blocks, 2 * a->cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	a->blocks = n;
+	a->cap *= 2;
+	return 0;
+}
+
+int arena_claim(struct arena *a, uint64_t off, uint64_t bytes)
+{
+	uint64_t need = (bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+	if (!bytes || off % ARENA_ALIGN || off > a->size || need > a->size - off)
+		return -EINVAL;
+	uint32_t i = 0;
+	while (i < a->nblocks && a->blocks[i].off + a->blocks[i].size <= off)
+		i++;
+	if (i == a->nblocks)
+		return -EINVAL;
+	struct arena_block b = a->blocks[i];
+	if (b.used || off + need > b.off + b.size)
+		return -EEXIST;
+	if (arena_grow(a) < 0)
+		return -ENOMEM;
+	/* Split b into [b.off, off) free, [off, +need) used, [off + need, end) free. */
+	struct arena_block parts[3];
+	uint32_t k = 0;
+	if (off > b.off)
+		parts[k++] = (struct arena_block){.off = b.off, .size = off - b.off, .used = false};
+	parts[k++] = (struct arena_block){.off = off, .size = need, .used = true};
+	if (off + need < b.off + b.size)
+		parts[k++] =
+			(struct arena_block){.off = off + need, .size = b.off + b.size - off - need, .used = false};
+	memmove(&a->blocks[i + k], &a->blocks[i + 1], (a->nblocks - i - 1) * sizeof(b));
+	memcpy(&a->blocks[i], parts, k * sizeof(b));
+	a->nblocks += k - 1;
+	a->used += need;
+	return 0;
+}
+
 static void arena_remove(struct arena *a, uint32_t i)
 {
 	memmove(&a->blocks[i], &a->blocks[i + 1], (a->nblocks - i - 1) * sizeof(a->blocks[0]));

@@ -27,6 +27,10 @@ void arena_fini(struct arena *a);
 /* Allocates bytes (rounded up to ARENA_ALIGN), first fit. Returns 0 with *off set, -ENOSPC when
  * no free range is large enough now, or -E2BIG when it could never fit. */
 int arena_alloc(struct arena *a, uint64_t bytes, uint64_t *off);
+/* Marks the range [off, off + bytes rounded up) used: one a previous daemon handed out, found in
+ * an adopted segment. Returns 0, -EEXIST when part of it is already used, -EINVAL when it is
+ * misaligned or outside the arena, or -ENOMEM. */
+int arena_claim(struct arena *a, uint64_t off, uint64_t bytes);
 /* Frees the range starting at off and merges it with free neighbours. Returns 0 or -EINVAL. */
 int arena_free(struct arena *a, uint64_t off);
 /* Largest free range, in bytes. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt.h"
 #include "pard/log.h"
 #include "pard/util.h"
 #include "worker.h"
@@ -79,8 +80,8 @@ int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_confi
 		js->table[i].slot = i;
 		js->free_stack[js->nfree++] = js->nslots - 1 - i;
 	}
-	js->next_id = 1;
-	js->next_seq = 1;
+	js->next_id = atomic_load(&seg->hdr->next_id);
+	js->next_seq = atomic_load(&seg->hdr->next_seq);
 	return arena_init(&js->arena, seg->hdr->arena_size);
 }
 
@@ -156,6 +157,30 @@ void jobs_fini(struct jobs *js)
 	arena_fini(&js->arena);
 }
 
+/* Writes what a successor needs to adopt job into its record in the segment. Called after every
+ * change of the job's state, buffer or retention, before any client can hear of the change. */
+static void job_save(struct jobs *js, const struct job *job)
+{
+	struct pard_job_record *r = pard_segment_record(js->seg, job->slot);
+	atomic_store(&r->updating, 1);
+	r->state = job->state;
+	r->ends_as = job->ends_as;
+	r->kind = job->kernel ? job->kernel->kind : 0;
+	r->owner_uid = (uint32_t)job->owner;
+	r->flags = (job->published ? PARD_RECORD_PUBLISHED : 0) | (job->has_buffer ? PARD_RECORD_HAS_BUFFER : 0) |
+		   (job->in_lru ? PARD_RECORD_FETCHED : 0);
+	r->id = job->id;
+	r->submit_ns = job->submit_ns;
+	r->finish_ns = job->finish_ns;
+	r->expire_ns = job->expire_ns;
+	r->deadline_ns = job->deadline_ns;
+	r->buffer_off = job->buffer_off;
+	r->buffer_bytes = job->buffer_bytes;
+	r->params = job->params;
+	snprintf(r->error, sizeof(r->error), "%s", job->error);
+	atomic_store(&r->updating, 0);
+}
+
 static bool jobs_any_idle_worker(const struct jobs *js)
 {
 	uint32_t rows = atomic_load_explicit(&js->seg->hdr->worker_rows, memory_order_relaxed);
@@ -183,6 +208,7 @@ static void job_publish(struct jobs *js, struct job *job)
 	s->owner_uid = (uint32_t)job->owner;
 	s->id = job->id;
 	s->seq = js->next_seq++;
+	atomic_store_explicit(&js->seg->hdr->next_seq, js->next_seq, memory_order_relaxed);
 	s->params = job->params;
 	s->result_off = job->buffer_off;
 	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
@@ -206,6 +232,7 @@ static void job_publish(struct jobs *js, struct job *job)
 	job->published = true;
 	if (job->state == JOB_WAITING)
 		job_set_state(job, JOB_QUEUED);
+	job_save(js, job);
 
 	/* Wake as many sleeping workers as there are chunks to take; when none is idle (all busy
 	 * under load) skip the system call: each looks for work before it sleeps, and a worker
@@ -270,6 +297,12 @@ static void release_buffer(struct jobs *js, struct job *job)
 /* Forgets a terminal job and gives its slot and buffer back. */
 static void job_free(struct jobs *js, struct job *job)
 {
+	/* The record first: a successor finding a freed record ignores whatever the slot holds. */
+	struct pard_job_record *r = pard_segment_record(js->seg, job->slot);
+	atomic_store(&r->updating, 1);
+	r->state = JOB_FREE;
+	r->id = 0;
+	atomic_store(&r->updating, 0);
 	release_buffer(js, job);
 	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	if (job->published)
@@ -349,6 +382,8 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 		placed = true;
 	}
 	job->id = js->next_id++;
+	/* Stored before the job is announced: a successor never gives its id again. */
+	atomic_store(&js->seg->hdr->next_id, js->next_id);
 	job->kernel = k;
 	job->owner = owner;
 	job->params = *params;
@@ -374,6 +409,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	if (bytes && !placed) {
 		job_set_state(job, JOB_WAITING);
 		js->waiting++;
+		job_save(js, job);
 		log_info("job %llu waits for %llu bytes of arena (%llu of %llu in use)", (unsigned long long)job->id,
 			 (unsigned long long)bytes, (unsigned long long)js->arena.used,
 			 (unsigned long long)js->arena.size);
@@ -423,10 +459,13 @@ void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done,
 	*total = s->nchunks;
 }
 
-void jobs_refresh_state(const struct jobs *js, struct job *job)
+void jobs_refresh_state(struct jobs *js, struct job *job)
 {
-	if (job->state == JOB_QUEUED && job->published && atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns))
+	if (job->state == JOB_QUEUED && job->published &&
+	    atomic_load(&pard_segment_job(js->seg, job->slot)->start_ns)) {
 		job_set_state(job, JOB_RUNNING);
+		job_save(js, job);
+	}
 }
 
 /* Turns an active job whose chunks all settled into a terminal one. */
@@ -470,6 +509,7 @@ static void job_finish(struct jobs *js, struct job *job)
 	/* Only a done job's buffer holds a result worth keeping. */
 	if (job->state != JOB_DONE)
 		release_buffer(js, job);
+	job_save(js, job);
 	log_debug("job %llu %s", (unsigned long long)job->id, job_state_name(job));
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
@@ -497,12 +537,14 @@ static void job_abort(struct jobs *js, struct job *job, enum job_state state)
 		js->active--;
 		job->finish_ns = pard_now_ns();
 		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
+		job_save(js, job);
 		if (js->on_finished)
 			js->on_finished(js->ctx, job);
 		return;
 	}
 	job->ends_as = state;
 	job_set_state(job, JOB_ENDING);
+	job_save(js, job);
 	if (drop_queued(js, job))
 		job_finish(js, job);
 }
@@ -567,6 +609,7 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why)
 				/* Its other claimed chunks run out; the job settles as failed after them. */
 				job->ends_as = JOB_FAILED;
 				job_set_state(job, JOB_ENDING);
+				job_save(js, job);
 				give_up = true;
 			}
 			atomic_store(&s->chunk_state[i], give_up ? PARD_CHUNK_DROPPED : PARD_CHUNK_QUEUED);
@@ -656,4 +699,223 @@ void jobs_fetched(struct jobs *js, struct job *job)
 	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
 	lru_unlink(js, job);
 	lru_append(js, job);
+	job_save(js, job);
+}
+
+/* A failed job whose kind could not be read: it is listed, never run. */
+static uint32_t no_chunks(const union pard_params *p)
+{
+	(void)p;
+	return 0;
+}
+
+static const struct pard_kernel unknown_kind = {.name = "unknown", .chunk_count = no_chunks};
+
+/* Clears slot i and its record: nothing in it is to be kept. */
+static void adopt_clear(struct jobs *js, uint32_t i)
+{
+	struct pard_job_slot *s = pard_segment_job(js->seg, i);
+	for (uint32_t c = 0; c < PARD_MAX_CHUNKS; c++)
+		atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
+	atomic_store(&s->state, PARD_SLOT_FREE);
+	memset(pard_segment_record(js->seg, i), 0, sizeof(struct pard_job_record));
+}
+
+/* Makes job i of an adopted segment a failed job with reason why; its slot is cleared. */
+static void adopt_fail(struct jobs *js, struct job *job, const struct pard_job_record *r, const char *why)
+{
+	const struct pard_kernel *k = pard_kernel_by_kind(r->kind);
+	job->id = r->id;
+	job->kernel = k ? k : &unknown_kind;
+	job->owner = (uid_t)r->owner_uid;
+	job->params = r->params;
+	job->submit_ns = r->submit_ns;
+	job->state = JOB_FAILED;
+	job->published = false;
+	job->has_buffer = false;
+	job->finish_ns = pard_now_ns();
+	job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
+	snprintf(job->error, sizeof(job->error), "not adopted after the daemon restarted: %s", why);
+	log_error("job %llu failed: %s", (unsigned long long)job->id, job->error);
+	adopt_clear(js, job->slot);
+	job_save(js, job);
+}
+
+/* Takes a kept record over as job (already checked by adopt_check). Returns 0, or -1 with why
+ * set when it conflicts with a job adopted before it. */
+static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_record *r, uint32_t *requeued, char *why,
+		      size_t len)
+{
+	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
+	job->id = r->id;
+	job->kernel = pard_kernel_by_kind(r->kind);
+	job->owner = (uid_t)r->owner_uid;
+	job->params = r->params;
+	job->state = (enum job_state)r->state;
+	job->ends_as = (enum job_state)r->ends_as;
+	job->submit_ns = r->submit_ns;
+	job->finish_ns = r->finish_ns;
+	job->expire_ns = r->expire_ns;
+	job->deadline_ns = r->deadline_ns;
+	job->buffer_off = r->buffer_off;
+	job->buffer_bytes = r->buffer_bytes;
+	job->published = r->flags & PARD_RECORD_PUBLISHED;
+	job->has_buffer = false;
+	snprintf(job->error, sizeof(job->error), "%s", r->error);
+	if ((r->flags & PARD_RECORD_HAS_BUFFER) && arena_claim(&js->arena, r->buffer_off, r->buffer_bytes) < 0) {
+		snprintf(why, len, "its result buffer [%llu, +%llu) overlaps another job's",
+			 (unsigned long long)r->buffer_off, (unsigned long long)r->buffer_bytes);
+		return -1;
+	}
+	job->has_buffer = r->flags & PARD_RECORD_HAS_BUFFER;
+	/* Backed again, in case the segment was copied with holes (restored from systemd's store). */
+	if (job->has_buffer && back_buffer(js, job->buffer_off, job->buffer_bytes, why, len) < 0) {
+		job->has_buffer = false;
+		return -1;
+	}
+	if (job->state == JOB_DONE) {
+		char buf[1024];
+		if (job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf)) < 0 ||
+		    !(job->result = strdup(buf))) {
+			snprintf(why, len, "its result could not be formatted again");
+			if (job->has_buffer)
+				arena_free(&js->arena, job->buffer_off);
+			job->has_buffer = false;
+			return -1;
+		}
+	}
+	if (job->state == JOB_WAITING) {
+		atomic_store(&s->state, PARD_SLOT_FREE);
+		js->waiting++;
+		js->active++;
+	} else if (!job_is_terminal(job)) {
+		/* The workers that held claims died with the previous daemon: their chunks run again
+		 * (an ending job's are dropped), once. */
+		bool ending = job->state == JOB_ENDING;
+		for (uint32_t c = 0; c < s->nchunks; c++) {
+			uint32_t v = atomic_load(&s->chunk_state[c]);
+			if (PARD_CHUNK_STATE(v) != PARD_CHUNK_CLAIMED)
+				continue;
+			atomic_store(&s->chunk_state[c], ending ? PARD_CHUNK_DROPPED : PARD_CHUNK_QUEUED);
+			if (!ending) {
+				atomic_fetch_add_explicit(&js->seg->hdr->chunks_requeued, 1, memory_order_relaxed);
+				(*requeued)++;
+				log_notice("job %llu: chunk %u requeued (its worker %u died with the previous pard)",
+					   (unsigned long long)job->id, c, PARD_CHUNK_OWNER(v));
+			}
+		}
+		atomic_store(&s->claim_hint, 0);
+		atomic_store(&s->running, 0);
+		atomic_store(&s->state, PARD_SLOT_ACTIVE);
+		_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+		uint32_t pos = 0;
+		while (atomic_load(&runq[pos]))
+			pos++;
+		atomic_store(&runq[pos], job->slot + 1);
+		if (pos >= atomic_load(&js->seg->hdr->runq_used))
+			atomic_store(&js->seg->hdr->runq_used, pos + 1);
+		job->runq_pos = pos;
+		js->active++;
+		if (job->state == JOB_QUEUED || job->state == JOB_RUNNING)
+			job->state = atomic_load(&s->start_ns) ? JOB_RUNNING : JOB_QUEUED;
+	} else if (job->published) {
+		atomic_store(&s->state, PARD_SLOT_SETTLED);
+	}
+	job_save(js, job);
+	return 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a, *y = *(struct job *const *)b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int by_expiry(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a, *y = *(struct job *const *)b;
+	return x->expire_ns < y->expire_ns ? -1 : x->expire_ns > y->expire_ns;
+}
+
+int jobs_adopt(struct jobs *js)
+{
+	struct pard_segment_header *h = js->seg->hdr;
+	struct job **kept = calloc(js->nslots, sizeof(*kept));
+	bool *fetched = calloc(js->nslots, sizeof(*fetched));
+	if (!kept || !fetched) {
+		free(kept);
+		free(fetched);
+		return -ENOMEM;
+	}
+	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
+	for (uint32_t q = 0; q < h->runq_len; q++)
+		atomic_store(&runq[q], 0);
+	atomic_store(&h->runq_used, 0);
+	uint32_t nkept = 0, failed = 0, requeued = 0, cleared = 0;
+	js->nfree = 0;
+	for (uint32_t i = 0; i < js->nslots; i++) {
+		struct job *job = &js->table[i];
+		const struct pard_job_record *r = pard_segment_record(js->seg, i);
+		char why[256];
+		enum adopt_verdict v = adopt_check(js->seg, i, why, sizeof(why));
+		if (v != ADOPT_FREE && jobs_find(js, r->id)) {
+			snprintf(why, sizeof(why), "slot %u names job %llu, which another slot holds", i,
+				 (unsigned long long)r->id);
+			v = ADOPT_FREE;
+		}
+		if (v == ADOPT_KEEP) {
+			struct pard_job_record copy = *r;
+			fetched[i] = copy.flags & PARD_RECORD_FETCHED;
+			if (adopt_keep(js, job, &copy, &requeued, why, sizeof(why)) < 0) {
+				free(job->result);
+				job->result = NULL;
+				fetched[i] = false;
+				v = ADOPT_FAIL;
+			}
+		}
+		if (v == ADOPT_FAIL) {
+			struct pard_job_record copy = *r;
+			adopt_fail(js, job, &copy, why);
+			failed++;
+		}
+		if (v == ADOPT_FREE) {
+			if (why[0]) {
+				log_warning("job slot %u of the adopted segment is cleared: %s", i, why);
+				cleared++;
+			}
+			adopt_clear(js, i);
+			job->state = JOB_FREE;
+			job->id = 0;
+			continue;
+		}
+		index_insert(js, job);
+		kept[nkept++] = job;
+	}
+	/* Free slots, lowest first as at start-up. */
+	for (uint32_t i = js->nslots; i-- > 0;)
+		if (js->table[i].state == JOB_FREE)
+			js->free_stack[js->nfree++] = i;
+	qsort(kept, nkept, sizeof(*kept), by_id);
+	for (uint32_t k = 0; k < nkept; k++) {
+		kept[k]->older = js->newest;
+		*(js->newest ? &js->newest->newer : &js->oldest) = kept[k];
+		js->newest = kept[k];
+	}
+	/* Fetched results give up their slots in the order they expire. */
+	qsort(kept, nkept, sizeof(*kept), by_expiry);
+	for (uint32_t k = 0; k < nkept; k++)
+		if (job_is_terminal(kept[k]) && fetched[kept[k]->slot]) {
+			lru_append(js, kept[k]);
+			job_save(js, kept[k]);
+		}
+	free(kept);
+	free(fetched);
+	log_notice("adopted segment %s: %u jobs kept (%u queued or running), %u failed, %u slots cleared, %u chunks "
+		   "requeued; next job id %llu",
+		   js->seg->name, nkept - failed, js->active, failed, cleared, requeued,
+		   (unsigned long long)js->next_id);
+	start_waiting(js);
+	/* Jobs whose last chunk finished while nobody was there to collect them. */
+	jobs_collect(js);
+	return 0;
 }

@@ -90,9 +90,15 @@ struct jobs {
 	void *ctx;
 };
 
-/* Returns 0 or -ENOMEM. */
+/* Returns 0 or -ENOMEM. Job ids go on from the segment's next_id. */
 int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg);
 void jobs_fini(struct jobs *js);
+/* Rebuilds the table from a segment a previous daemon left (after its workers are gone, see
+ * adopt.h): every slot is checked; consistent jobs are kept (chunks the dead workers held are
+ * requeued, finished results stay fetchable), a job whose record or slot cannot be trusted fails
+ * with the reason, and a slot without a job its client was told of is cleared. Waiting jobs get
+ * arena space, settled ones finish. Returns 0 or -ENOMEM. */
+int jobs_adopt(struct jobs *js);
 /* Admits a job; one whose buffer does not fit the arena now waits for space, in order.
  * Returns 0 with *out set, -EBUSY (queue or table full), -E2BIG (buffer larger than the
  * arena) or -ENOSPC (/dev/shm cannot back its buffer), with the reason in err. A waiting job
@@ -112,7 +118,7 @@ void jobs_worker_died(struct jobs *js, uint32_t w, const char *why);
 /* Chunks done and total of a job, read from the segment. */
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total);
 /* Refreshes QUEUED -> RUNNING from the segment (a worker starting a chunk is not an event). */
-void jobs_refresh_state(const struct jobs *js, struct job *job);
+void jobs_refresh_state(struct jobs *js, struct job *job);
 /* Fails every unfinished job with reason (no worker can run them). Chunks already running end
  * first, as for any failed job. */
 void jobs_fail_all(struct jobs *js, const char *reason);

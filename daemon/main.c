@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "config.h"
 #include "jobs.h"
 #include "loop.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct watch signals;
 	struct watch done; /* eventfd the workers write */
 	bool stopping;
+	bool keep_jobs;   /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
 	bool stop_killed; /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
 };
@@ -181,10 +183,18 @@ static void signal_handle(struct watch *w, uint32_t events)
 			break;
 		case SIGTERM:
 		case SIGINT:
+		case SIGUSR2:
 			if (d->stopping)
 				break;
-			log_info("received SIG%s; stopping: running chunks may finish within %u s",
-				 sigabbrev_np((int)si.ssi_signo), d->cfg.stop_grace);
+			d->keep_jobs = si.ssi_signo == SIGUSR2;
+			if (d->keep_jobs)
+				log_notice("received SIGUSR2; restarting: running chunks may finish within %u s, then "
+					   "pard exits and leaves segment %s with %u queued or running jobs to the next "
+					   "pard",
+					   d->cfg.stop_grace, d->seg.name, d->jobs.active);
+			else
+				log_info("received SIG%s; stopping: running chunks may finish within %u s",
+					 sigabbrev_np((int)si.ssi_signo), d->cfg.stop_grace);
 			notify_stopping();
 			d->stopping = true;
 			d->stop_deadline_ns = pard_now_ns() + (uint64_t)d->cfg.stop_grace * 1000000000u;
@@ -253,6 +263,7 @@ static int setup(struct daemon *d)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signals.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -289,17 +300,29 @@ static int setup(struct daemon *d)
 		.runq_len = d->cfg.max_jobs,
 		.arena_size = d->cfg.limits.arena_size,
 	};
-	r = pard_segment_create(&d->seg, d->cfg.shm_name, &g);
+	/* A segment a crashed or restarted pard left is adopted with its jobs (see adopt.h). */
+	bool adopted;
+	int stored = notify_stored_segment_fd();
+	if (stored >= 0) {
+		pard_segment_restore(stored, d->cfg.shm_name);
+		close(stored);
+	}
+	r = pard_segment_open(&d->seg, d->cfg.shm_name, &g, &adopted);
 	if (r < 0)
 		return r;
-	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)", d->seg.name, d->seg.size, g.max_jobs,
-		 (unsigned long long)g.arena_size);
+	notify_store_segment(d->seg.fd);
+	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)%s", d->seg.name, d->seg.size, g.max_jobs,
+		 (unsigned long long)g.arena_size, adopted ? ", adopted" : "");
+	if (adopted)
+		adopt_retire_workers(&d->seg);
 	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
 	if (r < 0)
 		return r;
 	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;
+	if (adopted && (r = jobs_adopt(&d->jobs)) < 0)
+		return r;
 	d->pool.on_broken = pool_broken_changed;
 	d->pool.broken_ctx = d;
 	/* Workers start before the listener exists, so a fork child has the least to inherit. */
@@ -378,9 +401,17 @@ int main(int argc, char **argv)
 		jobs_collect(&d.jobs);
 	}
 	if (d.server.loop)
-		server_fini(&d.server);
+		server_fini(&d.server, d.keep_jobs);
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
+	if (d.keep_jobs && d.seg.hdr) {
+		/* Kept under its name, and in systemd's descriptor store, for the next pard. */
+		d.seg.owner = false;
+		log_notice("segment %s kept with %u queued or running jobs for the next pard", d.seg.name,
+			   d.jobs.active);
+	} else if (d.seg.hdr) {
+		notify_forget_segment();
+	}
 	if (d.jobs.table)
 		jobs_fini(&d.jobs);
 	pard_segment_close(&d.seg);
@@ -390,5 +421,6 @@ int main(int argc, char **argv)
 	if (d.done.fd >= 0)
 		close(d.done.fd);
 	log_info("stopped");
-	return r < 0 ? 1 : 0;
+	/* EX_TEMPFAIL: pard.service restarts pard on it (RestartForceExitStatus=). */
+	return r < 0 ? 1 : d.keep_jobs ? 75 : 0;
 }

@@ -2,11 +2,15 @@
 /* sd-daemon calls; when built without libsystemd every call is a no-op and pard binds itself. */
 #include "notify.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pard/log.h"
 #include "pard/util.h"
@@ -19,22 +23,135 @@
  * systemd. */
 #define STATUS_INTERVAL_NS 250000000u
 
+/* The descriptors systemd passed: the listening socket and, from the descriptor store, the
+ * segment a previous pard left (named SEGMENT_FDNAME). Read once: sd_listen_fds unsets them. */
+static int passed_n = -1;
+static char **passed_names;
+
+static void read_passed_fds(void)
+{
+	if (passed_n >= 0)
+		return;
+	passed_n = sd_listen_fds_with_names(1, &passed_names);
+	if (passed_n < 0) {
+		log_warning("sd_listen_fds failed: %d", passed_n);
+		passed_n = 0;
+	}
+}
+
+static bool is_segment_fd(int i)
+{
+	return passed_names && passed_names[i] && !strcmp(passed_names[i], SEGMENT_FDNAME);
+}
+
 int notify_listen_fd(void)
 {
-	int n = sd_listen_fds(1);
-	if (n < 0) {
-		log_warning("sd_listen_fds failed: %d", n);
+	read_passed_fds();
+	int fd = -1, sockets = 0;
+	for (int i = 0; i < passed_n; i++)
+		if (!is_segment_fd(i) && sockets++ == 0)
+			fd = SD_LISTEN_FDS_START + i;
+	if (fd < 0)
 		return -1;
-	}
-	if (n == 0)
-		return -1;
-	if (n > 1)
-		log_warning("systemd passed %d sockets; using the first", n);
-	if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+	if (sockets > 1)
+		log_warning("systemd passed %d sockets; using the first", sockets);
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
 		log_error("the socket systemd passed is not a listening UNIX stream socket");
 		return -1;
 	}
-	return SD_LISTEN_FDS_START;
+	return fd;
+}
+
+/* Where the last pard notes which segment it used: the unit's RuntimeDirectory (kept across
+ * restarts), which RemoveIPC= leaves alone. */
+static bool mark_path(char *buf, size_t len)
+{
+	const char *dir = getenv("RUNTIME_DIRECTORY");
+	if (!dir || !*dir || strchr(dir, ':'))
+		return false;
+	return snprintf(buf, len, "%s/segment", dir) < (int)len;
+}
+
+/* A segment's identity: its random id and how often it was adopted. */
+static bool segment_identity(int fd, uint64_t *id, uint64_t *adoptions)
+{
+	struct pard_segment_header h;
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != PARD_SEGMENT_MAGIC ||
+	    h.layout_version != PARD_LAYOUT_VERSION)
+		return false;
+	*id = h.segment_id;
+	*adoptions = atomic_load(&h.adoptions);
+	return true;
+}
+
+int notify_stored_segment_fd(void)
+{
+	read_passed_fds();
+	int fd = -1;
+	for (int i = 0; i < passed_n; i++)
+		if (is_segment_fd(i)) {
+			if (fd >= 0)
+				close(fd);
+			fd = SD_LISTEN_FDS_START + i;
+			fcntl(fd, F_SETFD, FD_CLOEXEC);
+		}
+	if (fd < 0)
+		return -1;
+	char path[4096], text[64] = "";
+	uint64_t id, adoptions;
+	unsigned long long want_id = 0, want_adoptions = 0;
+	FILE *f = mark_path(path, sizeof(path)) ? fopen(path, "re") : NULL;
+	bool marked = f && fgets(text, sizeof(text), f) && sscanf(text, "%llx %llu", &want_id, &want_adoptions) == 2;
+	if (f)
+		fclose(f);
+	if (!segment_identity(fd, &id, &adoptions)) {
+		log_warning("the segment in systemd's descriptor store is not one of this pard's layout: not used");
+	} else if (!marked) {
+		log_notice("the segment in systemd's descriptor store was left by a pard that stopped for good: not "
+			   "used");
+	} else if (id != want_id || adoptions != want_adoptions) {
+		log_error("the segment in systemd's descriptor store (id %llx, adopted %llu times) is not the one the "
+			  "last pard used (id %llx, adopted %llu times): not used, its jobs are lost",
+			  (unsigned long long)id, (unsigned long long)adoptions, want_id, want_adoptions);
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+static void mark_segment(int fd)
+{
+	char path[4096];
+	uint64_t id, adoptions;
+	if (!mark_path(path, sizeof(path)) || !segment_identity(fd, &id, &adoptions))
+		return;
+	FILE *f = fopen(path, "we");
+	if (!f || fprintf(f, "%llx %llu\n", (unsigned long long)id, (unsigned long long)adoptions) < 0 || fclose(f)) {
+		log_warning("cannot write %s: %s; a restart will not find this segment", path, strerror(errno));
+		if (f)
+			fclose(f);
+	}
+}
+
+void notify_forget_segment(void)
+{
+	char path[4096];
+	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
+	if (mark_path(path, sizeof(path)))
+		unlink(path);
+}
+
+bool notify_store_segment(int fd)
+{
+	/* One entry: the one a predecessor stored goes first (it may be another description). */
+	sd_notify(0, "FDSTOREREMOVE=1\nFDNAME=" SEGMENT_FDNAME);
+	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
+	if (r < 0)
+		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
+	if (r > 0)
+		mark_segment(fd);
+	return r > 0;
 }
 
 static void notify_status(struct notify *n)
@@ -129,6 +246,21 @@ static uint64_t notify_due(void *ctx, uint64_t now)
 int notify_listen_fd(void)
 {
 	return -1;
+}
+
+int notify_stored_segment_fd(void)
+{
+	return -1;
+}
+
+bool notify_store_segment(int fd)
+{
+	(void)fd;
+	return false;
+}
+
+void notify_forget_segment(void)
+{
 }
 
 void notify_ready(struct notify *n)

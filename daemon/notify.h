@@ -28,6 +28,23 @@ void notify_init(struct notify *n, struct loop *loop, const struct pool *pool, c
 		 const struct pard_config *cfg);
 /* Returns the listening socket systemd passed, or -1 when there is none. */
 int notify_listen_fd(void);
+/* The descriptor store keeps the segment's file while pard is down, so that a pard restarted by
+ * systemd (after a crash, SIGUSR2 or `systemctl restart`) finds it even after RemoveIPC= removed
+ * its name; systemd drops it when pard.service stops for good (pard.service sets
+ * FileDescriptorStoreMax=). */
+#define SEGMENT_FDNAME "segment"
+/* Returns the segment descriptor systemd passed back from its store, or -1. It is to be used only
+ * when it is the segment the last pard used (notify_store_segment marks it in
+ * $RUNTIME_DIRECTORY/segment): systemd may pass the store to a pard started right after a stop
+ * for good. Otherwise it is closed here, and
+ * the log says why. */
+int notify_stored_segment_fd(void);
+/* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there, and
+ * marks it as the last one used. Returns whether systemd has it. */
+bool notify_store_segment(int fd);
+/* pard stops for good: empties the store and removes the mark. */
+void notify_forget_segment(void);
+
 void notify_ready(struct notify *n);
 void notify_reloading(void);
 void notify_stopping(void);

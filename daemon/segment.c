@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ static size_t align_up(size_t v, size_t a)
 }
 
 struct layout {
-	size_t jobs_off, workers_off, runq_off, fixed, arena_off, total;
+	size_t jobs_off, workers_off, runq_off, records_off, fixed, arena_off, total;
 };
 
 static struct layout compute_layout(const struct pard_segment_geometry *g)
@@ -37,8 +38,9 @@ static struct layout compute_layout(const struct pard_segment_geometry *g)
 	l.jobs_off = align_up(sizeof(struct pard_segment_header), page);
 	l.workers_off = align_up(l.jobs_off + (size_t)g->max_jobs * sizeof(struct pard_job_slot), page);
 	l.runq_off = align_up(l.workers_off + (size_t)g->max_workers * sizeof(struct pard_worker_row), page);
+	l.records_off = align_up(l.runq_off + (size_t)g->runq_len * sizeof(uint32_t), PARD_CACHELINE);
 	/* Everything before the arena that is ever touched: allocated at creation. */
-	l.fixed = align_up(l.runq_off + (size_t)g->runq_len * sizeof(uint32_t), page);
+	l.fixed = align_up(l.records_off + (size_t)g->max_jobs * sizeof(struct pard_job_record), page);
 	/* The arena starts on a 2 MiB boundary so large images can use huge pages where enabled. */
 	l.arena_off = align_up(l.fixed, (size_t)2 << 20);
 	l.total = align_up(l.arena_off + g->arena_size, page);
@@ -144,7 +146,11 @@ static pid_t header_pid(int fd)
 /* Makes name free: nothing there, or a stale segment of ours (its lock is free: the daemon that
  * held it is dead), which is removed. Returns 0, -EBUSY (a live pard holds it), -EPERM (it is not
  * ours) or -errno; logs why. */
-static int clear_name(int dirfd, const char *name)
+static int adopt(struct pard_segment *seg, int lock_fd, const char *name, const struct pard_segment_geometry *g);
+static bool adoptable(int fd, const struct stat *st, const char *name, const struct pard_segment_geometry *g);
+
+static int clear_name(int dirfd, const char *name, struct pard_segment *adopt_into,
+		      const struct pard_segment_geometry *g)
 {
 	const char *base = name + 1;
 	char why[192];
@@ -173,12 +179,19 @@ static int clear_name(int dirfd, const char *name)
 		log_error("cannot lock the existing segment " PARD_SHM_DIR "%s: %s", name, strerror(e));
 		return -e;
 	}
-	/* No live daemon holds it. Remove it unless the name moved to another file meanwhile (a
-	 * pard starting at the same time, whose new segment is never unlocked while named). */
+	/* No live daemon holds it. Adopt it or remove it, unless the name moved to another file
+	 * meanwhile (a pard starting at the same time, whose new segment is never unlocked while
+	 * named). */
 	struct stat now;
 	int r = 0;
-	if (fstatat(dirfd, base, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
-	    now.st_ino == st.st_ino) {
+	bool same = fstatat(dirfd, base, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st.st_dev &&
+		    now.st_ino == st.st_ino;
+	if (same && adopt_into && adoptable(fd, &st, name, g)) {
+		log_notice("adopting the stale segment %s left by a pard that is gone (pid %d): its jobs are kept",
+			   name, (int)pid);
+		return adopt(adopt_into, fd, name, g);
+	}
+	if (same) {
 		if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT) {
 			r = -errno;
 			log_error("cannot remove stale segment %s: %s", name, strerror(-r));
@@ -202,12 +215,17 @@ static int allocate(int fd, off_t off, off_t len)
 
 /* Builds the segment unnamed (O_TMPFILE), locked and complete, then links it under name: no other
  * process ever finds a half-made segment, or a named one without a live lock. */
-static int create_in(struct pard_segment *seg, int dirfd, const char *name, const struct pard_segment_geometry *g)
+static int create_in(struct pard_segment *seg, int dirfd, const char *name, const struct pard_segment_geometry *g,
+		     bool *adopted)
 {
 	struct layout l = compute_layout(g);
-	int r = clear_name(dirfd, name);
+	int r = clear_name(dirfd, name, adopted ? seg : NULL, g);
 	if (r < 0)
 		return r;
+	if (r == 1) {
+		*adopted = true;
+		return 0;
+	}
 	int lock_fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (lock_fd < 0) {
 		r = -errno;
@@ -267,6 +285,11 @@ static int create_in(struct pard_segment *seg, int dirfd, const char *name, cons
 	h->runq_off = l.runq_off;
 	h->arena_off = l.arena_off;
 	h->arena_size = g->arena_size;
+	h->records_off = l.records_off;
+	if (getrandom(&h->segment_id, sizeof(h->segment_id), 0) != sizeof(h->segment_id))
+		h->segment_id = pard_now_ns() ^ ((uint64_t)getpid() << 32);
+	atomic_store(&h->next_id, 1);
+	atomic_store(&h->next_seq, 1);
 	h->daemon_start_ns = pard_now_ns();
 	/* The magic goes last: a reader that sees it sees a complete header. */
 	atomic_thread_fence(memory_order_release);
@@ -281,7 +304,7 @@ static int create_in(struct pard_segment *seg, int dirfd, const char *name, cons
 			log_error("cannot create segment %s: %s", name, strerror(-r));
 			goto fail;
 		}
-		if ((r = clear_name(dirfd, name)) < 0)
+		if ((r = clear_name(dirfd, name, NULL, g)) < 0)
 			goto fail;
 	}
 	log_info("segment %s: %zu bytes allocated in " PARD_SHM_DIR " for the header, job slots, worker rows and "
@@ -309,10 +332,13 @@ static int open_dir(void)
 	return dirfd < 0 ? -errno : dirfd;
 }
 
-int pard_segment_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g)
+static int open_or_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g,
+			  bool *adopted)
 {
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = seg->lock_fd = -1;
+	if (adopted)
+		*adopted = false;
 	if (!valid_name(name))
 		return -EINVAL;
 	int dirfd = open_dir();
@@ -320,9 +346,104 @@ int pard_segment_create(struct pard_segment *seg, const char *name, const struct
 		log_error("cannot open " PARD_SHM_DIR ": %s", strerror(-dirfd));
 		return dirfd;
 	}
-	int r = create_in(seg, dirfd, name, g);
+	int r = create_in(seg, dirfd, name, g, adopted);
 	close(dirfd);
 	return r;
+}
+
+int pard_segment_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g)
+{
+	return open_or_create(seg, name, g, NULL);
+}
+
+int pard_segment_open(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g, bool *adopted)
+{
+	return open_or_create(seg, name, g, adopted);
+}
+
+/* Reads the header of a stale segment of ours; whether this pard can adopt it. When it cannot,
+ * says why and, when its job records are readable (same layout), names the jobs lost with it. */
+static bool adoptable(int fd, const struct stat *st, const char *name, const struct pard_segment_geometry *g)
+{
+	struct pard_segment_header h;
+	struct layout l = compute_layout(g);
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != PARD_SEGMENT_MAGIC)
+		return false; /* not a pard segment: replaced, as before (it is ours, and stale) */
+	char why[256];
+	if (h.layout_version != PARD_LAYOUT_VERSION || h.header_size != sizeof(h))
+		snprintf(why, sizeof(why), "it has segment layout %u, this pard layout %u", h.layout_version,
+			 PARD_LAYOUT_VERSION);
+	else if (h.owner_uid != (uint32_t)geteuid())
+		snprintf(why, sizeof(why), "its header names uid %u", h.owner_uid);
+	else if (h.max_jobs != g->max_jobs || h.max_workers != g->max_workers || h.runq_len != g->runq_len ||
+		 h.arena_size != g->arena_size)
+		snprintf(why, sizeof(why),
+			 "it was made for max_jobs %u and arena_size %llu, this pard is configured for max_jobs %u "
+			 "and arena_size %llu",
+			 h.max_jobs, (unsigned long long)h.arena_size, g->max_jobs, (unsigned long long)g->arena_size);
+	else if (h.total_size != (uint64_t)st->st_size || h.total_size != l.total || h.records_off != l.records_off ||
+		 h.jobs_off != l.jobs_off || h.workers_off != l.workers_off || h.runq_off != l.runq_off ||
+		 h.arena_off != l.arena_off)
+		snprintf(why, sizeof(why), "its offsets or size (%llu bytes) do not match its geometry",
+			 (unsigned long long)st->st_size);
+	else
+		return true;
+	log_error("segment %s left by a pard that is gone cannot be adopted: %s; it is replaced", name, why);
+	if (h.layout_version != PARD_LAYOUT_VERSION || h.header_size != sizeof(h) || h.max_jobs > (1u << 24) ||
+	    h.records_off >= (uint64_t)st->st_size ||
+	    (uint64_t)st->st_size - h.records_off < (uint64_t)h.max_jobs * sizeof(struct pard_job_record))
+		return false;
+	/* Same layout, other geometry: its records say which jobs are lost. */
+	unsigned lost = 0;
+	for (uint32_t i = 0; i < h.max_jobs; i++) {
+		struct pard_job_record r;
+		if (pread(fd, &r, sizeof(r), (off_t)(h.records_off + (uint64_t)i * sizeof(r))) != (ssize_t)sizeof(r))
+			break;
+		if (r.state && r.id) {
+			log_error("job %llu is lost: %s", (unsigned long long)r.id, why);
+			lost++;
+		}
+	}
+	if (lost)
+		log_error("segment %s: %u jobs lost", name, lost);
+	return false;
+}
+
+/* Takes over a stale segment: lock_fd (already holding the flock) keeps the
+ * lock, a second description is mapped. Returns 1, or -errno with lock_fd closed. */
+static int adopt(struct pard_segment *seg, int lock_fd, const char *name, const struct pard_segment_geometry *g)
+{
+	struct layout l = compute_layout(g);
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", lock_fd);
+	int fd = open(self, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		log_error("cannot reopen segment %s through %s: %s", name, self, strerror(-r));
+		close(lock_fd);
+		return r;
+	}
+	/* Allocated already, unless it was copied back from systemd's descriptor store. */
+	int r = allocate(fd, 0, (off_t)l.fixed);
+	void *p = r < 0 ? MAP_FAILED : mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		r = r < 0 ? r : -errno;
+		log_error("cannot allocate or map segment %s: %s", name, strerror(-r));
+		close(fd);
+		close(lock_fd);
+		return r;
+	}
+	struct pard_segment_header *h = p;
+	atomic_store(&h->daemon_pid, (int32_t)getpid());
+	h->daemon_start_ns = pard_now_ns();
+	atomic_fetch_add(&h->adoptions, 1);
+	seg->hdr = h;
+	seg->size = l.total;
+	seg->owner = true;
+	seg->fd = fd;
+	seg->lock_fd = lock_fd;
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	return 1;
 }
 
 int pard_segment_attach(struct pard_segment *seg, const char *name)
@@ -366,6 +487,82 @@ int pard_segment_attach(struct pard_segment *seg, const char *name)
 	seg->size = (size_t)st.st_size;
 	snprintf(seg->name, sizeof(seg->name), "%s", name);
 	return 0;
+}
+
+/* Copies the data ranges of from into to (tmpfs holes stay holes). Returns bytes copied or -errno. */
+static long long copy_data(int from, int to, off_t size)
+{
+	static char buf[1 << 16];
+	long long copied = 0;
+	off_t off = 0;
+	while (off < size) {
+		off_t data = lseek(from, off, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? copied : -errno;
+		off_t hole = lseek(from, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		for (off = data; off < hole;) {
+			size_t n = (size_t)(hole - off) < sizeof(buf) ? (size_t)(hole - off) : sizeof(buf);
+			ssize_t r = pread(from, buf, n, off);
+			if (r <= 0)
+				return r < 0 ? -errno : -EIO;
+			if (pwrite(to, buf, (size_t)r, off) != r)
+				return -errno;
+			off += r;
+			copied += r;
+		}
+	}
+	return copied;
+}
+
+int pard_segment_restore(int fd, const char *name)
+{
+	if (!valid_name(name))
+		return -EINVAL;
+	int dirfd = open_dir();
+	if (dirfd < 0)
+		return dirfd;
+	struct stat st, named;
+	char why[192];
+	int r = 0, to = -1;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstatat(dirfd, name + 1, &named, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		goto out; /* still there (or unreadable): the usual checks decide */
+	if (!ours(&st, why, sizeof(why))) {
+		log_error("segment descriptor from systemd's store: %s; not restored", why);
+		r = -EPERM;
+		goto out;
+	}
+	/* A file without a name can get one again only if it was made unnamed: copy it instead. */
+	to = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	long long copied = to < 0 ? -errno : ftruncate(to, st.st_size) < 0 ? -errno : copy_data(fd, to, st.st_size);
+	if (copied < 0) {
+		r = (int)copied;
+		log_error("cannot restore segment %s from systemd's descriptor store: %s", name, strerror(-r));
+		goto out;
+	}
+	char self[64];
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", to);
+	if (linkat(AT_FDCWD, self, dirfd, name + 1, AT_SYMLINK_FOLLOW) < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			r = 0; /* another pard got there first: the usual checks decide */
+		else
+			log_error("cannot restore segment %s: %s", name, strerror(-r));
+		goto out;
+	}
+	log_notice("segment %s was removed while no pard ran (RemoveIPC=); restored from systemd's descriptor "
+		   "store (%lld bytes)",
+		   name, copied);
+out:
+	if (to >= 0)
+		close(to);
+	close(dirfd);
+	return r;
 }
 
 int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes)

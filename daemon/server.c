@@ -479,9 +479,24 @@ void server_begin_stop(struct server *s)
 	s->socket_owned = false;
 }
 
-void server_fini(struct server *s)
+void server_fini(struct server *s, bool jobs_kept)
 {
-	server_close_all(s, "pard stopped before it could finish");
+	if (jobs_kept) {
+		/* The jobs live on in the segment: a waiting client is told to ask the next pard. */
+		for (struct client *c = s->clients; c; c = c->next)
+			if (c->wait_id) {
+				client_reply(c,
+					     "ERR " PARD_ERR_RESTARTING
+					     " job %llu did not finish yet: pard is restarting "
+					     "and the next pard goes on with it; wait for it again",
+					     (unsigned long long)c->wait_id);
+				c->wait_id = 0;
+			}
+		while (s->clients)
+			client_free(s->clients);
+	} else {
+		server_close_all(s, "pard stopped before it could finish");
+	}
 	server_begin_stop(s);
 }
 

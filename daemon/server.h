@@ -50,7 +50,8 @@ int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid);
 void server_job_finished(void *ctx, struct job *job);
 /* SIGTERM: closes the listening socket and refuses new jobs. */
 void server_begin_stop(struct server *s);
-/* Answers every waiting client with a shutdown error, closes all connections and the listener. */
-void server_fini(struct server *s);
+/* Answers every waiting client with ERR restarting (jobs_kept: the next pard has the job) or ERR
+ * shutdown (the job is lost with the segment), closes all connections and the listener. */
+void server_fini(struct server *s, bool jobs_kept);
 
 #endif

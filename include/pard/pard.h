@@ -56,6 +56,7 @@ enum pard_server_error {
 	PARD_SERVER_ERROR_CANCELLED,
 	PARD_SERVER_ERROR_SHUTDOWN,
 	PARD_SERVER_ERROR_INTERNAL,
+	PARD_SERVER_ERROR_RESTARTING, /* pard is stopping to restart; wait again on a new connection */
 };
 
 struct pard_connection;

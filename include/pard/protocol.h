@@ -30,6 +30,8 @@
 #define PARD_ERR_FAILED "failed"     /* the job failed */
 #define PARD_ERR_CANCELLED "cancelled"
 #define PARD_ERR_SHUTDOWN "shutdown" /* the daemon is stopping */
+/* The daemon is stopping but leaves its jobs to the next one (a restart): wait again. */
+#define PARD_ERR_RESTARTING "restarting"
 #define PARD_ERR_INTERNAL "internal"
 
 /* A parsed reply line; its strings point into the line it was parsed from. */

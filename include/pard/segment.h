@@ -13,7 +13,7 @@
 
 #define PARD_SEGMENT_MAGIC UINT64_C(0x3147455344524150) /* "PARDSEG1" read little-endian */
 /* Bump whenever any struct below changes: a worker from another build must refuse to attach. */
-#define PARD_LAYOUT_VERSION 2
+#define PARD_LAYOUT_VERSION 3
 #define PARD_MAX_WORKERS 1024
 #define PARD_CACHELINE 64
 
@@ -75,6 +75,27 @@ struct pard_worker_row {
 	_Atomic uint32_t exit_requested; /* set by the daemon to retire this one worker */
 };
 
+/* The daemon's own record of a job, beside its slot: what a successor needs to adopt the job after
+ * the daemon died or restarted (workers never read it). The daemon sets updating around every
+ * rewrite, so a record it was killed in the middle of is known to be torn. */
+struct pard_job_record {
+	_Atomic uint32_t updating;
+	uint32_t state;   /* the daemon's job state (jobs.h); 0 = free */
+	uint32_t ends_as; /* an ending job: what it ends as */
+	uint32_t kind;
+	uint32_t owner_uid;
+	uint32_t flags; /* PARD_RECORD_* */
+	uint64_t id;
+	/* CLOCK_MONOTONIC, which runs on across daemons until a reboot (which loses the segment) */
+	uint64_t submit_ns, finish_ns, expire_ns, deadline_ns;
+	uint64_t buffer_off, buffer_bytes;
+	union pard_params params;
+	char error[384];
+};
+#define PARD_RECORD_PUBLISHED 1u  /* its slot describes it */
+#define PARD_RECORD_HAS_BUFFER 2u /* it holds [buffer_off, +buffer_bytes) of the arena */
+#define PARD_RECORD_FETCHED 4u    /* its result was fetched */
+
 struct pard_segment_header {
 	uint64_t magic;
 	uint32_t layout_version;
@@ -94,6 +115,13 @@ struct pard_segment_header {
 	uint64_t arena_off;
 	uint64_t arena_size;
 	uint64_t daemon_start_ns;
+	uint64_t records_off;
+	/* Job ids and submission order go on across the daemons that adopt the segment, so an id is
+	 * never given twice while a result with it may still exist. */
+	_Atomic uint64_t next_id;
+	_Atomic uint64_t next_seq;
+	_Atomic uint64_t adoptions; /* times a new daemon adopted this segment */
+	uint64_t segment_id;        /* random, made at creation: with adoptions, which segment this is */
 	/* Workers sleep on this futex word; the daemon bumps it whenever there is new work. */
 	_Alignas(PARD_CACHELINE) _Atomic uint32_t work_seq;
 	_Atomic uint32_t shutdown;
@@ -136,6 +164,16 @@ size_t pard_segment_size(const struct pard_segment_geometry *g);
  * name holds something not ours, -ENOSPC when /dev/shm cannot hold the fixed part, or -errno;
  * the reason is logged. */
 int pard_segment_create(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g);
+/* As pard_segment_create, but a stale segment of ours with this layout version and geometry is
+ * adopted (*adopted set) instead of replaced: its jobs, records and counters are kept for the
+ * caller to validate. One of another layout or geometry is replaced, saying so and naming the
+ * jobs that are lost with it. */
+int pard_segment_open(struct pard_segment *seg, const char *name, const struct pard_segment_geometry *g, bool *adopted);
+/* fd is a segment a previous pard left (systemd's descriptor store passes it back). When name is
+ * gone (RemoveIPC= removed it while no pard ran), its contents are copied to a new file linked
+ * under name, for pard_segment_open to adopt; when name is there, nothing is done. Returns 0 or
+ * -errno; the reason is logged. */
+int pard_segment_restore(int fd, const char *name);
 /* Maps an existing segment by name: it must be a regular file of this euid, not writable by group
  * or others, with pard's magic, layout version and owner uid. Returns 0, -EPROTO (not a pard
  * segment of this version), -EPERM (not this user's segment; the reason is logged) or -errno. */
@@ -150,6 +188,11 @@ void pard_segment_close(struct pard_segment *seg);
 static inline struct pard_job_slot *pard_segment_job(const struct pard_segment *seg, uint32_t i)
 {
 	return (struct pard_job_slot *)((char *)seg->hdr + seg->hdr->jobs_off) + i;
+}
+
+static inline struct pard_job_record *pard_segment_record(const struct pard_segment *seg, uint32_t i)
+{
+	return (struct pard_job_record *)((char *)seg->hdr + seg->hdr->records_off) + i;
 }
 
 static inline struct pard_worker_row *pard_segment_worker(const struct pard_segment *seg, uint32_t i)

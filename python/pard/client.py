@@ -336,6 +336,10 @@ class Client:
         for lane in self._lanes():
             lane.shutdown()
             lane.fail_all(exc)
+        # A future between two connections (its SUBMIT answered, its WAIT not yet sent) is in no
+        # lane's pending: it fails here, so nothing is left waiting for ever.
+        for fut in self._pending_futures():
+            _settle(fut, exc=exc)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -497,11 +501,16 @@ class Client:
         if grow and not self._closed and self._broken is None:
             new = Lane(self, "pard-wait", self._handle_result)
             with self._lanes_lock:
-                if self._closed or self._broken is not None:
-                    new.shutdown()
-                    self._check_usable()
-                self._wait_lanes.append(new)
+                usable = not self._closed and self._broken is None
+                if usable:
+                    self._wait_lanes.append(new)
+            if not usable:
+                # Not under the lock: the new lane's reader takes it when its socket is shut.
+                new.shutdown()
+                self._check_usable()
             lane = new
+        if lane is None:  # closed or broken meanwhile: no connection to wait on
+            self._check_usable()
         lane.send([(_WAIT, fut)], [line])
 
     def _cancel_in_pard(self, fut, job_id):

@@ -790,7 +790,7 @@ class ReloadTest(PardTestCase):
 
 
 class LifecycleTest(PardTestCase):
-    """8. Shutdown cleans up; a stale segment or socket is replaced; a live one is not."""
+    """8. Shutdown cleans up; a stale segment is adopted, a stale socket replaced; a live one is not."""
 
     def test_sigterm_cleans_up(self):
         p = self.start_pard(workers=2)
@@ -812,8 +812,9 @@ class LifecycleTest(PardTestCase):
                        what="worker %d to exit" % w)
         self.assertIn("stopped", p.log())
 
-    def test_stale_segment_replaced(self):
+    def test_stale_segment_adopted(self):
         first = self.start_pard(workers=2)
+        done = self.parctl_json(first, "submit", "pi", 1_000_000, "--seed", 2, "--wait")
         workers = first.workers()
         first.kill()
         self.assertTrue(os.path.exists(first.shm_path), "SIGKILL should leave the segment behind")
@@ -827,8 +828,11 @@ class LifecycleTest(PardTestCase):
         log = second.log()
         self.assertIn("stale", log)
         self.assertIn(first.shm_name, log)
-        check_pi(self, self.parctl_json(second, "submit", "pi", 10_000_000, "--seed", 1, "--wait"), 10_000_000, 1)
-        self.assertEqual(self.stats(second)["jobs_submitted"], 1, "fresh segment, fresh counters")
+        # Adopted with its jobs (more in test_durable.py): results stay, ids and counters go on.
+        self.assertEqual(self.parctl_json(second, "result", done["id"])["hits"], done["hits"])
+        check_pi(self, self.parctl_json(second, "submit", "pi", 10_000_000, "--seed", 1, "--wait"), 10_000_000, 1,
+                 job_id=done["id"] + 1)
+        self.assertEqual(self.stats(second)["jobs_submitted"], 2)
         self.stop_pard(second)
 
     def test_live_segment_and_socket_kept(self):

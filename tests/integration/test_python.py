@@ -301,6 +301,25 @@ class PythonClientTest(PardTestCase):
         e = self._raises(pard.UnreachableError, lambda: f.result(10))
         self.assertIn("closed", str(e))
 
+    def test_close_fails_a_future_between_connections(self):
+        # The SUBMIT is answered, and close() comes before the future's WAIT is sent: the future
+        # is then in no connection's queue, and must still fail at once.
+        p = self.start_pard()
+        c = pard.Client(p.socket)
+        answered = threading.Event()
+        send_wait = c._send_wait
+
+        def late_send_wait(fut):
+            answered.set()
+            wait_until(lambda: c._closed, what="close()")
+            send_wait(fut)
+        c._send_wait = late_send_wait
+        f = c.submit("pi", LONG_PI)
+        self.assertTrue(answered.wait(30))
+        c.close()
+        e = self._raises(pard.UnreachableError, lambda: f.result(10))
+        self.assertIn("closed", str(e))
+
     def test_list_pages(self):
         p = self.start_pard(max_jobs=1200, queue_depth=1200)
         c = self.client(p)

@@ -242,6 +242,80 @@ journalctl _SYSTEMD_UNIT=pard.service -o short-monotonic --no-pager | tail -8
 check "systemctl stop pard" systemctl stop pard.service
 check "no /dev/shm/pard after stop" test ! -e /dev/shm/pard
 
+section "durable jobs: a crash and an upgrade keep running jobs, a restart and a stop do not"
+# Each event below starts pard again: clear systemd's start-rate limit (5 starts in 10 s) that the
+# sections above used up, so the events test pard, not the limit.
+fresh_limit() { systemctl reset-failed pard.service pard.socket; systemctl start pard.socket; }
+fresh_limit
+check "start pard" systemctl start pard.service
+# durable EVENT CMD...: a job of several seconds and a parctl wait for it; CMD runs while it runs;
+# then the wait must print the job's result (exit 0) and the job id must not be given again.
+durable() {
+	local event=$1
+	shift
+	local job
+	fresh_limit
+	job=$(as_user alice parctl submit pi "$trials" --seed 13)
+	echo "job $job: pi $trials, then $event"
+	if ! wait_for 20 sh -c "timeout 10 parctl status $job | grep -q 'state *running'"; then
+		fail "$event: job $job running first"
+		return
+	fi
+	as_user alice parctl wait "$job" >/tmp/durable.out 2>/tmp/durable.err &
+	local waiter=$!
+	sleep 1 # the wait is connected and registered
+	"$@"
+	wait "$waiter"
+	local rc=$?
+	cat /tmp/durable.out /tmp/durable.err
+	systemctl show -p NFileDescriptorStore -p MainPID pard.service
+	if [ "$rc" -eq 0 ] && grep -Eq '^state +done$' /tmp/durable.out && grep -q reconnected /tmp/durable.err; then
+		pass "$event: the waiting parctl reconnected and printed job $job's result"
+	else
+		fail "$event: the waiting parctl reconnected and printed job $job's result" "exit $rc"
+	fi
+	local next
+	next=$(as_user alice parctl submit pi 1000)
+	check "$event: job ids go on ($next > $job)" test "$next" -gt "$job"
+}
+crash() {
+	local pid
+	pid=$(main_pid)
+	kill -KILL "$pid"
+	wait_for 20 sh -c "[ \"\$(systemctl show -p MainPID --value pard.service)\" != 0 ] &&
+		[ \"\$(systemctl show -p MainPID --value pard.service)\" != $pid ] &&
+		[ \"\$(systemctl is-active pard.service)\" = active ]"
+}
+durable "kill -9 of the main pid" crash
+check "the restarted pard adopted the segment" \
+	sh -c 'journalctl _SYSTEMD_UNIT=pard.service -o cat | grep -q "adopted segment /pard"'
+durable "a second kill -9" crash
+# The package installed again is an upgrade to the same version: its postinst sends SIGUSR2.
+durable "dpkg -i of the package again (upgrade)" dpkg -i "$deb"
+# systemctl restart is a stop and a start: the job ends, and the waiting parctl says so.
+fresh_limit
+job=$(as_user alice parctl submit pi "$trials" --seed 14)
+wait_for 20 sh -c "timeout 10 parctl status $job | grep -q 'state *running'"
+as_user alice parctl wait "$job" >/tmp/durable.out 2>/tmp/durable.err &
+waiter=$!
+sleep 1
+systemctl restart pard.service
+wait "$waiter"
+rc=$?
+cat /tmp/durable.out /tmp/durable.err
+if [ "$rc" -eq 1 ] && grep -q "did not finish" /tmp/durable.err; then
+	pass "systemctl restart: the waiting parctl is told the job did not finish (exit 1)"
+else
+	fail "systemctl restart: the waiting parctl is told the job did not finish (exit 1)" "exit $rc"
+fi
+journalctl -u pard.service -o short-monotonic --no-pager | grep -Ev "debug|submitted" | tail -60
+check "systemctl stop pard" systemctl stop pard.service
+check "no /dev/shm/pard after a stop for good" test ! -e /dev/shm/pard
+fresh_limit
+first=$(as_user alice parctl submit pi 1000)
+check "a stop for good drops the jobs: the next pard starts from job 1 (got $first)" test "$first" = 1
+check "systemctl stop pard (after the durable jobs)" systemctl stop pard.service
+
 section "systemd-analyze"
 systemd-analyze verify /lib/systemd/system/pard.service /lib/systemd/system/pard.socket >/tmp/verify.out 2>&1
 rc=$?

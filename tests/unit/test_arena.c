@@ -59,6 +59,35 @@ static void test_basic(void **state)
 	arena_fini(&a);
 }
 
+/* Ranges an adopted segment's jobs hold are claimed where they are; overlaps are refused. */
+static void test_claim(void **state)
+{
+	(void)state;
+	struct arena a;
+	assert_int_equal(arena_init(&a, 16 * ARENA_ALIGN), 0);
+	assert_int_equal(arena_claim(&a, 4 * ARENA_ALIGN, 2 * ARENA_ALIGN - 5), 0); /* middle */
+	check_invariants(&a);
+	assert_int_equal(a.nblocks, 3);
+	assert_int_equal(arena_claim(&a, 0, ARENA_ALIGN), 0);                /* at the start */
+	assert_int_equal(arena_claim(&a, 15 * ARENA_ALIGN, ARENA_ALIGN), 0); /* at the end */
+	check_invariants(&a);
+	assert_int_equal(arena_claim(&a, 5 * ARENA_ALIGN, ARENA_ALIGN), -EEXIST);      /* inside a used one */
+	assert_int_equal(arena_claim(&a, 3 * ARENA_ALIGN, 2 * ARENA_ALIGN), -EEXIST);  /* runs into one */
+	assert_int_equal(arena_claim(&a, 100, ARENA_ALIGN), -EINVAL);                  /* misaligned */
+	assert_int_equal(arena_claim(&a, 15 * ARENA_ALIGN, 2 * ARENA_ALIGN), -EINVAL); /* past the end */
+	assert_int_equal(arena_claim(&a, ARENA_ALIGN, 0), -EINVAL);
+	assert_true(a.used == 4 * ARENA_ALIGN);
+	/* Allocation goes around the claimed ranges, and freeing them merges as usual. */
+	uint64_t x;
+	assert_int_equal(arena_alloc(&a, 3 * ARENA_ALIGN, &x), 0);
+	assert_true(x == ARENA_ALIGN);
+	assert_int_equal(arena_alloc(&a, 9 * ARENA_ALIGN, &x), 0);
+	assert_true(x == 6 * ARENA_ALIGN);
+	assert_int_equal(arena_free(&a, 4 * ARENA_ALIGN), 0);
+	check_invariants(&a);
+	arena_fini(&a);
+}
+
 /* Many allocations of mixed sizes freed in random order: the arena never corrupts, and whenever
  * it is emptied it is one block again, so any request up to its size fits. */
 static void test_long_random_mix(void **state)
@@ -111,6 +140,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_basic),
+		cmocka_unit_test(test_claim),
 		cmocka_unit_test(test_long_random_mix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

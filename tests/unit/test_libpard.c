@@ -110,7 +110,8 @@ static void test_server_errors(void **state)
 		{"notfound", PARD_SERVER_ERROR_NOTFOUND},   {"perm", PARD_SERVER_ERROR_PERM},
 		{"notready", PARD_SERVER_ERROR_NOTREADY},   {"failed", PARD_SERVER_ERROR_FAILED},
 		{"cancelled", PARD_SERVER_ERROR_CANCELLED}, {"shutdown", PARD_SERVER_ERROR_SHUTDOWN},
-		{"internal", PARD_SERVER_ERROR_INTERNAL},   {"brandnew", PARD_SERVER_ERROR_OTHER},
+		{"internal", PARD_SERVER_ERROR_INTERNAL},   {"restarting", PARD_SERVER_ERROR_RESTARTING},
+		{"brandnew", PARD_SERVER_ERROR_OTHER},
 	};
 	struct daemon d = start(1000);
 	reply(&d, HELLO_OK);
