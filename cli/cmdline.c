@@ -7,6 +7,9 @@
 
 const struct parctl_option parctl_options[] = {
 	{"--socket", "-s", "PATH", PARCTL_ARG_FILE, NULL, "the daemon's socket"},
+	{"--connect-timeout", NULL, "SECONDS", PARCTL_ARG_NUMBER, NULL,
+	 "give up when pard does not answer in time (default 5, $PARD_CONNECT_TIMEOUT)"},
+	{"--cancel-on-interrupt", NULL, NULL, PARCTL_ARG_NONE, NULL, "Ctrl-C during a wait cancels the job"},
 	{"--json", NULL, NULL, PARCTL_ARG_NONE, NULL, "print replies and errors as JSON"},
 	{"--output", "-o", "FILE", PARCTL_ARG_IMAGE, NULL, "save an image result (.npy .png .pgm .raw, - for stdout)"},
 	{"--format", NULL, "F", PARCTL_ARG_CHOICE, "npy png pgm raw", "image format, instead of FILE's extension"},
@@ -62,6 +65,10 @@ int parctl_main(int argc, char **argv)
 			p.json = true;
 		else if (!strcmp(o->name, "--socket"))
 			p.socket_path = value;
+		else if (!strcmp(o->name, "--connect-timeout"))
+			p.connect_timeout = value;
+		else if (!strcmp(o->name, "--cancel-on-interrupt"))
+			p.cancel_on_interrupt = true;
 		else if (!strcmp(o->name, "--output"))
 			p.output = value;
 		else if (!strcmp(o->name, "--format"))

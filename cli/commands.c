@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* parctl's command table and handlers: each turns arguments into one protocol request. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,43 +9,26 @@
 #include "pard/suggest.h"
 #include "parctl.h"
 
-/* The word that keeps an image on the daemon when there is nowhere to save it. */
-static const char *data_flag(const struct parctl *p)
-{
-	return p->output ? NULL : "nodata";
-}
-
 static bool want_progress(const struct parctl *p)
 {
 	return !p->json && isatty(STDERR_FILENO);
 }
 
-/* Sends words (NULL-terminated) as one request and reads its first reply. Returns an exit code;
- * PARCTL_OK only for an OK reply. */
-static int request(struct parctl *p, const char *const *words, char *line, size_t len, struct pard_reply *r)
+/* A request's reply pairs printed (text or JSON); frees i. Returns an exit code. */
+static int print_info(struct parctl *p, enum pard_error e, struct pard_info *i)
 {
-	struct pard_request req;
-	int rc = parctl_build(p, &req, words);
-	if (!rc)
-		rc = parctl_send(p, &req, line, len, r);
-	if (!rc && !r->ok)
-		rc = parctl_error(p, r);
-	return rc;
-}
-
-/* Sends a request and prints its OK reply (with any image that follows), or the error. */
-static int simple(struct parctl *p, const char *const *words)
-{
-	char line[PARD_MAX_LINE];
+	if (e)
+		return parctl_fail(p);
 	struct pard_reply r;
-	int rc = request(p, words, line, sizeof(line), &r);
-	return rc ? rc : parctl_result(p, &r);
+	parctl_reply_of(i, &r);
+	output_reply(stdout, p, &r);
+	pard_info_free(i);
+	return PARCTL_OK;
 }
 
-static int check_id(const struct parctl *p, const char *arg)
+static int check_id(const struct parctl *p, const char *arg, uint64_t *id)
 {
-	uint64_t id;
-	if (pard_parse_u64(arg, 1, UINT64_MAX, &id) < 0) {
+	if (pard_parse_u64(arg, 1, UINT64_MAX, id) < 0) {
 		char shown[128], why[160] = "it ";
 		if (!pard_request_word_ok(arg))
 			pard_word_problem(arg, why + 3, sizeof(why) - 3); /* a pasted U+2212 looks like '-' */
@@ -55,202 +39,271 @@ static int check_id(const struct parctl *p, const char *arg)
 	return PARCTL_OK;
 }
 
-/* Reads the replies of a WAIT up to the job's final one, drawing progress when asked. */
-static int finish_wait(struct parctl *p, bool progress)
+/* A result that keeps the image on the daemon when there is nowhere to save it. */
+static struct pard_result *new_result(struct parctl *p)
 {
-	char line[PARD_MAX_LINE];
-	struct pard_reply r;
-	bool drawn = false;
-	for (;;) {
-		int rc = parctl_read_reply(p, line, sizeof(line), &r);
-		if (rc) {
-			if (drawn)
-				progress_clear();
-			return rc;
-		}
-		if (r.word && !strcmp(r.word, "PROGRESS")) {
-			const char *d = pard_reply_get(&r, "done"), *t = pard_reply_get(&r, "total");
-			if (progress && d && t) {
-				progress_draw((unsigned)strtoul(d, NULL, 10), (unsigned)strtoul(t, NULL, 10));
-				drawn = true;
-			}
-			continue;
-		}
-		if (drawn)
-			progress_clear();
-		if (!r.ok && r.code && !strcmp(r.code, PARD_ERR_RESTARTING) && p->may_reconnect) {
-			/* Stopping: restarted, it may still finish the job (reconnect.c asks again). */
-			p->lost = true;
-			return PARCTL_JOB_FAILED;
-		}
-		if (!r.ok && r.code && !strcmp(r.code, PARD_ERR_NOTFOUND) && p->reconnected) {
-			parctl_errorf(p, PARD_ERR_SHUTDOWN,
-				      "the job did not finish: pard restarted without it (it was stopped for good, the "
-				      "machine rebooted, or the new pard could not adopt the old one's segment: see its "
-				      "log)");
-			return PARCTL_JOB_FAILED;
-		}
-		if (!r.ok)
-			return parctl_error(p, &r);
-		return parctl_result(p, &r);
-	}
+	struct pard_result *r = pard_result_new();
+	if (r)
+		pard_result_set_keep_image(r, !p->output);
+	else
+		parctl_errorf(p, "nomem", "out of memory");
+	return r;
 }
 
-struct wait_args {
-	const char *id;
-	bool progress;
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Ctrl-C ends a wait (not parctl at once) so the job's id can be shown, or the job cancelled.
+ * Caught from before the submit: a Ctrl-C before the id is known is acted on once it is. */
+static void catch_interrupt(void)
+{
+	struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: the wait must end */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+static int interrupted_wait(struct parctl *p, uint64_t id)
+{
+	unsigned long long n = (unsigned long long)id;
+	if (!p->cancel_on_interrupt) {
+		parctl_errorf(p, "interrupted",
+			      "interrupted; job %llu keeps running: `parctl wait %llu` (or `parctl result %llu`) "
+			      "fetches its result, `parctl cancel %llu` cancels it",
+			      n, n, n, n);
+		return PARCTL_INTERRUPTED;
+	}
+	/* The interrupted WAIT still holds the old connection: cancel on a new one. */
+	parctl_disconnect(p);
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	if (pard_cancel(c, id, NULL)) {
+		parctl_errorf(p, "interrupted", "interrupted; cancelling job %llu failed: %s", n,
+			      pard_connection_get_error_message(c));
+		return PARCTL_INTERRUPTED;
+	}
+	parctl_errorf(p, "interrupted", "interrupted; job %llu cancelled", n);
+	return PARCTL_INTERRUPTED;
+}
+
+struct progress_state {
+	bool drawn;
 };
 
-static int wait_once(struct parctl *p, void *ctx)
+static void on_progress(uint64_t id, unsigned done, unsigned total, void *data)
 {
-	const struct wait_args *a = ctx;
-	const char *words[] = {"WAIT", a->id, a->progress ? "progress" : data_flag(p),
-			       a->progress ? data_flag(p) : NULL, NULL};
-	struct pard_request req;
-	int rc = parctl_build(p, &req, words);
-	if (!rc)
-		rc = parctl_send_only(p, &req);
-	return rc ? rc : finish_wait(p, a->progress);
+	(void)id;
+	struct progress_state *s = data;
+	progress_draw(done, total);
+	s->drawn = true;
 }
 
-/* WAIT id: PROGRESS lines (when asked) and then the job's final reply, which finish_wait reads;
- * through daemon restarts. */
-static int wait_job(struct parctl *p, const char *id, bool progress)
+/* Waits for job id and prints its result (drawing progress when asked). */
+static int wait_job(struct parctl *p, uint64_t id, bool progress)
 {
-	struct wait_args a = {.id = id, .progress = progress};
-	return parctl_with_reconnect(p, id, wait_once, &a);
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_result *r = new_result(p);
+	if (!r)
+		return PARCTL_REFUSED;
+	bool reconnected = false;
+	enum pard_error e;
+	for (;;) {
+		pard_connection_set_interruptible(c, true);
+		struct progress_state ps = {false};
+		e = interrupted ? PARD_ERROR_INTERRUPTED : pard_wait(c, id, -1, progress ? on_progress : NULL, &ps, r);
+		if (ps.drawn)
+			progress_clear();
+		/* pard may crash, be restarted or upgraded while we wait; the next one adopts its jobs. */
+		if (!e || !parctl_daemon_lost(p))
+			break;
+		rc = parctl_reconnect(p, id);
+		if (rc) {
+			pard_result_free(r);
+			return rc;
+		}
+		c = p->conn;
+		reconnected = true;
+	}
+	if (e == PARD_ERROR_INTERRUPTED)
+		rc = interrupted_wait(p, id);
+	else if (e == PARD_ERROR_SERVER && reconnected &&
+		 pard_connection_get_server_error(c) == PARD_SERVER_ERROR_NOTFOUND) {
+		parctl_errorf(p, PARD_ERR_SHUTDOWN,
+			      "job %llu did not finish: pard restarted without it (it was stopped for good, the "
+			      "machine rebooted, or the new pard could not adopt the old one's segment: see its log)",
+			      (unsigned long long)id);
+		rc = PARCTL_JOB_FAILED;
+	} else
+		rc = e ? parctl_fail(p) : parctl_result(p, r);
+	pard_result_free(r);
+	return rc;
+}
+
+/* Splits a request line built by parctl_job_words (words never hold spaces) into words. */
+static int split_job(struct pard_request *job, const char **words, int max)
+{
+	int n = pard_split_words(job->buf, (char **)words, max - 1);
+	if (n < 0)
+		return n;
+	words[n] = NULL;
+	return n;
 }
 
 static int cmd_submit(struct parctl *p, int argc, char **argv)
 {
-	struct pard_request job, req;
+	struct pard_request job;
 	bool wait;
 	char err[512];
 	if (parctl_job_words(argc, argv, &job, &wait, err, sizeof(err)) < 0) {
 		parctl_errorf(p, "usage", "%s", err);
 		return PARCTL_USAGE;
 	}
-	/* SUBMIT then WAIT, not RUN: a wait that knows its job's id can outlive a daemon restart. */
-	const char *verb[] = {"SUBMIT", NULL};
-	int rc = parctl_build(p, &req, verb);
+	int rc = parctl_check_output(p, 0);
 	if (rc)
 		return rc;
-	if (pard_request_append(&req, &job) < 0) {
-		parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)", PARD_MAX_LINE - 1);
+	if (wait)
+		catch_interrupt();
+	const char *words[PARD_MAX_ARGS + 1];
+	if (split_job(&job, words, PARD_MAX_ARGS + 1) < 0) {
+		parctl_errorf(p, "usage", "too many arguments (a request is at most %d words)", PARD_MAX_ARGS);
 		return PARCTL_USAGE;
 	}
-	char line[PARD_MAX_LINE];
-	struct pard_reply r;
-	rc = parctl_send(p, &req, line, sizeof(line), &r);
-	if (!rc && !r.ok)
-		rc = parctl_error(p, &r);
-	if (rc)
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
 		return rc;
-	const char *id = pard_reply_get(&r, "id");
-	uint64_t idn;
-	if (!id || pard_parse_u64(id, 1, UINT64_MAX, &idn) < 0) {
-		parctl_errorf(p, "protocol", "pard's reply has no job id");
-		return PARCTL_UNREACHABLE;
-	}
+	struct pard_info *reply = NULL;
+	enum pard_error e = pard_send_submit(c, words[0], words + 1);
+	if (!e)
+		e = pard_recv_submit_info(c, &reply);
+	if (e)
+		return parctl_fail(p);
+	uint64_t id = 0;
+	pard_info_get_u64(reply, "id", &id); /* libpard checked it */
 	if (!wait) {
 		if (p->json)
-			output_reply(stdout, p, &r);
-		else
-			printf("%s\n", id);
-		return PARCTL_OK;
+			return print_info(p, e, reply);
+		printf("%llu\n", (unsigned long long)id);
 	}
-	char idbuf[32];
-	snprintf(idbuf, sizeof(idbuf), "%s", id);
-	return wait_job(p, idbuf, want_progress(p));
+	pard_info_free(reply);
+	/* The id is known before the wait starts: an interrupted wait can name it. */
+	return wait ? wait_job(p, id, want_progress(p)) : PARCTL_OK;
 }
 
 static int cmd_wait(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	int rc = check_id(p, argv[0]);
-	return rc ? rc : wait_job(p, argv[0], want_progress(p));
-}
-
-static int by_id(struct parctl *p, const char *verb, const char *id, const char *flag)
-{
-	int rc = check_id(p, id);
+	uint64_t id;
+	int rc = check_id(p, argv[0], &id);
+	if (!rc)
+		rc = parctl_check_output(p, id);
 	if (rc)
 		return rc;
-	const char *words[] = {verb, id, flag, NULL};
-	return simple(p, words);
+	catch_interrupt();
+	return wait_job(p, id, want_progress(p));
 }
 
 static int cmd_status(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "STATUS", argv[0], NULL);
+	uint64_t id;
+	int rc = check_id(p, argv[0], &id);
+	struct pard_connection *c = rc ? NULL : parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_info *i = NULL;
+	enum pard_error e = pard_job_status(c, id, &i);
+	return print_info(p, e, i);
 }
 
 static int cmd_result(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "RESULT", argv[0], data_flag(p));
+	uint64_t id;
+	int rc = check_id(p, argv[0], &id);
+	if (!rc)
+		rc = parctl_check_output(p, id);
+	struct pard_connection *c = rc ? NULL : parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_result *r = new_result(p);
+	if (!r)
+		return PARCTL_REFUSED;
+	rc = pard_fetch_result(c, id, r) ? parctl_fail(p) : parctl_result(p, r);
+	pard_result_free(r);
+	return rc;
 }
 
 static int cmd_cancel(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	return by_id(p, "CANCEL", argv[0], NULL);
+	uint64_t id;
+	int rc = check_id(p, argv[0], &id);
+	struct pard_connection *c = rc ? NULL : parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_info *i = NULL;
+	enum pard_error e = pard_cancel(c, id, &i);
+	return print_info(p, e, i);
 }
 
 static int cmd_stats(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	const char *words[] = {"STATS", NULL};
-	return simple(p, words);
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_info *i = NULL;
+	enum pard_error e = pard_stats(c, &i);
+	return print_info(p, e, i);
 }
 
-/* LIST comes in pages (at most 1000 jobs each): ask for the next until no next= comes back. */
 static int cmd_list(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	char line[PARD_MAX_LINE];
-	char after[48] = "after=0";
-	unsigned long total = 0;
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_job_list *l = NULL;
+	if (pard_list(c, &l))
+		return parctl_fail(p);
+	size_t count = pard_job_list_count(l);
 	if (p->json)
 		printf("{\"jobs\": [");
-	for (;;) {
-		struct pard_reply r;
-		const char *words[] = {"LIST", after, NULL};
-		int rc = request(p, words, line, sizeof(line), &r);
-		if (rc)
-			return rc;
-		const char *cs = pard_reply_get(&r, "count");
-		unsigned long count = cs ? strtoul(cs, NULL, 10) : 0;
-		const char *next = pard_reply_get(&r, "next");
-		if (next)
-			snprintf(after, sizeof(after), "after=%.32s", next);
-		if (!p->json && count && !total)
-			printf("%-8s %-8s %-10s %-12s %s\n", "ID", "KIND", "STATE", "CHUNKS", "OWNER");
-		for (unsigned long i = 0; i < count; i++, total++) {
-			rc = parctl_read_reply(p, line, sizeof(line), &r);
-			if (rc)
-				return rc;
-			if (p->json) {
-				if (total)
-					printf(", ");
-				output_json_object(stdout, &r);
-				continue;
-			}
-			char chunks[32];
-			snprintf(chunks, sizeof(chunks), "%s/%s", pard_reply_get_or(&r, "done", "?"),
-				 pard_reply_get_or(&r, "chunks", "?"));
-			printf("%-8s %-8s %-10s %-12s %s\n", pard_reply_get_or(&r, "id", "?"),
-			       pard_reply_get_or(&r, "kind", "?"), pard_reply_get_or(&r, "state", "?"), chunks,
-			       pard_reply_get_or(&r, "owner", "?"));
+	else if (count)
+		printf("%-8s %-8s %-10s %-12s %s\n", "ID", "KIND", "STATE", "CHUNKS", "OWNER");
+	for (size_t k = 0; k < count; k++) {
+		const struct pard_info *j = pard_job_list_get(l, k);
+		if (p->json) {
+			struct pard_reply r;
+			parctl_reply_of(j, &r);
+			printf("%s", k ? ", " : "");
+			output_json_object(stdout, &r);
+			continue;
 		}
-		if (!next || !count)
-			break;
+		const char *done = pard_info_get(j, "done"), *chunks = pard_info_get(j, "chunks");
+		char progress[48];
+		snprintf(progress, sizeof(progress), "%s/%s", done ? done : "?", chunks ? chunks : "?");
+		printf("%-8s %-8s %-10s %-12s %s\n", pard_info_get(j, "id") ? pard_info_get(j, "id") : "?",
+		       pard_info_get(j, "kind") ? pard_info_get(j, "kind") : "?",
+		       pard_info_get(j, "state") ? pard_info_get(j, "state") : "?", progress,
+		       pard_info_get(j, "owner") ? pard_info_get(j, "owner") : "?");
 	}
 	if (p->json)
-		printf("], \"count\": %lu}\n", total);
+		printf("], \"count\": %zu}\n", count);
+	pard_job_list_free(l);
 	return PARCTL_OK;
 }
 
@@ -264,10 +317,13 @@ static int cmd_workers(struct parctl *p, int argc, char **argv)
 			      parctl_escape(argv[0], shown, sizeof(shown)));
 		return PARCTL_USAGE;
 	}
-	char num[24];
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
-	const char *words[] = {"WORKERS", num, NULL};
-	return simple(p, words);
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
+		return rc;
+	struct pard_info *i = NULL;
+	enum pard_error e = pard_set_workers(c, (unsigned)n, &i);
+	return print_info(p, e, i);
 }
 
 static int cmd_help(struct parctl *p, int argc, char **argv)

@@ -1,132 +1,94 @@
 /* SPDX-License-Identifier: MIT */
-/* parctl's one connection to pard: connecting (and refusing an untrusted server), the HELLO
- * handshake on the first request, building request lines from checked words, reading replies. */
+/* parctl's one connection to pard, through libpard: opened by the first request, with the
+ * hints a person needs when it cannot be had. */
 #include <errno.h>
 #include <grp.h>
-#include <sys/stat.h>
+#include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "pard/suggest.h"
+#include "pard/parse.h"
 #include "parctl.h"
 
-int parctl_connect(struct parctl *p)
+/* --connect-timeout SECONDS as libpard's milliseconds (0: libpard reads $PARD_CONNECT_TIMEOUT). */
+static int connect_timeout_ms(const struct parctl *p, int *ms)
 {
-	if (p->connected)
-		return PARCTL_OK;
-	const char *path = pard_client_socket_path(p->socket_path);
-	int r = pard_client_connect(&p->conn, path);
-	if (r == -EPERM) {
-		parctl_errorf(p, "untrusted",
-			      "refusing the server at %s: it runs as uid %u, not root, you, nor the owner of a "
-			      "socket only its owner could have created (socket owned by uid %u)",
-			      path, (unsigned)p->conn.peer_uid, (unsigned)p->conn.socket_uid);
-		return PARCTL_UNREACHABLE;
+	*ms = 0;
+	if (!p->connect_timeout)
+		return 0;
+	double s;
+	if (pard_parse_double(p->connect_timeout, &s) < 0 || s <= 0 || s > 86400) {
+		char shown[64];
+		parctl_errorf(p, "usage", "--connect-timeout must be a number of seconds from 0 to 86400 (got \"%s\")",
+			      parctl_escape(p->connect_timeout, shown, sizeof(shown)));
+		return -EINVAL;
 	}
-	if (r == -ENOTSOCK) {
-		parctl_errorf(p, "untrusted", "refusing %s: it is not a socket (a symlink, or another kind of file)",
-			      path);
-		return PARCTL_UNREACHABLE;
+	*ms = s * 1000 < 1 ? 1 : (int)ceil(s * 1000);
+	return 0;
+}
+
+struct pard_connection *parctl_connect(struct parctl *p, int *rc)
+{
+	if (p->conn)
+		return p->conn;
+	int ms;
+	if (connect_timeout_ms(p, &ms) < 0) {
+		*rc = PARCTL_USAGE;
+		return NULL;
 	}
-	if (r == -EACCES) {
-		/* The usual first error with the package: not (yet) in the group that may submit. */
+	p->conn = pard_connection_new(p->socket_path, ms);
+	if (!p->conn) {
+		parctl_errorf(p, "nomem", "out of memory");
+		*rc = PARCTL_REFUSED;
+		return NULL;
+	}
+	enum pard_error e = pard_connection_get_error(p->conn);
+	if (e == PARD_ERROR_ARGUMENT) {
+		/* $PARD_CONNECT_TIMEOUT that is not a number. */
+		*rc = PARCTL_USAGE;
+		parctl_errorf(p, "usage", "%s", pard_connection_get_error_message(p->conn));
+		return NULL;
+	}
+	if (e == PARD_ERROR_SYSTEM) {
+		const char *path = pard_connection_get_socket_path(p->conn);
+		int err = pard_connection_get_system_errno(p->conn);
 		struct stat st;
-		struct group *g = stat(path, &st) == 0 ? getgrgid(st.st_gid) : NULL;
+		/* The usual first error with the package: not (yet) in the group that may submit. */
+		struct group *g = err == EACCES && stat(path, &st) == 0 ? getgrgid(st.st_gid) : NULL;
 		if (g)
 			parctl_errorf(p, "unreachable",
 				      "cannot reach pard at %s: %s: only members of group %s may submit jobs; "
 				      "ask an administrator for `sudo usermod -aG %s $USER`, then log in again "
 				      "(or run `newgrp %s`)",
-				      path, strerror(-r), g->gr_name, g->gr_name, g->gr_name);
+				      path, strerror(err), g->gr_name, g->gr_name, g->gr_name);
 		else
-			parctl_errorf(p, "unreachable", "cannot reach pard at %s: %s", path, strerror(-r));
-		return PARCTL_UNREACHABLE;
+			parctl_errorf(p, "unreachable",
+				      "cannot reach pard at %s: %s (is pard running? see --socket / PARD_SOCKET)", path,
+				      strerror(err));
+		*rc = PARCTL_UNREACHABLE;
+		return NULL;
 	}
-	if (r < 0) {
-		parctl_errorf(p, "unreachable",
-			      "cannot reach pard at %s: %s (is pard running? see --socket / PARD_SOCKET)", path,
-			      strerror(-r));
-		return PARCTL_UNREACHABLE;
+	if (e) {
+		*rc = parctl_fail(p);
+		return NULL;
 	}
-	p->connected = true;
-	p->greeted = false;
-	return PARCTL_OK;
+	return p->conn;
 }
 
-int parctl_build(struct parctl *p, struct pard_request *req, const char *const *words)
+void parctl_reply_of(const struct pard_info *i, struct pard_reply *r)
 {
-	pard_request_init(req);
-	for (; *words; words++) {
-		int r = pard_request_add(req, *words);
-		if (r == -EINVAL) {
-			char shown[256], why[160];
-			parctl_errorf(p, "usage", "argument \"%s\" %s", parctl_escape(*words, shown, sizeof(shown)),
-				      pard_word_problem(*words, why, sizeof(why)));
-			return PARCTL_USAGE;
-		}
-		if (r < 0) {
-			parctl_errorf(p, "usage", "arguments too long (a request is at most %d bytes)",
-				      PARD_MAX_LINE - 1);
-			return PARCTL_USAGE;
-		}
+	memset(r, 0, sizeof(*r));
+	r->ok = true;
+	unsigned n = pard_info_count(i);
+	for (unsigned k = 0; k < n && k < PARD_MAX_REPLY_KEYS; k++) {
+		r->keys[k] = pard_info_key(i, k);
+		r->values[k] = pard_info_value(i, k);
+		r->nkeys++;
 	}
-	return PARCTL_OK;
-}
-
-int parctl_send_only(struct parctl *p, const struct pard_request *req)
-{
-	int rc = parctl_connect(p);
-	if (rc)
-		return rc;
-	/* HELLO goes out with the first request: one round trip, not two. */
-	char hello[32];
-	snprintf(hello, sizeof(hello), "HELLO %d\n", PARD_PROTO_VERSION);
-	int s = pard_client_send_request(&p->conn, p->greeted ? NULL : hello, req);
-	if (s < 0) {
-		p->lost = true;
-		if (!p->may_reconnect)
-			parctl_errorf(p, "unreachable", "cannot send to pard: %s", strerror(-s));
-		return PARCTL_UNREACHABLE;
-	}
-	if (!p->greeted) {
-		p->greeted = true;
-		/* The handshake's own reply comes first. */
-		char line[PARD_MAX_LINE];
-		struct pard_reply r;
-		rc = parctl_read_reply(p, line, sizeof(line), &r);
-		if (rc)
-			return rc;
-		if (!r.ok)
-			return parctl_error(p, &r);
-	}
-	return PARCTL_OK;
-}
-
-int parctl_send(struct parctl *p, const struct pard_request *req, char *line, size_t len, struct pard_reply *r)
-{
-	int rc = parctl_send_only(p, req);
-	return rc ? rc : parctl_read_reply(p, line, len, r);
-}
-
-int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_reply *r)
-{
-	int n = pard_client_read_line(&p->conn, line, len);
-	if (n < 0) {
-		p->lost = true;
-		if (!p->may_reconnect)
-			parctl_errorf(p, "unreachable", "connection to pard lost: %s",
-				      n == -EPIPE ? "closed by the daemon" : strerror(-n));
-		return PARCTL_UNREACHABLE;
-	}
-	if (pard_reply_parse(line, r) < 0) {
-		parctl_errorf(p, "protocol", "malformed reply from pard: %.200s", line);
-		return PARCTL_UNREACHABLE;
-	}
-	return PARCTL_OK;
 }
 
 void parctl_disconnect(struct parctl *p)
 {
-	if (p->connected)
-		pard_client_close(&p->conn);
-	p->connected = false;
+	pard_connection_free(p->conn);
+	p->conn = NULL;
 }

@@ -26,51 +26,40 @@ void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ..
 	}
 }
 
-int parctl_error(struct parctl *p, const struct pard_reply *r)
+int parctl_exit_code(enum pard_error e, enum pard_server_error server)
 {
-	if (!r->code) {
-		/* Neither OK nor ERR where one was due: whatever answers there is not pard (an SSH
-		 * banner, another program's greeting), or not this protocol. */
-		char shown[200];
-		parctl_errorf(p, "protocol", "unexpected reply %s\"%s\": is that pard's socket?",
-			      r->word ? "starting " : "", parctl_escape(r->word ? r->word : "", shown, sizeof(shown)));
+	switch (e) {
+	case PARD_ERROR_SUCCESS:
+		return PARCTL_OK;
+	case PARD_ERROR_ARGUMENT:
+		return PARCTL_USAGE;
+	case PARD_ERROR_INTERRUPTED:
+		return PARCTL_INTERRUPTED;
+	case PARD_ERROR_SERVER:
+		if (server == PARD_SERVER_ERROR_FAILED || server == PARD_SERVER_ERROR_CANCELLED ||
+		    server == PARD_SERVER_ERROR_SHUTDOWN || server == PARD_SERVER_ERROR_RESTARTING)
+			return PARCTL_JOB_FAILED;
+		if (server == PARD_SERVER_ERROR_BUSY)
+			return PARCTL_BUSY;
+		return PARCTL_REFUSED;
+	case PARD_ERROR_OOM:
+	case PARD_ERROR_STATE:
+		return PARCTL_REFUSED;
+	default:
+		/* No daemon, an untrusted or foreign one, a timeout or a broken connection. */
 		return PARCTL_UNREACHABLE;
 	}
-	parctl_errorf(p, r->code, "%s", r->message);
-	if (!strcmp(r->code, PARD_ERR_FAILED) || !strcmp(r->code, PARD_ERR_CANCELLED) ||
-	    !strcmp(r->code, PARD_ERR_SHUTDOWN) || !strcmp(r->code, PARD_ERR_RESTARTING))
-		return PARCTL_JOB_FAILED;
-	if (!strcmp(r->code, PARD_ERR_BUSY))
-		return PARCTL_BUSY;
-	return PARCTL_REFUSED;
+}
+
+int parctl_fail(struct parctl *p)
+{
+	enum pard_error e = pard_connection_get_error(p->conn);
+	const char *code = e == PARD_ERROR_SERVER ? pard_connection_get_server_error_code(p->conn) : pard_error_name(e);
+	parctl_errorf(p, code, "%s", pard_connection_get_error_message(p->conn));
+	return parctl_exit_code(e, pard_connection_get_server_error(p->conn));
 }
 
 const char *parctl_escape(const char *s, char *buf, size_t len)
 {
-	size_t n = 0;
-	if (!len)
-		return "";
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-		char tmp[5];
-		if (*c == '\n')
-			snprintf(tmp, sizeof(tmp), "\\n");
-		else if (*c == '\t')
-			snprintf(tmp, sizeof(tmp), "\\t");
-		else if (*c == '\\' || *c == '"')
-			snprintf(tmp, sizeof(tmp), "\\%c", *c);
-		else if (*c < 0x20 || *c == 0x7f)
-			snprintf(tmp, sizeof(tmp), "\\x%02x", *c);
-		else
-			snprintf(tmp, sizeof(tmp), "%c", *c);
-		size_t tl = strlen(tmp);
-		if (n + tl + 4 >= len) {
-			/* Cut with an ellipsis rather than mid-escape. */
-			memcpy(buf + n, "...", 4);
-			return buf;
-		}
-		memcpy(buf + n, tmp, tl);
-		n += tl;
-	}
-	buf[n] = '\0';
-	return buf;
+	return pard_escape(s, buf, len);
 }

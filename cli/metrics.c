@@ -136,39 +136,33 @@ void parctl_metrics_render(FILE *f, bool openmetrics, const struct pard_reply *d
 /* Asks for METRICS and renders it into a memory buffer. Returns an exit code; *text is malloc'd. */
 static int fetch(struct parctl *p, bool openmetrics, char **text, size_t *len)
 {
-	static const char *const words[] = {"METRICS", NULL};
-	char line[PARD_MAX_LINE], lines[METRICS_KINDS_MAX][PARD_MAX_LINE];
-	struct pard_reply r, kinds[METRICS_KINDS_MAX];
-	struct pard_request req;
-	int rc = parctl_build(p, &req, words);
-	if (!rc)
-		rc = parctl_send(p, &req, line, sizeof(line), &r);
-	if (!rc && !r.ok)
-		rc = parctl_error(p, &r);
-	if (rc)
+	int rc;
+	struct pard_connection *c = parctl_connect(p, &rc);
+	if (!c)
 		return rc;
-	uint64_t n;
-	if (pard_parse_u64(pard_reply_get_or(&r, "kinds", ""), 0, METRICS_KINDS_MAX, &n) < 0) {
-		parctl_errorf(p, "protocol", "pard's METRICS reply has no valid kinds= count");
-		return PARCTL_UNREACHABLE;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		rc = parctl_read_reply(p, lines[i], sizeof(lines[i]), &kinds[i]);
-		if (rc)
-			return rc;
-		if (!kinds[i].word || strcmp(kinds[i].word, "KIND")) {
-			parctl_errorf(p, "protocol", "pard's METRICS reply lacks its KIND lines");
-			return PARCTL_UNREACHABLE;
-		}
-	}
+	struct pard_info *daemon;
+	struct pard_job_list *list;
+	if (pard_metrics(c, &daemon, &list))
+		return parctl_fail(p);
+	unsigned n = pard_job_list_count(list);
+	if (n > METRICS_KINDS_MAX)
+		n = METRICS_KINDS_MAX;
+	struct pard_reply r, kinds[METRICS_KINDS_MAX];
+	parctl_reply_of(daemon, &r);
+	for (unsigned i = 0; i < n; i++)
+		parctl_reply_of(pard_job_list_get(list, i), &kinds[i]);
 	FILE *f = open_memstream(text, len);
-	if (!f) {
+	if (f) {
+		parctl_metrics_render(f, openmetrics, &r, kinds, (int)n);
+		fclose(f);
+		rc = PARCTL_OK;
+	} else {
 		parctl_errorf(p, "nomem", "out of memory");
-		return PARCTL_REFUSED;
+		rc = PARCTL_REFUSED;
 	}
-	parctl_metrics_render(f, openmetrics, &r, kinds, (int)n);
-	fclose(f);
-	return PARCTL_OK;
+	pard_info_free(daemon);
+	pard_job_list_free(list);
+	return rc;
 }
 
 /* Reads an HTTP request's head from fd 0 (at most 8 KiB, 10 s). Returns its first line's

@@ -9,32 +9,30 @@
 #include "output.h"
 #include "pard/client.h"
 #include "pard/kernel.h"
+#include "pard/pard.h"
 #include "pard/protocol.h"
 
 /* Exit codes: documented in parctl(1). */
 enum parctl_exit {
 	PARCTL_OK = 0,
-	PARCTL_JOB_FAILED = 1,  /* the job failed or was cancelled */
-	PARCTL_USAGE = 2,       /* bad command line */
-	PARCTL_UNREACHABLE = 3, /* no daemon at the socket, an untrusted one, or the connection broke */
-	PARCTL_REFUSED = 4,     /* the daemon refused the request (bad argument, no such job, not yours) */
-	PARCTL_BUSY = 5,        /* the daemon is full: try again later */
+	PARCTL_JOB_FAILED = 1,    /* the job failed or was cancelled */
+	PARCTL_USAGE = 2,         /* bad command line */
+	PARCTL_UNREACHABLE = 3,   /* no daemon at the socket, an untrusted one, or the connection broke */
+	PARCTL_REFUSED = 4,       /* the daemon refused the request (bad argument, no such job, not yours) */
+	PARCTL_BUSY = 5,          /* the daemon is full: try again later */
+	PARCTL_INTERRUPTED = 130, /* Ctrl-C during a wait (128 + SIGINT, as a shell reports it) */
 };
 
 struct parctl {
 	const char *socket_path;
 	bool json;
-	const char *output;   /* -o FILE: where an image result goes ("-": stdout) */
-	const char *format;   /* --format: overrides the output file's extension */
-	const char *colormap; /* --colormap: PNG colours */
-	struct pard_client conn;
-	bool connected;
-	bool greeted; /* HELLO went out on conn */
-	/* Waiting through a daemon restart (reconnect.c): */
-	bool may_reconnect; /* a lost daemon is not reported: the caller reconnects */
-	bool lost;          /* the connection broke, or pard answered ERR shutdown */
-	bool reconnected;   /* this connection replaced one that broke */
-	bool quiet;         /* report no error (a reconnection attempt) */
+	const char *output;           /* -o FILE: where an image result goes ("-": stdout) */
+	const char *format;           /* --format: overrides the output file's extension */
+	const char *colormap;         /* --colormap: PNG colours */
+	const char *connect_timeout;  /* --connect-timeout SECONDS, else $PARD_CONNECT_TIMEOUT */
+	bool cancel_on_interrupt;     /* Ctrl-C during a wait cancels the job */
+	struct pard_connection *conn; /* libpard's, opened by the first request */
+	bool quiet;                   /* report no error (a reconnection attempt) */
 };
 
 /* What a command's (or an option's) argument is, for help and shell completions. */
@@ -105,37 +103,39 @@ int parctl_job_words(int argc, char **argv, struct pard_request *req, bool *wait
  * {"error": CODE, "message": MESSAGE} on stdout. */
 void parctl_errorf(const struct parctl *p, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Maps an ERR reply to an exit code after printing it (text on stderr, or JSON on stdout). */
-int parctl_error(struct parctl *p, const struct pard_reply *r);
+/* The exit code of a libpard failure (and pard's error code, for PARD_ERROR_SERVER). */
+int parctl_exit_code(enum pard_error e, enum pard_server_error server);
+/* Prints the connection's error (the message libpard read from it) and returns its exit code. */
+int parctl_fail(struct parctl *p);
 /* Copies s into buf with control characters and quotes escaped (\n, \x1b), for messages. */
 const char *parctl_escape(const char *s, char *buf, size_t len);
 
-/* connection.c: one connection per run; its first request carries the HELLO handshake.
- * Sends req and reads the reply to it into line / r. Returns PARCTL_OK or an exit code after
- * printing the problem. The reply may be an ERR (r->ok false): the caller decides. */
-int parctl_send(struct parctl *p, const struct pard_request *req, char *line, size_t len, struct pard_reply *r);
-/* Sends req without reading a reply (a later parctl_read_reply does). */
-int parctl_send_only(struct parctl *p, const struct pard_request *req);
-/* Builds a request from words (NULL-terminated). Returns PARCTL_OK or PARCTL_USAGE after
- * printing which word is refused. */
-int parctl_build(struct parctl *p, struct pard_request *req, const char *const *words);
-/* Reads the next reply line of the same connection. Returns PARCTL_OK or an exit code. */
-int parctl_read_reply(struct parctl *p, char *line, size_t len, struct pard_reply *r);
+/* connection.c: the one connection of a run, opened by the first request (--socket,
+ * --connect-timeout). Returns it, or NULL after printing why it could not be had (*rc: the
+ * exit code). */
+struct pard_connection *parctl_connect(struct parctl *p, int *rc);
+/* Makes an OK reply of a libpard info, for the output functions (r points into i). */
+void parctl_reply_of(const struct pard_info *i, struct pard_reply *r);
 void parctl_disconnect(struct parctl *p);
-/* Connects to the daemon unless connected. Returns an exit code. */
-int parctl_connect(struct parctl *p);
 
 /* reconnect.c: how long a waiting command keeps trying to reach a daemon that went away. */
 #define PARCTL_RECONNECT_SECONDS 60
-/* Runs wait(p, ctx), a wait for job id, and, each time it ends because the daemon went away (the
- * connection broke, or ERR shutdown: p->lost), connects again with back-off and runs it again, for
- * up to PARCTL_RECONNECT_SECONDS without a daemon; says on stderr that the daemon restarted.
- * Returns wait's exit code, or PARCTL_UNREACHABLE when no daemon came back. */
-int parctl_with_reconnect(struct parctl *p, const char *id, int (*wait)(struct parctl *p, void *ctx), void *ctx);
+/* Whether the wait that just failed on p->conn failed because the daemon went away (the
+ * connection broke, or ERR restarting): the job may still finish under the next pard. */
+bool parctl_daemon_lost(const struct parctl *p);
+/* After a lost daemon: says so on stderr and connects again with back-off for up to
+ * PARCTL_RECONNECT_SECONDS. Returns PARCTL_OK (p->conn is new) or PARCTL_UNREACHABLE after
+ * saying that job id may still finish. */
+int parctl_reconnect(struct parctl *p, uint64_t id);
 
-/* result.c: handles a job's final OK reply: reads and saves an image that follows it, then
- * prints the reply. Returns an exit code. */
-int parctl_result(struct parctl *p, const struct pard_reply *r);
+/* output_check.c: refuses an -o path that cannot be written before anything is submitted (or
+ * fetched), so no job's result is lost to a typo. Returns PARCTL_OK or PARCTL_USAGE after
+ * printing why, naming job id (0: before it exists). */
+int parctl_check_output(const struct parctl *p, uint64_t id);
+
+/* result.c: handles a job's final result: saves an image that came with it (-o), then prints
+ * the reply. Returns an exit code. */
+int parctl_result(struct parctl *p, struct pard_result *r);
 
 /* Prints an OK reply's key=value pairs as text lines or one JSON object (--json) to f; the
  * writers are shared with pard-mpi (lib/output/output.h). */

@@ -14,6 +14,13 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+bool parctl_daemon_lost(const struct parctl *p)
+{
+	enum pard_error e = pard_connection_get_error(p->conn);
+	return e == PARD_ERROR_CLOSED || e == PARD_ERROR_SYSTEM ||
+	       (e == PARD_ERROR_SERVER && pard_connection_get_server_error(p->conn) == PARD_SERVER_ERROR_RESTARTING);
+}
+
 /* Connects again, retrying every 50 ms doubling to 2 s until deadline. Returns an exit code. */
 static int reconnect(struct parctl *p, uint64_t deadline)
 {
@@ -21,10 +28,11 @@ static int reconnect(struct parctl *p, uint64_t deadline)
 	for (;;) {
 		parctl_disconnect(p);
 		p->quiet = true;
-		int rc = parctl_connect(p);
+		int rc;
+		struct pard_connection *c = parctl_connect(p, &rc);
 		p->quiet = false;
-		if (rc == PARCTL_OK)
-			return rc;
+		if (c)
+			return PARCTL_OK;
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			return rc;
@@ -35,30 +43,22 @@ static int reconnect(struct parctl *p, uint64_t deadline)
 	}
 }
 
-int parctl_with_reconnect(struct parctl *p, const char *id, int (*wait)(struct parctl *p, void *ctx), void *ctx)
+int parctl_reconnect(struct parctl *p, uint64_t id)
 {
-	p->may_reconnect = true;
-	int rc = wait(p, ctx);
-	while (p->lost) {
-		p->lost = false;
-		/* The bound is on time without a daemon, from each loss (a job may outlive several
-		 * restarts; a pard that keeps failing is stopped by systemd's start limit). */
-		uint64_t deadline = now_ms() + PARCTL_RECONNECT_SECONDS * 1000u;
-		fprintf(stderr,
-			"parctl: pard went away while waiting for job %s (stopped or restarted); reconnecting for "
-			"up to %d s\n",
-			id, PARCTL_RECONNECT_SECONDS);
-		if (reconnect(p, deadline) != PARCTL_OK) {
-			p->may_reconnect = false;
-			parctl_errorf(p, "unreachable",
-				      "pard did not come back within %d s; job %s may still finish: see `parctl wait %s`",
-				      PARCTL_RECONNECT_SECONDS, id, id);
-			return PARCTL_UNREACHABLE;
-		}
-		fprintf(stderr, "parctl: reconnected: pard restarted; waiting for job %s again\n", id);
-		p->reconnected = true;
-		rc = wait(p, ctx);
+	unsigned long long n = (unsigned long long)id;
+	/* The bound is on time without a daemon, from each loss (a job may outlive several
+	 * restarts; a pard that keeps failing is stopped by systemd's start limit). */
+	uint64_t deadline = now_ms() + PARCTL_RECONNECT_SECONDS * 1000u;
+	fprintf(stderr,
+		"parctl: pard went away while waiting for job %llu (stopped or restarted); reconnecting for up "
+		"to %d s\n",
+		n, PARCTL_RECONNECT_SECONDS);
+	if (reconnect(p, deadline) != PARCTL_OK) {
+		parctl_errorf(p, "unreachable",
+			      "pard did not come back within %d s; job %llu may still finish: see `parctl wait %llu`",
+			      PARCTL_RECONNECT_SECONDS, n, n);
+		return PARCTL_UNREACHABLE;
 	}
-	p->may_reconnect = false;
-	return rc;
+	fprintf(stderr, "parctl: reconnected: pard restarted; waiting for job %llu again\n", n);
+	return PARCTL_OK;
 }

@@ -3,6 +3,7 @@
 #include "pard/client.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "pard/util.h"
 
 const char *pard_client_socket_path(const char *explicit_path)
 {
@@ -61,8 +64,15 @@ static int check_server(struct pard_client *c, int fd, const char *path)
 
 int pard_client_connect(struct pard_client *c, const char *path)
 {
+	return pard_client_connect_timeout(c, path, -1);
+}
+
+int pard_client_connect_timeout(struct pard_client *c, const char *path, int timeout_ms)
+{
 	c->fd = -1;
 	c->len = c->off = 0;
+	c->deadline_ns = 0;
+	c->interruptible = false;
 	c->peer_uid = c->socket_uid = (uid_t)-1;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -71,11 +81,21 @@ int pard_client_connect(struct pard_client *c, const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/* A UNIX stream connect sleeps (while the listen backlog is full) for the send timeout. */
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+	if (timeout_ms > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
 	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno == EAGAIN || errno == EINPROGRESS ? ETIMEDOUT : errno;
+		close(fd);
+		return -e;
+	}
+	struct timeval none = {0};
+	if (timeout_ms > 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
 	int r = check_server(c, fd, path);
 	if (r < 0) {
 		close(fd);
@@ -153,6 +173,31 @@ int pard_client_send(struct pard_client *c, const char *data, size_t len)
 	return 0;
 }
 
+/* Sleeps until fd is readable. Returns 0, -ETIMEDOUT at the deadline, -EINTR for a signal when
+ * interruptible, or -errno. */
+static int client_poll(struct pard_client *c)
+{
+	for (;;) {
+		int timeout = -1;
+		if (c->deadline_ns) {
+			uint64_t now = pard_now_ns();
+			if (now >= c->deadline_ns)
+				return -ETIMEDOUT;
+			/* Rounded up: poll never wakes before the deadline only to sleep again. */
+			uint64_t ms = (c->deadline_ns - now + 999999) / 1000000;
+			timeout = ms > INT_MAX ? INT_MAX : (int)ms;
+		}
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		int n = poll(&pfd, 1, timeout);
+		if (n < 0 && errno == EINTR && !c->interruptible)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 0;
+	}
+}
+
 /* Refills the buffer; returns bytes read, 0 at end of stream, or -errno. */
 static ssize_t client_fill(struct pard_client *c)
 {
@@ -165,12 +210,9 @@ static ssize_t client_fill(struct pard_client *c)
 		/* Sleep in poll(POLLIN), not in read(): a reader blocked in read() is also woken each
 		 * time the daemon drains our request (the socket's write-space wake-up), a context
 		 * switch for nothing that costs several microseconds per request under load. */
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		if (poll(&pfd, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		int p = client_poll(c);
+		if (p < 0)
+			return p;
 		ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -206,6 +248,11 @@ int pard_client_read_line(struct pard_client *c, char *out, size_t outlen)
 
 int pard_client_read_bytes(struct pard_client *c, void *out, size_t n)
 {
+	return pard_client_read_bytes_counted(c, out, n, NULL);
+}
+
+int pard_client_read_bytes_counted(struct pard_client *c, void *out, size_t n, size_t *got)
+{
 	char *dst = out;
 	size_t have = c->len - c->off;
 	size_t take = have < n ? have : n;
@@ -213,18 +260,28 @@ int pard_client_read_bytes(struct pard_client *c, void *out, size_t n)
 	c->off += take;
 	dst += take;
 	n -= take;
+	int rc = 0;
 	while (n) {
+		/* Straight into the caller's memory; poll first only when a deadline or a signal may
+		 * end the read. */
+		if (c->deadline_ns || c->interruptible) {
+			rc = client_poll(c);
+			if (rc < 0)
+				break;
+		}
 		ssize_t r = read(c->fd, dst, n);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !c->interruptible)
 			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EPIPE;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : -EPIPE;
+			break;
+		}
 		dst += r;
 		n -= (size_t)r;
 	}
-	return 0;
+	if (got)
+		*got = (size_t)(dst - (char *)out);
+	return rc;
 }
 
 void pard_client_close(struct pard_client *c)

@@ -3,6 +3,7 @@
 #include "pard/protocol.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "pard/parse.h"
@@ -67,4 +68,34 @@ const char *pard_reply_get_or(const struct pard_reply *r, const char *key, const
 {
 	const char *v = pard_reply_get(r, key);
 	return v ? v : dflt;
+}
+
+const char *pard_escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+	if (!len)
+		return "";
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		char tmp[5];
+		if (*c == '\n')
+			snprintf(tmp, sizeof(tmp), "\\n");
+		else if (*c == '\t')
+			snprintf(tmp, sizeof(tmp), "\\t");
+		else if (*c == '\\' || *c == '"')
+			snprintf(tmp, sizeof(tmp), "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			snprintf(tmp, sizeof(tmp), "\\x%02x", *c);
+		else
+			snprintf(tmp, sizeof(tmp), "%c", *c);
+		size_t tl = strlen(tmp);
+		if (n + tl + 4 >= len) {
+			/* Cut with an ellipsis rather than mid-escape. */
+			memcpy(buf + n, "...", 4);
+			return buf;
+		}
+		memcpy(buf + n, tmp, tl);
+		n += tl;
+	}
+	buf[n] = '\0';
+	return buf;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pard/protocol.h"
@@ -15,6 +16,10 @@ struct pard_client {
 	int fd;
 	uid_t peer_uid;   /* the server's uid (SO_PEERCRED), set by pard_client_connect */
 	uid_t socket_uid; /* the socket file's owner */
+	/* Reads give up with -ETIMEDOUT at this CLOCK_MONOTONIC time (pard_now_ns); 0: never. */
+	uint64_t deadline_ns;
+	/* A signal's EINTR ends a read with -EINTR instead of retrying it (parctl's Ctrl-C). */
+	bool interruptible;
 	size_t len, off;
 	char buf[PARD_MAX_LINE * 4];
 };
@@ -27,6 +32,9 @@ const char *pard_client_socket_path(const char *explicit_path);
  * -ECONNREFUSED when no daemon listens, -ENOTSOCK when path is not a socket, -EPERM for a server
  * that is not trusted: c->peer_uid and c->socket_uid then say who it was). */
 int pard_client_connect(struct pard_client *c, const char *path);
+/* As pard_client_connect, giving up after timeout_ms (-ETIMEDOUT) when the daemon's listen
+ * backlog is full and it accepts no one; timeout_ms < 0 waits as long as it takes. */
+int pard_client_connect_timeout(struct pard_client *c, const char *path, int timeout_ms);
 
 /* One request line being built: every word is checked as it is added, so no word can smuggle a
  * newline (a second request) or a space (extra words) onto the wire. */
@@ -48,10 +56,12 @@ int pard_client_send_request(struct pard_client *c, const char *prefix, const st
 /* Sends bytes as they are (callers end each request with '\n'). Returns 0 or -errno. */
 int pard_client_send(struct pard_client *c, const char *data, size_t len);
 /* Reads one line without its newline into out. Returns its length, -EPIPE at end of stream,
- * -E2BIG for a line longer than outlen - 1, or -errno. */
+ * -E2BIG for a line longer than outlen - 1, -ETIMEDOUT after c->deadline_ns, or -errno. */
 int pard_client_read_line(struct pard_client *c, char *out, size_t outlen);
-/* Reads exactly n bytes of bulk data. Returns 0, -EPIPE on early end of stream, or -errno. */
+/* Reads exactly n bytes of bulk data straight into out. Returns 0, -EPIPE on early end of
+ * stream, -ETIMEDOUT after c->deadline_ns, or -errno; *got (when not NULL) says how many came. */
 int pard_client_read_bytes(struct pard_client *c, void *out, size_t n);
+int pard_client_read_bytes_counted(struct pard_client *c, void *out, size_t n, size_t *got);
 void pard_client_close(struct pard_client *c);
 
 #endif

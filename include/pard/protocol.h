@@ -54,5 +54,8 @@ const char *pard_reply_get(const struct pard_reply *r, const char *key);
 const char *pard_reply_get_or(const struct pard_reply *r, const char *key, const char *dflt);
 /* True when s can be sent as one reply value: non-empty, printable, no whitespace. */
 bool pard_value_is_safe(const char *s);
+/* Copies s into buf with control characters and quotes escaped (\n, \x1b), cut with "..." to
+ * fit len, for messages that show a word or a line someone else wrote. Returns buf. */
+const char *pard_escape(const char *s, char *buf, size_t len);
 
 #endif

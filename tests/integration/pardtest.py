@@ -73,7 +73,8 @@ def clean_env(extra=None):
     """The environment for pard and parctl: nothing that would redirect them (systemd socket
     activation, journald, a PARD_SOCKET of the caller)."""
     env = dict(os.environ)
-    for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "JOURNAL_STREAM", "PARD_SOCKET"):
+    for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "JOURNAL_STREAM", "PARD_SOCKET",
+              "PARD_CONNECT_TIMEOUT"):
         env.pop(k, None)
     env["LC_ALL"] = "C"
     if extra:

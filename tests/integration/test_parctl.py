@@ -7,7 +7,11 @@
 * parctl checks who listens on the socket before it sends anything, and refuses a server that is
   not root, the caller, nor the owner of a socket only that owner could have created: exit 3;
 * help comes from the command table: every line fits 80 columns, `parctl help COMMAND` and
-  `parctl COMMAND --help`.
+  `parctl COMMAND --help`;
+* a socket that accepts and never answers costs --connect-timeout ($PARD_CONNECT_TIMEOUT), not
+  a hang;
+* no job id is lost: -o is checked before submitting, every message about a job names it, and
+  Ctrl-C during a wait prints the id and how to fetch or cancel it (or cancels it).
 
 Run:  python3 tests/integration/test_parctl.py [-v] [--build-dir DIR]
 """
@@ -15,6 +19,7 @@ Run:  python3 tests/integration/test_parctl.py [-v] [--build-dir DIR]
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +32,7 @@ import pardtest  # noqa: E402
 from pardtest import PardTestCase  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
 
 
 class InjectionTest(PardTestCase):
@@ -261,6 +267,139 @@ class ForeignSocketTest(PardTestCase):
                 self.assertGreaterEqual(r.returncode, 0, "parctl crashed: " + what)
                 self.assertEqual(r.returncode, EXIT_UNREACHABLE, what)
                 self.assertIn("parctl: ", r.stderr, what)
+
+
+class ConnectTimeoutTest(PardTestCase):
+    """A socket that accepts (its listen backlog does) and never answers."""
+
+    def silent_socket(self):
+        d = tempfile.mkdtemp(prefix="pard-silent-")
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "s.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        self.addCleanup(srv.close)
+        return path
+
+    def run_at(self, path, *args, env=None):
+        return subprocess.run([pardtest.parctl_bin(), "--socket", path] + list(args), stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=60, env=pardtest.clean_env(env))
+
+    def test_handshake_timeout(self):
+        path = self.silent_socket()
+        for args, env in ((["--connect-timeout", "0.3", "stats"], None),
+                          (["submit", "pi", "1000", "--wait"], {"PARD_CONNECT_TIMEOUT": "0.3"}),
+                          (["--json", "--connect-timeout=0.3", "list"], None)):
+            with self.subTest(args=args, env=env):
+                r = self.run_at(path, *args, env=env)
+                self.assertEqual(r.returncode, EXIT_UNREACHABLE, r)
+                if "--json" in args:
+                    self.assertIn('"error": "timeout"', r.stdout)
+                else:
+                    self.assertIn("handshake", r.stderr)
+                    self.assertIn("within 0.3 s", r.stderr)
+
+    def test_bad_timeouts(self):
+        path = self.silent_socket()
+        for args, env in ((["--connect-timeout", "soon", "stats"], None), (["--connect-timeout", "-1", "stats"], None),
+                          (["stats"], {"PARD_CONNECT_TIMEOUT": "0x10"})):
+            with self.subTest(args=args, env=env):
+                r = self.run_at(path, *args, env=env)
+                self.assertEqual(r.returncode, EXIT_USAGE, r)
+                self.assertIn("CONNECT_TIMEOUT" if env else "--connect-timeout", r.stderr)
+
+    def test_a_real_pard_within_the_timeout(self):
+        p = self.start_pard(workers=1)
+        r = self.parctl(p, "--connect-timeout", "30", "submit", "pi", "1000", "--wait")
+        self.assertEqual(r.returncode, EXIT_OK, r)
+
+
+class LostJobIdTest(PardTestCase):
+    """Every job parctl submits can be found again: by its id, in every message about it."""
+
+    def test_output_checked_before_submitting(self):
+        p = self.start_pard(workers=1)
+        d = tempfile.mkdtemp(prefix="pard-out-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for out in ("/nonexistent-dir/x.npy", d):
+            with self.subTest(out=out):
+                r = self.parctl(p, "submit", "fractal", "8x8", "--wait", "-o", out, "--format", "npy")
+                self.assertEqual(r.returncode, EXIT_USAGE, r)
+                self.assertIn("cannot write %s" % out, r.stderr)
+                self.assertIn("nothing was submitted", r.stderr)
+        self.assertEqual(self.parctl_json(p, "list")["count"], 0, "a job was submitted")
+        job = self.submit(p, "8x8", kind="fractal")
+        r = self.parctl(p, "result", job, "-o", "/nonexistent-dir/x.npy")
+        self.assertEqual(r.returncode, EXIT_USAGE, r)
+        self.assertIn("job %d: cannot write" % job, r.stderr)
+
+    def test_write_failure_names_the_job(self):
+        p = self.start_pard(workers=1)
+        r = self.parctl(p, "submit", "fractal", "64x64", "--wait", "-o", "/dev/full", "--format", "npy")
+        self.assertEqual(r.returncode, EXIT_REFUSED, r)
+        job = int(r.stderr.split("job ")[1].split(":")[0])
+        self.assertIn("parctl result %d -o FILE" % job, r.stderr)
+        # The image is still there for the command the message shows.
+        d = tempfile.mkdtemp(prefix="pard-out-")
+        self.addCleanup(shutil.rmtree, d, True)
+        self.parctl_ok(p, "result", job, "-o", os.path.join(d, "x.npy"))
+        self.assertGreater(os.path.getsize(os.path.join(d, "x.npy")), 64 * 64 * 4)
+
+    def require_testhook(self, p):
+        r = self.parctl(p, "submit", "testhook")
+        if "unknown job kind" in r.stderr:
+            self.skipTest("pard was built without the testhook job kind (-Dtest_hooks=true)")
+
+    def in_poll(self, pid):
+        """True while pid sleeps in poll/ppoll (the wait for pard's reply)."""
+        try:
+            with open("/proc/%d/syscall" % pid) as f:
+                return f.read().split()[0] in ("7", "271")  # x86-64 poll, ppoll
+        except (OSError, IndexError):
+            return False
+
+    def interrupt(self, p, *args, job=None):
+        """Runs parctl ARGS, Ctrl-C's it once its job exists (job, or the one it submits) and it
+        waits; returns (job, exit, stderr)."""
+        before = self.parctl_json(p, "list")["count"] if job is None else -1
+        pr = self.parctl_bg(p, *args, text=True)
+        pardtest.wait_until(lambda: self.parctl_json(p, "list")["count"] > before and self.in_poll(pr.pid),
+                            what="parctl to wait for its job")
+        if job is None:
+            job = max(j["id"] for j in self.parctl_json(p, "list")["jobs"])
+        # A Ctrl-C that lands before the wait started is acted on when it does; another one
+        # covers the instant between that check and the wait's poll.
+        while True:
+            pr.send_signal(signal.SIGINT)
+            try:
+                out, err = pr.communicate(timeout=2)
+                return job, pr.returncode, err
+            except subprocess.TimeoutExpired:
+                continue
+
+    def test_interrupt_shows_the_id(self):
+        p = self.start_pard(workers=2)
+        self.require_testhook(p)
+        job, rc, err = self.interrupt(p, "submit", "testhook", "200", "--sleep_ms", "100", "--wait")
+        waited = self.submit(p, "200", kind="testhook")
+        for job, (rc, err) in ((job, (rc, err)), (waited, self.interrupt(p, "wait", waited, job=waited)[1:])):
+            with self.subTest(job=job):
+                self.assertEqual(rc, EXIT_INTERRUPTED, err)
+                self.assertIn("job %d keeps running" % job, err)
+                self.assertIn("parctl wait %d" % job, err)
+                self.assertIn("parctl cancel %d" % job, err)
+                self.assertIn(self.parctl_json(p, "status", job)["state"], ("queued", "running"))
+                self.parctl_ok(p, "cancel", job)
+
+    def test_cancel_on_interrupt(self):
+        p = self.start_pard(workers=2)
+        self.require_testhook(p)
+        job, rc, err = self.interrupt(p, "submit", "testhook", "200", "--sleep_ms", "100", "--wait",
+                                      "--cancel-on-interrupt")
+        self.assertEqual(rc, EXIT_INTERRUPTED, err)
+        self.assertIn("job %d cancelled" % job, err)
+        self.assertEqual(self.parctl_json(p, "status", job)["state"], "cancelled")
 
 
 class HelpTest(PardTestCase):

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Runs inside a booted Debian 12 container (systemd is PID 1), started by run-container-test with
-# systemd.run=: installs the pard .deb from /ci, exercises the units as a user would, purges the
-# package. Writes test.log and summary.txt to /ci-out; exits 0 only when every check passed.
+# systemd.run=: installs the pard .deb (with libpard0 and libpard-dev) from /ci, exercises the
+# units as a user would, purges the packages. Writes test.log and summary.txt to /ci-out; exits 0
+# only when every check passed.
 #
 # This script runs inside the boot transaction: never wait for the whole system
 # (`systemctl is-system-running --wait` would deadlock); check the units it cares about.
@@ -77,7 +78,9 @@ cat /etc/debian_version
 
 section "install"
 deb=$(ls /ci/pard_*.deb)
-check "dpkg -i $(basename "$deb")" dpkg -i "$deb"
+check "dpkg -i libpard0 $(basename "$deb") libpard-dev" dpkg -i /ci/libpard0_*.deb "$deb" /ci/libpard-dev_*.deb
+check "libpard.so.0 is known to the dynamic linker" sh -c 'ldconfig -p | grep -q "libpard.so.0 "'
+check "parctl runs on libpard0" sh -c 'ldd /usr/bin/parctl | grep -q "libpard.so.0 => /.*/libpard.so.0 "'
 check "pard user and group exist" getent passwd pard
 getent group pard
 check "pard.socket enabled" test "$(systemctl is-enabled pard.socket)" = enabled
@@ -382,6 +385,8 @@ check "/etc/pard removed" test ! -e /etc/pard
 check "pard.socket no longer active" unit_inactive pard.socket
 check "socket file removed" test ! -e /run/pard/pard.sock
 check "no enablement symlinks left" sh -c '! find /etc/systemd -name "pard.*" | grep -q .'
+check "dpkg --purge libpard-dev libpard0" dpkg --purge libpard-dev libpard0
+check "libpard removed" sh -c '! ls /usr/lib/*/libpard.so* /usr/include/pard 2>/dev/null | grep -q .'
 
 section "warnings in this boot's journal (for the record)"
 journalctl -b -p warning --no-pager -o short-monotonic

@@ -27,19 +27,29 @@ static void test_escape(void **state)
 static void test_exit_codes(void **state)
 {
 	(void)state;
-	struct parctl p = {.json = false}; /* the messages go to stderr, the test log */
 	struct {
-		const char *code;
+		enum pard_error e;
+		enum pard_server_error code;
 		int rc;
 	} cases[] = {
-		{PARD_ERR_FAILED, PARCTL_JOB_FAILED},   {PARD_ERR_CANCELLED, PARCTL_JOB_FAILED},
-		{PARD_ERR_SHUTDOWN, PARCTL_JOB_FAILED}, {PARD_ERR_BUSY, PARCTL_BUSY},
-		{PARD_ERR_NOTFOUND, PARCTL_REFUSED},    {PARD_ERR_BADARG, PARCTL_REFUSED},
+		{PARD_ERROR_SUCCESS, PARD_SERVER_ERROR_OTHER, PARCTL_OK},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_FAILED, PARCTL_JOB_FAILED},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_CANCELLED, PARCTL_JOB_FAILED},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_SHUTDOWN, PARCTL_JOB_FAILED},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_BUSY, PARCTL_BUSY},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_NOTFOUND, PARCTL_REFUSED},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_BADARG, PARCTL_REFUSED},
+		{PARD_ERROR_SERVER, PARD_SERVER_ERROR_OTHER, PARCTL_REFUSED},
+		{PARD_ERROR_ARGUMENT, PARD_SERVER_ERROR_OTHER, PARCTL_USAGE},
+		{PARD_ERROR_INTERRUPTED, PARD_SERVER_ERROR_OTHER, PARCTL_INTERRUPTED},
+		{PARD_ERROR_MALFORMED, PARD_SERVER_ERROR_OTHER, PARCTL_UNREACHABLE},
+		{PARD_ERROR_TIMEOUT, PARD_SERVER_ERROR_OTHER, PARCTL_UNREACHABLE},
+		{PARD_ERROR_CLOSED, PARD_SERVER_ERROR_OTHER, PARCTL_UNREACHABLE},
+		{PARD_ERROR_UNTRUSTED, PARD_SERVER_ERROR_OTHER, PARCTL_UNREACHABLE},
+		{PARD_ERROR_SYSTEM, PARD_SERVER_ERROR_OTHER, PARCTL_UNREACHABLE},
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct pard_reply r = {.ok = false, .code = cases[i].code, .message = "m"};
-		assert_int_equal(parctl_error(&p, &r), cases[i].rc);
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(parctl_exit_code(cases[i].e, cases[i].code), cases[i].rc);
 }
 
 int main(void)
