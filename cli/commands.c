@@ -77,6 +77,8 @@ static int finish_wait(struct parctl *p, bool progress)
 			progress_clear();
 		if (!r.ok && r.code && !strcmp(r.code, PARD_ERR_RESTARTING) && p->may_reconnect) {
 			/* Stopping: restarted, it may still finish the job (reconnect.c asks again). */
+			if (r.message && *r.message)
+				fprintf(stderr, "parctl: %s\n", r.message);
 			p->lost = true;
 			return PARCTL_JOB_FAILED;
 		}
