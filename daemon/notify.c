@@ -121,11 +121,11 @@ int notify_stored_segment_fd(void)
 }
 
 /* The mark: the segment's id, its adoption count and the next job id it would give. */
-static void write_mark(uint64_t id, uint64_t adoptions, uint64_t next_id)
+static bool write_mark(uint64_t id, uint64_t adoptions, uint64_t next_id)
 {
 	char path[4096];
 	if (!mark_path(path, sizeof(path)))
-		return;
+		return false;
 	FILE *f = fopen(path, "we");
 	if (!f ||
 	    fprintf(f, "%llx %llu %llu\n", (unsigned long long)id, (unsigned long long)adoptions,
@@ -134,14 +134,16 @@ static void write_mark(uint64_t id, uint64_t adoptions, uint64_t next_id)
 		log_warning("cannot write %s: %s; a restart will not find this segment", path, strerror(errno));
 		if (f)
 			fclose(f);
+		return false;
 	}
+	return true;
 }
 
-static void mark_segment(int fd)
+static bool mark_segment(int fd)
 {
 	struct pard_segment_header h;
-	if (pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h))
-		write_mark(h.segment_id, atomic_load(&h.adoptions), atomic_load(&h.next_id));
+	return pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	       write_mark(h.segment_id, atomic_load(&h.adoptions), atomic_load(&h.next_id));
 }
 
 void notify_note_next_id(struct pard_segment_header *h)
@@ -179,9 +181,8 @@ bool notify_store_segment(int fd)
 	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
 	if (r < 0)
 		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
-	if (r > 0)
-		mark_segment(fd);
-	return r > 0;
+	/* Without the mark a restarted pard would not use the stored segment. */
+	return r > 0 && mark_segment(fd);
 }
 
 static void notify_status(struct notify *n)

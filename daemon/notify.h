@@ -40,7 +40,7 @@ int notify_listen_fd(void);
  * the log says why. */
 int notify_stored_segment_fd(void);
 /* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there, and
- * marks it as the last one used. Returns whether systemd has it. */
+ * marks it as the last one used. Returns whether both worked: a restarted pard can then use it. */
 bool notify_store_segment(int fd);
 /* pard stops for good: empties the store and removes the mark. */
 void notify_forget_segment(void);
