@@ -49,6 +49,9 @@ int parctl_reconnect(struct parctl *p, uint64_t id)
 	/* The bound is on time without a daemon, from each loss (a job may outlive several
 	 * restarts; a pard that keeps failing is stopped by systemd's start limit). */
 	uint64_t deadline = now_ms() + PARCTL_RECONNECT_SECONDS * 1000u;
+	/* A stopping pard says why (restarted, the job goes on; stopped for good, it ends). */
+	if (pard_connection_get_error(p->conn) == PARD_ERROR_SERVER)
+		fprintf(stderr, "parctl: %s\n", pard_connection_get_error_message(p->conn));
 	fprintf(stderr,
 		"parctl: pard went away while waiting for job %llu (stopped or restarted); reconnecting for up "
 		"to %d s\n",

@@ -40,7 +40,9 @@ struct daemon {
 	struct watch signals;
 	struct watch done; /* eventfd the workers write */
 	bool stopping;
-	bool keep_jobs;   /* SIGUSR2: stop, leaving the segment and its jobs to the next pard */
+	bool keep_jobs;   /* stop, leaving the segment and its jobs to the next pard */
+	bool seg_stored;  /* systemd holds the segment in the service's descriptor store */
+	bool term_kept;   /* SIGTERM under systemd: the store decides (restart: kept; stop: freed) */
 	bool stop_killed; /* stop_grace passed and the remaining workers were killed */
 	uint64_t stop_deadline_ns;
 };
@@ -185,12 +187,21 @@ static void signal_handle(struct watch *w, uint32_t events)
 		case SIGUSR2:
 			if (d->stopping)
 				break;
-			d->keep_jobs = si.ssi_signo == SIGUSR2;
-			if (d->keep_jobs)
+			/* Under systemd a SIGTERM is a stop or a restart, which pard cannot tell apart:
+			 * systemd keeps the descriptor store across a restart and frees it at a stop, so
+			 * the jobs are left in the store and the store decides. */
+			d->term_kept = si.ssi_signo == SIGTERM && d->seg_stored;
+			d->keep_jobs = si.ssi_signo == SIGUSR2 || d->term_kept;
+			if (si.ssi_signo == SIGUSR2)
 				log_notice("received SIGUSR2; restarting: running chunks may finish within %u s, then "
 					   "pard exits and leaves segment %s with %u queued or running jobs to the next "
 					   "pard",
 					   d->cfg.stop_grace, d->seg.name, d->jobs.active);
+			else if (d->term_kept)
+				log_notice("received SIGTERM; stopping: running chunks may finish within %u s, then pard "
+					   "exits and leaves its %u queued or running jobs in systemd's descriptor store: "
+					   "a restart goes on with them, a stop ends them",
+					   d->cfg.stop_grace, d->jobs.active);
 			else
 				log_info("received SIG%s; stopping: running chunks may finish within %u s",
 					 sigabbrev_np((int)si.ssi_signo), d->cfg.stop_grace);
@@ -309,7 +320,10 @@ static int setup(struct daemon *d)
 	r = pard_segment_open(&d->seg, d->cfg.shm_name, &g, &adopted);
 	if (r < 0)
 		return r;
-	notify_store_segment(d->seg.fd);
+	/* A fresh segment goes on from the ids the last one gave (a waiter may still hold one). */
+	if (!adopted)
+		notify_continue_ids(d->seg.hdr);
+	d->seg_stored = notify_store_segment(d->seg.fd);
 	log_info("segment %s: %zu bytes (%u job slots, arena %llu bytes)%s", d->seg.name, d->seg.size, g.max_jobs,
 		 (unsigned long long)g.arena_size, adopted ? ", adopted" : "");
 	if (adopted)
@@ -400,12 +414,23 @@ int main(int argc, char **argv)
 		jobs_collect(&d.jobs);
 	}
 	if (d.server.loop)
-		server_fini(&d.server, d.keep_jobs);
+		server_fini(&d.server,
+			    !d.keep_jobs  ? NULL
+			    : d.term_kept ? "pard is stopping; the job goes on if pard is restarted (a stop ends it)"
+					  : "pard is restarting and the next pard goes on with it; wait for it again");
 	if (d.pool.strategy)
 		pool_stop(&d.pool, d.cfg.stop_grace * 1000u);
-	if (d.keep_jobs && d.seg.hdr) {
+	if (d.term_kept && d.seg.hdr) {
+		/* Only in the store: its name goes (RemoveIPC= would remove it anyway), so a stop
+		 * leaves nothing behind once systemd frees the store. */
+		notify_note_next_id(d.seg.hdr);
+		log_notice("segment %s kept in systemd's descriptor store with %u queued or running jobs: a "
+			   "restart adopts them, a stop frees them",
+			   d.seg.name, d.jobs.active);
+	} else if (d.keep_jobs && d.seg.hdr) {
 		/* Kept under its name, and in systemd's descriptor store, for the next pard. */
 		d.seg.owner = false;
+		notify_note_next_id(d.seg.hdr);
 		log_notice("segment %s kept with %u queued or running jobs for the next pard", d.seg.name,
 			   d.jobs.active);
 	} else if (d.seg.hdr) {
@@ -421,5 +446,5 @@ int main(int argc, char **argv)
 		close(d.done.fd);
 	log_info("stopped");
 	/* EX_TEMPFAIL: pard.service restarts pard on it (RestartForceExitStatus=). */
-	return r < 0 ? 1 : d.keep_jobs ? 75 : 0;
+	return r < 0 ? 1 : d.keep_jobs && !d.term_kept ? 75 : 0;
 }

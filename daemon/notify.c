@@ -120,18 +120,50 @@ int notify_stored_segment_fd(void)
 	return -1;
 }
 
-static void mark_segment(int fd)
+/* The mark: the segment's id, its adoption count and the next job id it would give. */
+static bool write_mark(uint64_t id, uint64_t adoptions, uint64_t next_id)
 {
 	char path[4096];
-	uint64_t id, adoptions;
-	if (!mark_path(path, sizeof(path)) || !segment_identity(fd, &id, &adoptions))
-		return;
+	if (!mark_path(path, sizeof(path)))
+		return false;
 	FILE *f = fopen(path, "we");
-	if (!f || fprintf(f, "%llx %llu\n", (unsigned long long)id, (unsigned long long)adoptions) < 0 || fclose(f)) {
+	if (!f ||
+	    fprintf(f, "%llx %llu %llu\n", (unsigned long long)id, (unsigned long long)adoptions,
+		    (unsigned long long)next_id) < 0 ||
+	    fclose(f)) {
 		log_warning("cannot write %s: %s; a restart will not find this segment", path, strerror(errno));
 		if (f)
 			fclose(f);
+		return false;
 	}
+	return true;
+}
+
+static bool mark_segment(int fd)
+{
+	struct pard_segment_header h;
+	return pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	       write_mark(h.segment_id, atomic_load(&h.adoptions), atomic_load(&h.next_id));
+}
+
+void notify_note_next_id(struct pard_segment_header *h)
+{
+	write_mark(h->segment_id, atomic_load(&h->adoptions), atomic_load(&h->next_id));
+}
+
+void notify_continue_ids(struct pard_segment_header *h)
+{
+	char path[4096], text[96] = "";
+	unsigned long long id, adoptions, next_id;
+	FILE *f = mark_path(path, sizeof(path)) ? fopen(path, "re") : NULL;
+	if (!f)
+		return;
+	if (fgets(text, sizeof(text), f) && sscanf(text, "%llx %llu %llu", &id, &adoptions, &next_id) == 3 &&
+	    next_id > atomic_load(&h->next_id)) {
+		atomic_store(&h->next_id, (uint64_t)next_id);
+		log_info("job ids go on from %llu, where the last pard left them", next_id);
+	}
+	fclose(f);
 }
 
 void notify_forget_segment(void)
@@ -149,9 +181,8 @@ bool notify_store_segment(int fd)
 	int r = sd_pid_notify_with_fds(0, 0, "FDSTORE=1\nFDNAME=" SEGMENT_FDNAME, &fd, 1);
 	if (r < 0)
 		log_warning("cannot keep the segment in systemd's descriptor store: %s", strerror(-r));
-	if (r > 0)
-		mark_segment(fd);
-	return r > 0;
+	/* Without the mark a restarted pard would not use the stored segment. */
+	return r > 0 && mark_segment(fd);
 }
 
 static void notify_status(struct notify *n)
@@ -261,6 +292,16 @@ bool notify_store_segment(int fd)
 
 void notify_forget_segment(void)
 {
+}
+
+void notify_note_next_id(struct pard_segment_header *h)
+{
+	(void)h;
+}
+
+void notify_continue_ids(struct pard_segment_header *h)
+{
+	(void)h;
 }
 
 void notify_ready(struct notify *n)

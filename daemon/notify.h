@@ -40,10 +40,15 @@ int notify_listen_fd(void);
  * the log says why. */
 int notify_stored_segment_fd(void);
 /* Puts the segment (a descriptor that holds no lock) into the store, replacing the one there, and
- * marks it as the last one used. Returns whether systemd has it. */
+ * marks it as the last one used. Returns whether both worked: a restarted pard can then use it. */
 bool notify_store_segment(int fd);
 /* pard stops for good: empties the store and removes the mark. */
 void notify_forget_segment(void);
+/* Writes the segment's next job id into the mark as pard exits with its jobs in the store. */
+void notify_note_next_id(struct pard_segment_header *h);
+/* A fresh segment (the last one was freed by a stop) starts at the next job id the mark holds,
+ * so an id a client may still hold is never given to another job. */
+void notify_continue_ids(struct pard_segment_header *h);
 
 void notify_ready(struct notify *n);
 void notify_reloading(void);

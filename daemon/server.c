@@ -479,17 +479,14 @@ void server_begin_stop(struct server *s)
 	s->socket_owned = false;
 }
 
-void server_fini(struct server *s, bool jobs_kept)
+void server_fini(struct server *s, const char *kept)
 {
-	if (jobs_kept) {
+	if (kept) {
 		/* The jobs live on in the segment: a waiting client is told to ask the next pard. */
 		for (struct client *c = s->clients; c; c = c->next)
 			if (c->wait_id) {
-				client_reply(c,
-					     "ERR " PARD_ERR_RESTARTING
-					     " job %llu did not finish yet: pard is restarting "
-					     "and the next pard goes on with it; wait for it again",
-					     (unsigned long long)c->wait_id);
+				client_reply(c, "ERR " PARD_ERR_RESTARTING " job %llu did not finish yet: %s",
+					     (unsigned long long)c->wait_id, kept);
 				c->wait_id = 0;
 			}
 		while (s->clients)

@@ -50,8 +50,9 @@ int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid);
 void server_job_finished(void *ctx, struct job *job);
 /* SIGTERM: closes the listening socket and refuses new jobs. */
 void server_begin_stop(struct server *s);
-/* Answers every waiting client with ERR restarting (jobs_kept: the next pard has the job) or ERR
- * shutdown (the job is lost with the segment), closes all connections and the listener. */
-void server_fini(struct server *s, bool jobs_kept);
+/* Answers every waiting client with ERR restarting and the text kept (the jobs stay in the segment
+ * for the next pard) or, kept NULL, ERR shutdown (the job is lost with the segment), and closes
+ * all connections and the listener. */
+void server_fini(struct server *s, const char *kept);
 
 #endif

@@ -49,6 +49,62 @@ class Notify:
         self.sock.close()
 
 
+class FdStore(Notify):
+    """A notify socket that also keeps the descriptors pard stores (FDSTORE=1, FDNAME=) and drops
+    them on FDSTOREREMOVE=1, as systemd's descriptor store does."""
+
+    def __init__(self, d):
+        super().__init__(d)
+        self.fds = {}
+        self.removed = 0
+
+    def receive(self, timeout):
+        """Reads one message (keeping or dropping descriptors as systemd would); False when none
+        came within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            data, fds, _, _ = socket.recv_fds(self.sock, 4096, 4)
+        except (socket.timeout, BlockingIOError):
+            return False
+        fields = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
+        name = fields.get("FDNAME", "stored")
+        if fields.get("FDSTOREREMOVE") == "1" and name in self.fds:
+            os.close(self.fds.pop(name))
+            self.removed += 1
+        for fd in fds:
+            if fields.get("FDSTORE") == "1":
+                if name in self.fds:
+                    os.close(self.fds.pop(name))
+                self.fds[name] = fd
+            else:
+                os.close(fd)
+        self.messages.append(fields)
+        return True
+
+    def drain(self):
+        """Reads every message pard has sent so far."""
+        while self.receive(0.05):
+            pass
+
+    def until(self, pred, what, timeout=pardtest.READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.messages:
+                if pred(m):
+                    self.messages.remove(m)
+                    return m
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s from pard within %.0f s (got %r)" % (what, timeout, self.messages))
+            self.receive(left)
+
+    def free(self):
+        """What systemd does when the service stops for good: the store is closed."""
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds.clear()
+
+
 def built_with_systemd():
     r = subprocess.run(["ldd", pardtest.pard_bin()], capture_output=True, text=True)
     return "libsystemd" in r.stdout
@@ -146,6 +202,100 @@ class SystemdTest(PardTestCase):
         # The activated socket belongs to systemd: pard must not unlink it.
         self.assertTrue(os.path.exists(path))
         lsock.close()
+
+    def start_with_store(self, p, store, rundir):
+        """Starts pard as pard.service would be: NOTIFY_SOCKET, RUNTIME_DIRECTORY and the stored
+        segment, if any, passed as fd 3 named "segment"."""
+        env = {"NOTIFY_SOCKET": store.path, "RUNTIME_DIRECTORY": rundir}
+        seg = store.fds.get("segment")
+        move = ""
+        if seg is not None:
+            env.update(LISTEN_FDS="1", LISTEN_FDNAMES="segment")
+            if seg != 3:
+                move = " 3<&%d %d<&-" % (seg, seg)  # the shell puts it at fd 3
+        with open(p.log_path, "ab") as logf:
+            p.proc = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" -c "$1"' + move, pardtest.pard_bin(),
+                                       p.config], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                      env=pardtest.clean_env(env), pass_fds=() if seg is None else (seg,))
+        p.returncode = None
+        try:
+            store.until(lambda m: m.get("READY") == "1", "READY=1")
+        except AssertionError:
+            raise AssertionError("pard did not start: %s" % p.log())
+        store.drain()
+
+    def sigterm_with_a_job_waited_for(self, p, store, rundir):
+        """Starts pard with a store, a job running and a parctl wait for it; SIGTERM. Returns the
+        job id and the waiter."""
+        self.start_with_store(p, store, rundir)
+        job = int(self.parctl(p, "submit", "pi", str(40 * 10**9), "--seed", "3").stdout)
+        waiter = subprocess.Popen([pardtest.parctl_bin(), "--socket", p.socket, "wait", str(job)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=pardtest.clean_env())
+        self.addCleanup(waiter.kill)
+        wait_until(lambda: '"clients": 2' in self.parctl(p, "stats", "--json").stdout, timeout=30,
+                   what="the waiter to connect")
+        time.sleep(0.3)  # let pard read the waiter's WAIT
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.proc.wait(60), 0, p.log())
+        p.returncode = 0
+        store.drain()
+        return job, waiter
+
+    def test_sigterm_under_systemd_leaves_the_jobs_to_the_store(self):
+        """Under systemd, SIGTERM is a stop or a restart: pard leaves the segment in the store
+        (no FDSTOREREMOVE) without its name, and tells waiters to ask again. A restart (the store
+        passed back) adopts the job and the waiter prints its result."""
+        p = self.new_pard(workers=2, stop_grace=1)
+        rundir = os.path.join(p.dir, "run")
+        os.mkdir(rundir)
+        store = FdStore(p.dir)
+        self.addCleanup(store.close)
+        self.addCleanup(store.free)
+        job, waiter = self.sigterm_with_a_job_waited_for(p, store, rundir)
+        self.assertEqual(store.removed, 0, "SIGTERM under systemd must not empty the store")
+        self.assertIn("segment", store.fds)
+        self.assertFalse(os.path.exists(p.shm_path), "the segment's name goes: a stop leaves nothing")
+        self.assertIn("kept in systemd's descriptor store", p.log())
+        self.start_with_store(p, store, rundir)
+        self.assertIn("adopted", p.log())
+        self.parctl(p, "cancel", str(job))  # the answer matters less than the time it takes
+        out, err = waiter.communicate(timeout=120)
+        self.assertIn("pard is stopping; the job goes on if pard is restarted", err)
+        self.assertIn("reconnected", err)
+        self.assertIn("state", self.parctl(p, "status", str(job)).stdout)
+        self.assertEqual(int(self.parctl(p, "submit", "pi", "1000").stdout), job + 1)
+        p.signal(signal.SIGINT)  # not systemd's signal: a stop for good
+        self.assertEqual(p.proc.wait(60), 0, p.log())
+        p.returncode = 0
+        store.drain()
+        self.assertNotIn("segment", store.fds, "a stop for good empties the store")
+
+    def test_sigterm_then_stop_ends_the_jobs(self):
+        """A stop: systemd frees the store. The next pard starts fresh, the waiter is told the job
+        is gone (exit 1), and job ids go on from the last one given."""
+        p = self.new_pard(workers=2, stop_grace=1)
+        rundir = os.path.join(p.dir, "run")
+        os.mkdir(rundir)
+        store = FdStore(p.dir)
+        self.addCleanup(store.close)
+        job, waiter = self.sigterm_with_a_job_waited_for(p, store, rundir)
+        store.free()
+        self.start_with_store(p, store, rundir)
+        self.assertNotIn("adopted", p.log())
+        out, err = waiter.communicate(timeout=120)
+        self.assertEqual(waiter.returncode, 1, (out, err))
+        self.assertIn("pard restarted without it", err)
+        r = self.parctl(p, "status", str(job))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no job %d" % job, r.stderr + r.stdout)
+        self.assertEqual(int(self.parctl(p, "submit", "pi", "1000").stdout), job + 1)
+        p.signal(signal.SIGTERM)
+        self.assertEqual(p.proc.wait(60), 0, p.log())
+        p.returncode = 0
+        store.drain()
+        store.free()
+        self.assertFalse(os.path.exists(p.shm_path))
 
     def parctl(self, p, *args):
         return subprocess.run([pardtest.parctl_bin(), "--socket", p.socket] + list(args), capture_output=True,

@@ -70,7 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	server_fini(&f->server, false);
+	server_fini(&f->server, NULL);
 	daemon_fixture_close(&f->d);
 	return 0;
 }
@@ -301,7 +301,7 @@ static void test_run_progress_and_shutdown(void **state)
 	assert_true(loop_run_once(&f->d.loop, 0) >= 0);
 	server_begin_stop(&f->server);
 	assert_prefix(request(f, fd, "SUBMIT pi 100", 0), "");
-	server_fini(&f->server, false);
+	server_fini(&f->server, NULL);
 	char *r = read_lines(f, fd, 1);
 	assert_non_null(strstr(r, "ERR shutdown job 1 did not finish: pard stopped before it could finish\n"));
 	close(fd);
