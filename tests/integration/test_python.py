@@ -386,12 +386,21 @@ class PythonClientTest(PardTestCase):
         os.chmod(p.dir, 0o755)
         c = self.client(p)
         jid = c.submit("pi", 1000).result(60).id
+        # A copy of the package where nobody can read it (the tree may be in a 0700 directory).
+        import shutil
+        pylib = os.path.join(p.dir, "pylib")
+        shutil.copytree(os.path.join(HERE, "..", "..", "python", "pard"), os.path.join(pylib, "pard"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        for root, dirs, files in os.walk(pylib):
+            os.chmod(root, 0o755)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o644)
         code = ("import sys; sys.path.insert(0, %r); import pard\n"
                 "c = pard.Client(%r)\n"
                 "for call in (lambda: c.status(%d), lambda: c.wait(%d, timeout=30), lambda: c.set_workers(5)):\n"
                 "    try:\n        call(); print('allowed')\n"
                 "    except pard.PermError as e:\n        print('perm', isinstance(e, PermissionError))\n"
-                % (os.path.abspath(os.path.join(HERE, "..", "..", "python")), p.socket, jid, jid))
+                % (pylib, p.socket, jid, jid))
         import subprocess
         from pardtest import drop_privileges_prefix
         r = subprocess.run(drop_privileges_prefix("nobody") + [sys.executable, "-c", code],
