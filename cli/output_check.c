@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pard/util.h"
 #include "parctl.h"
 
 int parctl_check_output(const struct parctl *p, uint64_t id)
@@ -24,14 +25,7 @@ int parctl_check_output(const struct parctl *p, uint64_t id)
 	} else {
 		/* A new file: its directory must let us create it. */
 		char dir[4096];
-		snprintf(dir, sizeof(dir), "%s", p->output);
-		char *slash = strrchr(dir, '/');
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
+		pard_dir_of(p->output, dir, sizeof(dir));
 		if (access(dir, W_OK | X_OK) < 0)
 			why = strerror(errno);
 	}

@@ -20,15 +20,9 @@ static int save_image(struct parctl *p, const struct pard_result *r)
 	pard_info_get_u64(pard_result_get_info(r), "iterations", &it);
 	enum image_format fmt;
 	image_format_pick(p->format, p->output, &fmt); /* checked when the options were read */
-	FILE *f = strcmp(p->output, "-") ? fopen(p->output, "wb") : stdout;
 	char err[256] = "";
-	int wr = f ? image_write(f, fmt, px, w, h, it > INT32_MAX ? INT32_MAX : (int32_t)it, p->colormap, err,
-				 sizeof(err))
-		   : -errno;
-	if (f && f != stdout && fclose(f) != 0 && wr == 0)
-		wr = -errno;
-	if (f == stdout)
-		fflush(stdout);
+	int wr = image_save(p->output, fmt, px, w, h, it > INT32_MAX ? INT32_MAX : (int32_t)it, p->colormap, err,
+			    sizeof(err));
 	if (wr < 0) {
 		uint64_t id = pard_result_get_id(r);
 		parctl_errorf(p, "output",

@@ -46,14 +46,7 @@ static int check_server(struct pard_client *c, int fd, const char *path)
 	/* The owner of the socket file is only trusted when no one else could have put it there:
 	 * in a directory others may write (/tmp), the first to bind the name owns the file. */
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	pard_dir_of(path, dir, sizeof(dir));
 	struct stat ds;
 	if (stat(dir, &ds) < 0)
 		return -errno;

@@ -427,15 +427,9 @@ static int report(struct run *r, int nodes)
 			return EXIT_FAILED;
 		}
 		image_format_pick(a->format, a->output, &fmt); /* checked when the options were read */
-		FILE *f = strcmp(a->output, "-") ? fopen(a->output, "wb") : stdout;
 		char err[256] = "";
-		int wr = f ? image_write(f, fmt, r->buf, (uint32_t)w, (uint32_t)h, (int32_t)it, a->colormap, err,
-					 sizeof(err))
-			   : -errno;
-		if (f && f != stdout && fclose(f) != 0 && wr == 0)
-			wr = -errno;
-		if (f == stdout)
-			fflush(stdout);
+		int wr = image_save(a->output, fmt, r->buf, (uint32_t)w, (uint32_t)h, (int32_t)it, a->colormap, err,
+				    sizeof(err));
 		if (wr < 0) {
 			say(a, "output", "cannot write %s: %s", a->output, err[0] ? err : strerror(-wr));
 			return EXIT_FAILED;

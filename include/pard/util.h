@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -43,6 +44,20 @@ static inline int pard_futex_wait(_Atomic uint32_t *word, uint32_t expected)
 static inline int pard_futex_wake(_Atomic uint32_t *word, int count)
 {
 	return (int)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, count, NULL, NULL, 0);
+}
+
+/* The directory part of path into dir ("." for a bare name, "/" for a file in the root), as
+ * dirname(3) but into the caller's buffer and without touching path. */
+static inline void pard_dir_of(const char *path, char *dir, size_t len)
+{
+	snprintf(dir, len, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, len, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
 }
 
 #endif

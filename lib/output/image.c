@@ -208,3 +208,15 @@ int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t widt
 		snprintf(err, errlen, "write error");
 	return r;
 }
+
+int image_save(const char *path, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height,
+	       int32_t maxval, const char *colormap, char *err, size_t errlen)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "wb") : stdout;
+	int wr = f ? image_write(f, fmt, px, width, height, maxval, colormap, err, errlen) : -errno;
+	if (f && f != stdout && fclose(f) != 0 && wr == 0)
+		wr = -errno;
+	if (f == stdout)
+		fflush(stdout);
+	return wr;
+}

@@ -23,5 +23,9 @@ int image_colormap_valid(const char *colormap);
  * (NULL: grey). Returns 0, or -errno / -EIO with a message in err. */
 int image_write(FILE *f, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height, int32_t maxval,
 		const char *colormap, char *err, size_t errlen);
+/* image_write to the file at path, or to stdout for "-" (flushed). Returns 0, or -errno / -EIO
+ * with a message in err when there is one. */
+int image_save(const char *path, enum image_format fmt, const int32_t *px, uint32_t width, uint32_t height,
+	       int32_t maxval, const char *colormap, char *err, size_t errlen);
 
 #endif
