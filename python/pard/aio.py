@@ -19,6 +19,7 @@ import socket as _socket
 
 from . import errors
 from . import protocol
+from .buffer import ReceiveBuffer, short_read
 from .result import Progress, Result, new_image, numpy
 
 DEFAULT_TIMEOUT = 30.0
@@ -40,8 +41,7 @@ class Connection:
 
     def __init__(self, path, sock, loop):
         self.path, self.sock, self.loop = path, sock, loop
-        self.buf = bytearray(65536)
-        self.start = self.end = 0
+        self.rx = ReceiveBuffer()
 
     @classmethod
     async def open(cls, path, timeout):
@@ -88,36 +88,19 @@ class Connection:
 
     async def readline(self):
         while True:
-            i = self.buf.find(b"\n", self.start, self.end)
-            if i >= 0:
-                line = bytes(self.buf[self.start:i])
-                self.start = i + 1
+            line = self.rx.line()
+            if line is not None:
                 return line
-            if self.start == self.end:
-                self.start = self.end = 0
-            elif self.start:
-                n = self.end - self.start
-                self.buf[:n] = self.buf[self.start:self.end]
-                self.start, self.end = 0, n
-            if self.end == len(self.buf):
-                if len(self.buf) >= protocol.MAX_REPLY_LINE:
-                    raise errors.ProtocolError("not a pard reply: a line of over %d bytes: %r"
-                                               % (protocol.MAX_REPLY_LINE, bytes(self.buf[:80])))
-                self.buf.extend(bytes(len(self.buf)))
-            self.end += await self._recv(memoryview(self.buf)[self.end:])
+            self.rx.received(await self._recv(self.rx.free()))
 
     async def read_into(self, view, what=""):
         total = len(view)
-        got = min(self.end - self.start, total)
-        if got:
-            view[:got] = self.buf[self.start:self.start + got]
-            self.start += got
+        got = self.rx.take_into(view)
         while got < total:
             try:
                 got += await self._recv(view[got:])
             except errors.PardError as e:
-                e.message = "%s (after %d of %d bytes%s)" % (e.message, got, total, what)
-                e.args = (e.message,)
+                short_read(e, got, total, what)
                 raise
 
     async def hello(self):
