@@ -219,6 +219,16 @@ class Lane:
         except Exception as e:  # never leave futures hanging
             self.client._break(errors.PardError("the client's reader failed: %r" % e))
 
+    def parse_answer(self, raw):
+        """(word, fields) of the answer to the first pending request, or None when pard refused
+        that request, whose future then fails. A ProtocolError or a lost connection is raised
+        with the future still pending, for close()."""
+        word, fields, refused = protocol.parse_answer(raw)
+        if refused is not None:
+            self.pending.popleft()[1]._settle(exc=refused)
+            return None
+        return word, fields
+
     def close(self, exc):
         for t in (self.reader, self.writer):
             if t is not asyncio.current_task():
@@ -381,14 +391,10 @@ class Client:
 
     async def _handle_submit(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            fut._settle(exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word != "OK" or not isinstance(fields.get("id"), int):
             raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
         lane.pending.popleft()
@@ -400,14 +406,10 @@ class Client:
 
     async def _handle_result(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            fut._settle(exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word == "PROGRESS":
             fut.last_progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
             if fut._progress is not None:

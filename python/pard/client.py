@@ -198,6 +198,16 @@ class Lane:
         except Exception as e:  # never leave futures hanging, whatever happened
             self.client._break(errors.PardError("the client's reader failed: %r" % e))
 
+    def parse_answer(self, raw):
+        """(word, fields) of the answer to the first pending request, or None when pard refused
+        that request, whose future then fails. A ProtocolError or a lost connection is raised
+        with the future still pending, for fail_all."""
+        word, fields, refused = protocol.parse_answer(raw)
+        if refused is not None:
+            _settle(self.pending.popleft()[1], exc=refused)
+            return None
+        return word, fields
+
     def fail_all(self, exc):
         while True:
             try:
@@ -510,14 +520,10 @@ class Client:
         # A future leaves `pending` only once its answer is understood: on a ProtocolError it
         # is still there for fail_all.
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            _settle(fut, exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         job_id = fields.get("id")
         if word != "OK" or not isinstance(job_id, int):
             raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
@@ -535,14 +541,10 @@ class Client:
 
     def _handle_result(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            _settle(fut, exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word == "PROGRESS":
             fut.progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
             if fut._progress_cb:
