@@ -19,6 +19,7 @@ import socket as _socket
 
 from . import errors
 from . import protocol
+from .buffer import ReceiveBuffer, short_read
 from .result import Progress, Result, new_image, numpy
 
 DEFAULT_TIMEOUT = 30.0
@@ -40,8 +41,7 @@ class Connection:
 
     def __init__(self, path, sock, loop):
         self.path, self.sock, self.loop = path, sock, loop
-        self.buf = bytearray(65536)
-        self.start = self.end = 0
+        self.rx = ReceiveBuffer()
 
     @classmethod
     async def open(cls, path, timeout):
@@ -88,36 +88,19 @@ class Connection:
 
     async def readline(self):
         while True:
-            i = self.buf.find(b"\n", self.start, self.end)
-            if i >= 0:
-                line = bytes(self.buf[self.start:i])
-                self.start = i + 1
+            line = self.rx.line()
+            if line is not None:
                 return line
-            if self.start == self.end:
-                self.start = self.end = 0
-            elif self.start:
-                n = self.end - self.start
-                self.buf[:n] = self.buf[self.start:self.end]
-                self.start, self.end = 0, n
-            if self.end == len(self.buf):
-                if len(self.buf) >= protocol.MAX_REPLY_LINE:
-                    raise errors.ProtocolError("not a pard reply: a line of over %d bytes: %r"
-                                               % (protocol.MAX_REPLY_LINE, bytes(self.buf[:80])))
-                self.buf.extend(bytes(len(self.buf)))
-            self.end += await self._recv(memoryview(self.buf)[self.end:])
+            self.rx.received(await self._recv(self.rx.free()))
 
     async def read_into(self, view, what=""):
         total = len(view)
-        got = min(self.end - self.start, total)
-        if got:
-            view[:got] = self.buf[self.start:self.start + got]
-            self.start += got
+        got = self.rx.take_into(view)
         while got < total:
             try:
                 got += await self._recv(view[got:])
             except errors.PardError as e:
-                e.message = "%s (after %d of %d bytes%s)" % (e.message, got, total, what)
-                e.args = (e.message,)
+                short_read(e, got, total, what)
                 raise
 
     async def hello(self):
@@ -235,6 +218,16 @@ class Lane:
             raise
         except Exception as e:  # never leave futures hanging
             self.client._break(errors.PardError("the client's reader failed: %r" % e))
+
+    def parse_answer(self, raw):
+        """(word, fields) of the answer to the first pending request, or None when pard refused
+        that request, whose future then fails. A ProtocolError or a lost connection is raised
+        with the future still pending, for close()."""
+        word, fields, refused = protocol.parse_answer(raw)
+        if refused is not None:
+            self.pending.popleft()[1]._settle(exc=refused)
+            return None
+        return word, fields
 
     def close(self, exc):
         for t in (self.reader, self.writer):
@@ -398,14 +391,10 @@ class Client:
 
     async def _handle_submit(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            fut._settle(exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word != "OK" or not isinstance(fields.get("id"), int):
             raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
         lane.pending.popleft()
@@ -417,14 +406,10 @@ class Client:
 
     async def _handle_result(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            fut._settle(exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word == "PROGRESS":
             fut.last_progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
             if fut._progress is not None:

@@ -16,6 +16,7 @@ import time
 
 from . import errors
 from . import protocol
+from .buffer import ReceiveBuffer, short_read
 from .result import Progress, Result, new_image, numpy
 
 DEFAULT_TIMEOUT = 30.0
@@ -29,8 +30,7 @@ class Connection:
     def __init__(self, path, timeout):
         self.path = path
         self.sock = protocol.connect(path, timeout)
-        self.buf = bytearray(65536)
-        self.start = self.end = 0
+        self.rx = ReceiveBuffer()
 
     def close(self):
         self.sock.close()
@@ -67,43 +67,26 @@ class Connection:
         return n
 
     def has_line(self):
-        return self.buf.find(b"\n", self.start, self.end) >= 0
+        return self.rx.has_line()
 
     def readline(self, deadline=None):
         """The next line without its newline (bytes)."""
         while True:
-            i = self.buf.find(b"\n", self.start, self.end)
-            if i >= 0:
-                line = bytes(self.buf[self.start:i])
-                self.start = i + 1
+            line = self.rx.line()
+            if line is not None:
                 return line
-            if self.start == self.end:
-                self.start = self.end = 0
-            elif self.start:
-                n = self.end - self.start
-                self.buf[:n] = self.buf[self.start:self.end]
-                self.start, self.end = 0, n
-            if self.end == len(self.buf):
-                if len(self.buf) >= protocol.MAX_REPLY_LINE:
-                    raise errors.ProtocolError("not a pard reply: a line of over %d bytes: %r"
-                                               % (protocol.MAX_REPLY_LINE, bytes(self.buf[:80])))
-                self.buf.extend(bytes(len(self.buf)))
-            self.end += self._recv(memoryview(self.buf)[self.end:], deadline)
+            self.rx.received(self._recv(self.rx.free(), deadline))
 
     def read_into(self, view, deadline=None, what=""):
         """Fills view (a writable byte memoryview): what is buffered first, then straight from the
         socket."""
         total = len(view)
-        got = min(self.end - self.start, total)
-        if got:
-            view[:got] = self.buf[self.start:self.start + got]
-            self.start += got
+        got = self.rx.take_into(view)
         while got < total:
             try:
                 got += self._recv(view[got:], deadline)
             except errors.PardError as e:
-                e.message = "%s (after %d of %d bytes%s)" % (e.message, got, total, what)
-                e.args = (e.message,)
+                short_read(e, got, total, what)
                 raise
 
     def skip(self, n, deadline=None):
@@ -214,6 +197,16 @@ class Lane:
             self.client._break(e)
         except Exception as e:  # never leave futures hanging, whatever happened
             self.client._break(errors.PardError("the client's reader failed: %r" % e))
+
+    def parse_answer(self, raw):
+        """(word, fields) of the answer to the first pending request, or None when pard refused
+        that request, whose future then fails. A ProtocolError or a lost connection is raised
+        with the future still pending, for fail_all."""
+        word, fields, refused = protocol.parse_answer(raw)
+        if refused is not None:
+            _settle(self.pending.popleft()[1], exc=refused)
+            return None
+        return word, fields
 
     def fail_all(self, exc):
         while True:
@@ -527,14 +520,10 @@ class Client:
         # A future leaves `pending` only once its answer is understood: on a ProtocolError it
         # is still there for fail_all.
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            _settle(fut, exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         job_id = fields.get("id")
         if word != "OK" or not isinstance(job_id, int):
             raise errors.ProtocolError("not a pard SUBMIT reply: %r" % raw[:80])
@@ -552,14 +541,10 @@ class Client:
 
     def _handle_result(self, lane, raw):
         fut = lane.pending[0][1]
-        try:
-            word, fields = protocol.parse_line(raw)
-        except (errors.ProtocolError, errors.UnreachableError):
-            raise
-        except errors.PardError as e:
-            lane.pending.popleft()
-            _settle(fut, exc=e)
+        answer = lane.parse_answer(raw)
+        if answer is None:
             return
+        word, fields = answer
         if word == "PROGRESS":
             fut.progress = Progress(fields.get("id"), fields.get("done"), fields.get("total"))
             if fut._progress_cb:

@@ -168,6 +168,19 @@ def parse_line(raw):
     return words[0], fields
 
 
+def parse_answer(raw):
+    """parse_line for a reader of answers: (word, fields, None), or (None, None, e) when pard
+    refused the request with e (an ERR, which fails that request only). A ProtocolError or a lost
+    connection is raised: it ends the connection, not one request."""
+    try:
+        word, fields = parse_line(raw)
+    except (errors.ProtocolError, errors.UnreachableError):
+        raise
+    except errors.PardError as e:
+        return None, None, e
+    return word, fields, None
+
+
 def check_hello(raw):
     word, fields = parse_line(raw)
     if word != "OK" or fields.get("proto") != PROTOCOL_VERSION:
