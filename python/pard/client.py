@@ -183,6 +183,8 @@ class Lane:
                 return
             except errors.PardError as e:
                 err = e
+        if self.client._closed:  # close() shut the socket under us: say that, not EPIPE
+            err = errors.UnreachableError("the client was closed")
         self.client._break(err)  # not under the lock: breaking joins the readers, who take it
         raise err
 
