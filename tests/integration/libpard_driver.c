@@ -3,6 +3,7 @@
  * socket) and runs one scenario of this program, which checks every result itself and exits 0,
  * or prints what went wrong and exits 1.
  *   libpard_driver SCENARIO SOCKET [ARG] */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -221,6 +222,26 @@ static void scenario_shutdown(void)
 static pid_t kill_pid;
 static size_t kill_after, bytes_read;
 
+/* Until pid is gone or a zombie (it is not our child to wait for), at most 10 s: only then is
+ * what it sent all there is to read. */
+static void wait_dead(pid_t pid)
+{
+	char path[64], stat[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (int k = 0; k < 10000; k++) {
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			return;
+		ssize_t n = syscall(SYS_read, fd, stat, sizeof(stat) - 1);
+		close(fd);
+		stat[n > 0 ? n : 0] = '\0';
+		const char *paren = strrchr(stat, ')');
+		if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X')
+			return;
+		usleep(1000);
+	}
+}
+
 /* Every read() of libpard goes through here (an executable's symbol comes before libc's), so
  * the daemon can be killed halfway through an image, at a byte count rather than a moment. */
 ssize_t read(int fd, void *buf, size_t n)
@@ -234,6 +255,7 @@ ssize_t read(int fd, void *buf, size_t n)
 		bytes_read += (size_t)r;
 	if (kill_pid && bytes_read >= kill_after) {
 		kill(kill_pid, SIGKILL);
+		wait_dead(kill_pid);
 		kill_pid = 0;
 	}
 	return r;
