@@ -211,17 +211,24 @@ static int cmd_wait(struct parctl *p, int argc, char **argv)
 	return wait_job(p, id, want_progress(p));
 }
 
-static int cmd_status(struct parctl *p, int argc, char **argv)
+/* A request about one job whose reply is printed as it comes (STATUS, CANCEL). */
+static int job_request(struct parctl *p, const char *arg,
+		       enum pard_error (*request)(struct pard_connection *, uint64_t, struct pard_info **))
 {
-	(void)argc;
 	uint64_t id;
-	int rc = check_id(p, argv[0], &id);
+	int rc = check_id(p, arg, &id);
 	struct pard_connection *c = rc ? NULL : parctl_connect(p, &rc);
 	if (!c)
 		return rc;
 	struct pard_info *i = NULL;
-	enum pard_error e = pard_job_status(c, id, &i);
+	enum pard_error e = request(c, id, &i);
 	return print_info(p, e, i);
+}
+
+static int cmd_status(struct parctl *p, int argc, char **argv)
+{
+	(void)argc;
+	return job_request(p, argv[0], pard_job_status);
 }
 
 static int cmd_result(struct parctl *p, int argc, char **argv)
@@ -245,14 +252,7 @@ static int cmd_result(struct parctl *p, int argc, char **argv)
 static int cmd_cancel(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
-	uint64_t id;
-	int rc = check_id(p, argv[0], &id);
-	struct pard_connection *c = rc ? NULL : parctl_connect(p, &rc);
-	if (!c)
-		return rc;
-	struct pard_info *i = NULL;
-	enum pard_error e = pard_cancel(c, id, &i);
-	return print_info(p, e, i);
+	return job_request(p, argv[0], pard_cancel);
 }
 
 static int cmd_stats(struct parctl *p, int argc, char **argv)

@@ -205,6 +205,18 @@ static int clear_name(int dirfd, const char *name, struct pard_segment *adopt_in
 
 /* Makes /dev/shm allocate [off, off + len) of fd now; ftruncate alone leaves holes that turn into
  * SIGBUS at the first touch when /dev/shm is full. */
+/* seg takes over the mapping, its descriptor and the lock, as the segment's owner. */
+static void segment_own(struct pard_segment *seg, struct pard_segment_header *h, size_t size, int fd, int lock_fd,
+			const char *name)
+{
+	seg->hdr = h;
+	seg->size = size;
+	seg->owner = true;
+	seg->fd = fd;
+	seg->lock_fd = lock_fd;
+	snprintf(seg->name, sizeof(seg->name), "%s", name);
+}
+
 static int allocate(int fd, off_t off, off_t len)
 {
 	while (fallocate(fd, 0, off, len) < 0)
@@ -310,12 +322,7 @@ static int create_in(struct pard_segment *seg, int dirfd, const char *name, cons
 	log_info("segment %s: %zu bytes allocated in " PARD_SHM_DIR " for the header, job slots, worker rows and "
 		 "run queue",
 		 name, l.fixed);
-	seg->hdr = h;
-	seg->size = l.total;
-	seg->owner = true;
-	seg->fd = fd;
-	seg->lock_fd = lock_fd;
-	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	segment_own(seg, h, l.total, fd, lock_fd, name);
 	return 0;
 fail:
 	/* Unnamed: closing is all it takes to free it. */
@@ -437,12 +444,7 @@ static int adopt(struct pard_segment *seg, int lock_fd, const char *name, const 
 	atomic_store(&h->daemon_pid, (int32_t)getpid());
 	h->daemon_start_ns = pard_now_ns();
 	atomic_fetch_add(&h->adoptions, 1);
-	seg->hdr = h;
-	seg->size = l.total;
-	seg->owner = true;
-	seg->fd = fd;
-	seg->lock_fd = lock_fd;
-	snprintf(seg->name, sizeof(seg->name), "%s", name);
+	segment_own(seg, h, l.total, fd, lock_fd, name);
 	return 1;
 }
 
