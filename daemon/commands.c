@@ -121,7 +121,11 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	struct job *job;
 	r = jobs_submit(s->jobs, k, &params, c->uid, timeout_ns, &job, err, sizeof(err));
 	if (r < 0) {
-		client_reply(c, "ERR %s %s", r == -E2BIG ? PARD_ERR_TOOLARGE : PARD_ERR_BUSY, err);
+		client_reply(c, "ERR %s %s",
+			     r == -E2BIG    ? PARD_ERR_TOOLARGE
+			     : r == -EDQUOT ? PARD_ERR_LIMIT
+					    : PARD_ERR_BUSY,
+			     err);
 		return NULL;
 	}
 	/* Arming the timer is cheap; a full schedule pass per job would not be. */
@@ -267,10 +271,81 @@ static void cmd_list(struct server *s, struct client *c, int argc, char **argv)
 	}
 }
 
+/* One uid's line of STATS users: its counts, and what is counted at the moment of asking. */
+struct user_row {
+	struct uid_usage u;
+	uint32_t queued, running; /* its jobs, split as STATS splits all jobs */
+	uint32_t chunks;          /* chunks of its jobs running on workers now */
+};
+
+/* Root and the daemon's user see every uid; anyone else only their own. */
+static bool client_sees_all_users(const struct client *c)
+{
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+static int by_uid(const void *key, const void *row)
+{
+	uid_t uid = *(const uid_t *)key, other = ((const struct user_row *)row)->u.uid;
+	return uid < other ? -1 : uid > other;
+}
+
+/* The rows c may see, sorted by uid, or NULL (out of memory, or n == 0). */
+static struct user_row *user_rows(struct server *s, const struct client *c, uint32_t *n)
+{
+	const struct usage *u = &s->jobs->usage;
+	struct user_row *rows;
+	if (client_sees_all_users(c)) {
+		*n = u->n;
+		rows = calloc(*n ? *n : 1, sizeof(*rows));
+		for (uint32_t i = 0; rows && i < *n; i++)
+			rows[i].u = u->rows[i];
+	} else {
+		const struct uid_usage *mine = usage_find(u, c->uid);
+		*n = 1;
+		rows = calloc(1, sizeof(*rows));
+		if (rows)
+			rows[0].u = mine ? *mine : (struct uid_usage){.uid = c->uid};
+	}
+	if (!rows)
+		return NULL;
+	for (uint32_t i = 0; i < s->jobs->nslots; i++) {
+		struct job *j = &s->jobs->table[i];
+		if (j->state == JOB_FREE || job_is_terminal(j))
+			continue;
+		struct user_row *r = bsearch(&j->owner, rows, *n, sizeof(*rows), by_uid);
+		if (!r)
+			continue;
+		if (j->state == JOB_QUEUED || j->state == JOB_WAITING)
+			r->queued++;
+		else
+			r->running++;
+	}
+	/* Running chunks from the worker rows: each busy worker names its job's slot. */
+	const struct pard_segment *seg = s->jobs->seg;
+	uint32_t nrows = atomic_load_explicit(&seg->hdr->worker_rows, memory_order_relaxed);
+	for (uint32_t w = 0; w < nrows; w++) {
+		const struct pard_worker_row *wr = pard_segment_worker(seg, w);
+		if (atomic_load(&wr->state) != PARD_WORKER_BUSY)
+			continue;
+		uint32_t slot = atomic_load(&wr->job_slot);
+		if (slot >= s->jobs->nslots || s->jobs->table[slot].state == JOB_FREE)
+			continue;
+		struct user_row *r = bsearch(&s->jobs->table[slot].owner, rows, *n, sizeof(*rows), by_uid);
+		if (r)
+			r->chunks++;
+	}
+	return rows;
+}
+
+/* STATS [users]: the daemon's counters; with users, then users=N lines USER (protocol.md). */
 static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	bool users = argc == 1 && !strcmp(argv[0], "users");
+	if (argc && !users) {
+		client_reply(c, "ERR " PARD_ERR_USAGE " STATS [users]");
+		return;
+	}
 	uint32_t running, busy, queued = 0, active = 0, finished = 0;
 	pool_count(s->pool, &running, &busy);
 	for (uint32_t i = 0; i < s->jobs->nslots; i++) {
@@ -285,18 +360,41 @@ static void cmd_stats(struct server *s, struct client *c, int argc, char **argv)
 		else
 			active++;
 	}
+	uint32_t nusers = 0;
+	struct user_row *rows = users ? user_rows(s, c, &nusers) : NULL;
+	if (users && !rows) {
+		client_reply(c, "ERR " PARD_ERR_INTERNAL " out of memory for the per-user rows");
+		return;
+	}
+	char tail[32] = "";
+	if (users)
+		snprintf(tail, sizeof(tail), " users=%u", nusers);
+	struct usage_limits lim = server_limits(s);
 	const struct pard_segment_header *h = s->jobs->seg->hdr;
-	client_reply(
-		c,
-		"OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
-		"jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
-		"worker_restarts=%llu workers_recycled=%llu pool_broken=%d clients=%u uptime=%.3f segment=%s segment_bytes=%llu",
-		PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued, active,
-		finished, (unsigned long long)atomic_load(&h->jobs_submitted),
-		(unsigned long long)atomic_load(&h->jobs_completed), (unsigned long long)atomic_load(&h->chunks_run),
-		(unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
-		(unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients,
-		pard_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name, (unsigned long long)s->jobs->seg->size);
+	client_reply(c,
+		     "OK version=%s strategy=%s workers=%u running=%u busy=%u idle=%u queued=%u active=%u finished=%u "
+		     "jobs_submitted=%llu jobs_completed=%llu chunks_run=%llu chunks_requeued=%llu "
+		     "worker_restarts=%llu workers_recycled=%llu pool_broken=%d clients=%u uptime=%.3f segment=%s segment_bytes=%llu "
+		     "max_clients_per_user=%u max_jobs_per_user=%u max_arena_bytes_per_user=%llu%s",
+		     PARD_VERSION, s->pool->strategy->name, s->pool->target, running, busy, running - busy, queued,
+		     active, finished, (unsigned long long)atomic_load(&h->jobs_submitted),
+		     (unsigned long long)atomic_load(&h->jobs_completed),
+		     (unsigned long long)atomic_load(&h->chunks_run),
+		     (unsigned long long)atomic_load(&h->chunks_requeued), (unsigned long long)s->pool->restarts,
+		     (unsigned long long)s->pool->recycled, pool_broken(s->pool) != NULL, s->nclients,
+		     pard_seconds(pard_now_ns() - s->start_ns), s->jobs->seg->name,
+		     (unsigned long long)s->jobs->seg->size, lim.clients, lim.jobs, (unsigned long long)lim.arena_bytes,
+		     tail);
+	for (uint32_t i = 0; i < nusers; i++) {
+		const struct user_row *r = &rows[i];
+		client_reply(c,
+			     "USER uid=%u clients=%u jobs_queued=%u jobs_running=%u chunks_running=%u arena_bytes=%llu "
+			     "arena_waiting_bytes=%llu exempt=%d",
+			     (unsigned)r->u.uid, r->u.clients, r->queued, r->running, r->chunks,
+			     (unsigned long long)r->u.arena_bytes, (unsigned long long)r->u.waiting_bytes,
+			     usage_exempt(r->u.uid));
+	}
+	free(rows);
 }
 
 /* METRICS: what a monitoring system scrapes (parctl metrics renders it as OpenMetrics): the first
@@ -404,7 +502,7 @@ static const struct command commands[] = {
 	{"STATUS", 1, 1, cmd_status, "STATUS ID"},
 	{"CANCEL", 1, 1, cmd_cancel, "CANCEL ID"},
 	{"LIST", 0, 2, cmd_list, "LIST [after=ID] [limit=N]"},
-	{"STATS", 0, 0, cmd_stats, "STATS"},
+	{"STATS", 0, 1, cmd_stats, "STATS [users]"},
 	{"METRICS", 0, 0, cmd_metrics, "METRICS"},
 	{"WORKERS", 1, 1, cmd_workers, "WORKERS N"},
 };

@@ -119,6 +119,32 @@ static const struct config_setting_info settings[] = {
 	 .max = 65536,
 	 .def = 16,
 	 .desc = "Jobs that may wait for arena space while it is full; one more is answered \"ERR busy\"."},
+	{.name = "max_clients_per_user",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(max_clients_per_user),
+	 .min = 0,
+	 .max = PARD_MAX_CLIENTS,
+	 .def = 0,
+	 .desc = "Connections one uid may hold open; one more is answered \"ERR limit\" and closed. 0: a quarter "
+		 "of the clients pard can serve (4096, or fewer under a low RLIMIT_NOFILE). Root and pard's own user "
+		 "are exempt."},
+	{.name = "max_jobs_per_user",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(max_jobs_per_user),
+	 .min = 0,
+	 .max = 65536,
+	 .def = 0,
+	 .desc = "Jobs one uid may have queued or running (waiting for arena space included); one more is "
+		 "answered \"ERR limit\". 0: a quarter of queue_depth. Root and pard's own user are exempt."},
+	{.name = "max_arena_bytes_per_user",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(max_arena_bytes_per_user),
+	 .min = 0,
+	 .max = 1LL << 40,
+	 .def = 0,
+	 .desc = "Arena bytes one uid's results may hold, counting the images its waiting jobs need; a job "
+		 "that would pass it is answered \"ERR limit\". 0: half of arena_size. Root and pard's own user "
+		 "are exempt."},
 	{.name = "result_retention",
 	 .kind = CONFIG_NUMBER,
 	 FIELD(result_retention),

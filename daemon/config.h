@@ -13,6 +13,8 @@
 #include "pard/log.h"
 
 #define PARD_DEFAULT_CONFIG "/etc/pard/pard.conf"
+/* Connections the daemon serves at once (fewer when RLIMIT_NOFILE is lower); one more is refused. */
+#define PARD_MAX_CLIENTS 4096
 
 struct pard_config {
 	unsigned workers;
@@ -30,6 +32,10 @@ struct pard_config {
 	unsigned max_chunks_per_worker; /* recycle a worker after about this many chunks (0: never) */
 	unsigned stop_grace;            /* seconds SIGTERM waits for running chunks */
 	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
+	/* Per-user limits (usage.h); 0: derived from the global ones. */
+	unsigned max_clients_per_user;
+	unsigned max_jobs_per_user;
+	uint64_t max_arena_bytes_per_user;
 	int log_level;
 	struct pard_limits limits;
 };

@@ -84,6 +84,8 @@ int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_confi
 	}
 	js->next_id = atomic_load(&seg->hdr->next_id);
 	js->next_seq = atomic_load(&seg->hdr->next_seq);
+	if (usage_init(&js->usage, js->nslots) < 0)
+		return -ENOMEM;
 	return arena_init(&js->arena, seg->hdr->arena_size);
 }
 
@@ -157,6 +159,28 @@ void jobs_fini(struct jobs *js)
 	free(js->free_stack);
 	js->table = NULL;
 	arena_fini(&js->arena);
+	usage_fini(&js->usage);
+}
+
+/* A job starts (+1) or stops (-1) counting against queue_depth and its owner's jobs. */
+static void count_active(struct jobs *js, const struct job *job, int delta)
+{
+	js->active += (uint32_t)delta;
+	usage_jobs(&js->usage, job->owner, delta);
+}
+
+/* The job holds its arena range from now on: counted against its owner until release_buffer. */
+static void hold_buffer(struct jobs *js, struct job *job)
+{
+	job->has_buffer = true;
+	usage_arena(&js->usage, job->owner, (int64_t)job->buffer_bytes);
+}
+
+/* A job waits for arena space (+1) or stops waiting (-1, with its space or ending). */
+static void count_waiting(struct jobs *js, const struct job *job, int delta)
+{
+	js->waiting += (uint32_t)delta;
+	usage_waiting(&js->usage, job->owner, delta * (int64_t)job->buffer_bytes);
 }
 
 /* Writes what a successor needs to adopt job into its record in the segment. Called after every
@@ -279,8 +303,8 @@ static void start_waiting(struct jobs *js)
 			job_abort(js, oldest, JOB_FAILED);
 			continue;
 		}
-		oldest->has_buffer = true;
-		js->waiting--;
+		count_waiting(js, oldest, -1);
+		hold_buffer(js, oldest);
 		log_debug("job %llu got %llu bytes of arena after waiting", (unsigned long long)oldest->id,
 			  (unsigned long long)oldest->buffer_bytes);
 		job_publish(js, oldest);
@@ -293,6 +317,7 @@ static void release_buffer(struct jobs *js, struct job *job)
 		return;
 	arena_free(&js->arena, job->buffer_off);
 	job->has_buffer = false;
+	usage_arena(&js->usage, job->owner, -(int64_t)job->buffer_bytes);
 	start_waiting(js);
 }
 
@@ -356,6 +381,10 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			 (unsigned long long)bytes, (unsigned long long)js->arena.size);
 		return -E2BIG;
 	}
+	/* The owner's own limits before the global ones: what the user can act on is named first. */
+	struct usage_limits lim = usage_limits_of(js->cfg, PARD_MAX_CLIENTS);
+	if (usage_check_job(&js->usage, owner, bytes, &lim, err, errlen) < 0)
+		return -EDQUOT;
 	/* A buffer that cannot be placed now waits, unless too many already wait. */
 	bool must_wait = bytes && (js->waiting || arena_largest_free(&js->arena) < bytes);
 	if (must_wait && js->waiting >= js->cfg->arena_wait) {
@@ -405,19 +434,20 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->newer = NULL;
 	*(js->newest ? &js->newest->newer : &js->oldest) = job;
 	js->newest = job;
-	js->active++;
+	count_active(js, job, +1);
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
 	if (bytes && !placed) {
 		job_set_state(job, JOB_WAITING);
-		js->waiting++;
+		count_waiting(js, job, +1);
 		job_save(js, job);
 		log_info("job %llu waits for %llu bytes of arena (%llu of %llu in use)", (unsigned long long)job->id,
 			 (unsigned long long)bytes, (unsigned long long)js->arena.used,
 			 (unsigned long long)js->arena.size);
 		return 0;
 	}
-	job->has_buffer = placed;
+	if (placed)
+		hold_buffer(js, job);
 	job_set_state(job, JOB_QUEUED);
 	job_publish(js, job);
 	return 0;
@@ -482,7 +512,7 @@ static void job_finish(struct jobs *js, struct job *job)
 		used--;
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
-	js->active--;
+	count_active(js, job, -1);
 	uint64_t now = pard_now_ns();
 	job->finish_ns = now;
 	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
@@ -546,8 +576,8 @@ static void job_abort(struct jobs *js, struct job *job, enum job_state state)
 	if (job->state == JOB_WAITING) {
 		/* Workers never saw it: it ends here. */
 		job_set_state(job, state);
-		js->waiting--;
-		js->active--;
+		count_waiting(js, job, -1);
+		count_active(js, job, -1);
 		job->finish_ns = pard_now_ns();
 		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
 		job_save(js, job);
@@ -797,10 +827,12 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 			return -1;
 		}
 	}
+	if (job->has_buffer)
+		hold_buffer(js, job); /* counted only once the job is surely kept */
 	if (job->state == JOB_WAITING) {
 		atomic_store(&s->state, PARD_SLOT_FREE);
-		js->waiting++;
-		js->active++;
+		count_waiting(js, job, +1);
+		count_active(js, job, +1);
 	} else if (!job_is_terminal(job)) {
 		/* The workers that held claims died with the previous daemon: their chunks run again
 		 * (an ending job's are dropped), once. */
@@ -828,7 +860,7 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 		if (pos >= atomic_load(&js->seg->hdr->runq_used))
 			atomic_store(&js->seg->hdr->runq_used, pos + 1);
 		job->runq_pos = pos;
-		js->active++;
+		count_active(js, job, +1);
 		if (job->state == JOB_QUEUED || job->state == JOB_RUNNING)
 			job->state = atomic_load(&s->start_ns) ? JOB_RUNNING : JOB_QUEUED;
 	} else if (job->published) {

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "pard/kernel.h"
 #include "pard/segment.h"
+#include "usage.h"
 
 /*
  * A job's life, as the daemon sees it (its segment slot has a simpler one of its own):
@@ -75,6 +76,7 @@ struct jobs {
 	uint32_t active;  /* queued (waiting included) + running */
 	uint32_t waiting; /* jobs waiting for arena space */
 	struct arena arena;
+	struct usage usage; /* per uid: jobs counted with active, arena bytes with has_buffer */
 	/* Kept so a submission at 100,000 jobs a second never scans the table: */
 	uint32_t *free_stack; /* free slots */
 	uint32_t nfree;
@@ -101,7 +103,8 @@ void jobs_fini(struct jobs *js);
 int jobs_adopt(struct jobs *js);
 /* Admits a job; one whose buffer does not fit the arena now waits for space, in order.
  * Returns 0 with *out set, -EBUSY (queue or table full), -E2BIG (buffer larger than the
- * arena) or -ENOSPC (/dev/shm cannot back its buffer), with the reason in err. A waiting job
+ * arena), -EDQUOT (a per-user limit: err starts with its name=value) or -ENOSPC (/dev/shm
+ * cannot back its buffer), with the reason in err. A waiting job
  * whose buffer cannot be backed when its turn comes fails with that reason. */
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
 		uint64_t timeout_ns, struct job **out, char *err, size_t errlen);

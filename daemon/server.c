@@ -18,7 +18,6 @@
 #include "pard/util.h"
 #include "server_internal.h"
 
-#define MAX_CLIENTS 4096
 /*
  * Output memory. A client is read only while its unsent answers stay under a mark, so one that
  * pipelines faster than it reads is held back by its own socket buffer. The mark is 256 KiB while
@@ -233,6 +232,7 @@ static void client_free(struct client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nclients--;
+	usage_clients(&s->jobs->usage, c->uid, -1);
 	client_bulk_done(c);
 	s->out_bytes -= c->outcap;
 	free(c->out);
@@ -346,14 +346,36 @@ static bool server_fds_short(const struct server *s)
 	return open + reserve > rl.rlim_cur;
 }
 
+struct usage_limits server_limits(const struct server *s)
+{
+	uint32_t capacity = PARD_MAX_CLIENTS;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < capacity)
+		capacity = (uint32_t)rl.rlim_cur;
+	return usage_limits_of(s->cfg, capacity);
+}
+
+/* Answers a connection that is not taken with one line and closes it; nothing else is disturbed. */
+static void refuse(int fd, const char *code, const char *why)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "ERR %s %s\n", code, why);
+	ssize_t wr = send(fd, msg, n > 0 && (size_t)n < sizeof(msg) ? (size_t)n : 0, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)wr;
+	close(fd);
+}
+
 int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid)
 {
-	if (s->nclients >= MAX_CLIENTS || s->stopping || server_fds_short(s)) {
-		static const char msg[] = "ERR " PARD_ERR_BUSY " too many clients\n";
-		ssize_t wr = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)wr;
-		close(fd);
+	if (s->nclients >= PARD_MAX_CLIENTS || s->stopping || server_fds_short(s)) {
+		refuse(fd, PARD_ERR_BUSY, "too many clients");
 		return -EBUSY;
+	}
+	struct usage_limits lim = server_limits(s);
+	char why[160];
+	if (usage_check_client(&s->jobs->usage, uid, &lim, why, sizeof(why)) < 0) {
+		refuse(fd, PARD_ERR_LIMIT, why);
+		return -EDQUOT;
 	}
 	struct client *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -377,6 +399,7 @@ int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid)
 		s->clients->prev = c;
 	s->clients = c;
 	s->nclients++;
+	usage_clients(&s->jobs->usage, uid, +1);
 	return 0;
 }
 

@@ -46,6 +46,8 @@ int server_listen(struct server *s);
 /* Serves an already connected socket (a test's socketpair, for one); uid is its peer's. Returns 0
  * or -errno (the descriptor is closed on error). */
 int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid);
+/* The per-user limits in force now (the connection limit depends on RLIMIT_NOFILE). */
+struct usage_limits server_limits(const struct server *s);
 /* Called by jobs when a job becomes terminal (ctx is the server): answers the clients waiting. */
 void server_job_finished(void *ctx, struct job *job);
 /* SIGTERM: closes the listening socket and refuses new jobs. */

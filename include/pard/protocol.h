@@ -23,6 +23,7 @@
 #define PARD_ERR_TOOLARGE "toolarge" /* an argument exceeds a configured cap */
 #define PARD_ERR_TOOLONG "toolong"   /* request line longer than PARD_MAX_LINE */
 #define PARD_ERR_BUSY "busy"         /* queue or job table full: try again later */
+#define PARD_ERR_LIMIT "limit"       /* a per-user limit (named, with its value): try again later */
 #define PARD_ERR_NOTFOUND "notfound" /* no such job (never existed or expired) */
 #define PARD_ERR_PERM "perm"         /* not the job's owner nor root */
 #define PARD_ERR_NOTREADY "notready" /* the job has no result yet */

@@ -44,6 +44,9 @@ static int setup(void **state)
 	config_defaults(&f.cfg);
 	f.cfg.max_jobs = 8;
 	f.cfg.queue_depth = 8;
+	/* Jobs here are uid 1000's: only the global limits are under test (per-user ones: test_usage). */
+	f.cfg.max_jobs_per_user = 65536;
+	f.cfg.max_arena_bytes_per_user = UINT64_C(1) << 40;
 	f.cfg.result_retention = 600;
 	f.cfg.limits.arena_size = 1 << 20;
 	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 1 << 20};

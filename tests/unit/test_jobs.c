@@ -43,6 +43,9 @@ static int setup(void **state)
 	f.cfg.queue_depth = 3;
 	f.cfg.chunk_retries = 2;
 	f.cfg.result_retention = 0;
+	/* Jobs here are uid 1000's: only the global limits are under test (per-user ones: test_usage). */
+	f.cfg.max_jobs_per_user = 65536;
+	f.cfg.max_arena_bytes_per_user = UINT64_C(1) << 40;
 	struct pard_segment_geometry g = {.max_jobs = 4, .max_workers = 4, .runq_len = 4, .arena_size = 0};
 	assert_int_equal(pard_segment_create(&f.seg, f.name, &g), 0);
 	assert_int_equal(jobs_init(&f.js, &f.seg, &f.cfg), 0);
