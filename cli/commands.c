@@ -255,6 +255,62 @@ static int cmd_cancel(struct parctl *p, int argc, char **argv)
 	return job_request(p, argv[0], pard_cancel);
 }
 
+/* The per-uid rows of stats: a table, or the "users" array of the JSON object. */
+static void print_users(const struct parctl *p, const struct pard_reply *daemon, const struct pard_job_list *users)
+{
+	size_t n = pard_job_list_count(users);
+	if (p->json) {
+		char *obj = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&obj, &len);
+		if (!f)
+			return;
+		output_json_object(f, daemon);
+		fclose(f);
+		/* The daemon's pairs with the rows added as one more member. */
+		printf("%.*s%s\"users\": [", (int)(len ? len - 1 : 0), obj, daemon->nkeys ? ", " : "");
+		free(obj);
+		for (size_t k = 0; k < n; k++) {
+			struct pard_reply r;
+			parctl_reply_of(pard_job_list_get(users, k), &r);
+			printf("%s", k ? ", " : "");
+			output_json_object(stdout, &r);
+		}
+		printf("]}\n");
+		return;
+	}
+	output_pairs(stdout, false, daemon);
+	static const char *const cols[][2] = {
+		{"uid", "UID"},
+		{"clients", "CLIENTS"},
+		{"jobs_queued", "QUEUED"},
+		{"jobs_running", "RUNNING"},
+		{"chunks_running", "CHUNKS"},
+		{"arena_bytes", "ARENA_BYTES"},
+		{"arena_waiting_bytes", "WAITING_BYTES"},
+	};
+	enum { NCOLS = sizeof(cols) / sizeof(cols[0]) };
+	printf("\n");
+	for (size_t k = 0; k < (size_t)NCOLS; k++)
+		printf("%-*s", k + 1 < (size_t)NCOLS ? 14 : 0, cols[k][1]);
+	printf("\n");
+	for (size_t u = 0; u < n; u++) {
+		const struct pard_info *row = pard_job_list_get(users, u);
+		for (size_t k = 0; k < (size_t)NCOLS; k++) {
+			const char *v = pard_info_get(row, cols[k][0]);
+			char cell[48];
+			snprintf(cell, sizeof(cell), "%s%s", v ? v : "?",
+				 k == 0 && pard_info_get(row, "exempt") && !strcmp(pard_info_get(row, "exempt"), "1")
+					 ? "*"
+					 : "");
+			printf("%-*s", k + 1 < (size_t)NCOLS ? 14 : 0, cell);
+		}
+		printf("\n");
+	}
+	if (n)
+		printf("(* not held to the per-user limits: root and pard's own user)\n");
+}
+
 static int cmd_stats(struct parctl *p, int argc, char **argv)
 {
 	(void)argc;
@@ -264,8 +320,28 @@ static int cmd_stats(struct parctl *p, int argc, char **argv)
 	if (!c)
 		return rc;
 	struct pard_info *i = NULL;
-	enum pard_error e = pard_stats(c, &i);
-	return print_info(p, e, i);
+	struct pard_job_list *users = NULL;
+	enum pard_error e = pard_stats_users(c, &i, &users);
+	if (e == PARD_ERROR_SERVER && pard_connection_get_server_error(c) == PARD_SERVER_ERROR_USAGE &&
+	    pard_connection_clear_error(c))
+		return print_info(p, pard_stats(c, &i), i); /* a pard from before per-user rows */
+	if (e)
+		return parctl_fail(p);
+	struct pard_reply r;
+	parctl_reply_of(i, &r);
+	/* users=N only counts the rows printed after it (in JSON, the "users" array). */
+	int k = 0;
+	while (k < r.nkeys && strcmp(r.keys[k], "users"))
+		k++;
+	if (k < r.nkeys) {
+		memmove(&r.keys[k], &r.keys[k + 1], (size_t)(r.nkeys - k - 1) * sizeof(r.keys[0]));
+		memmove(&r.values[k], &r.values[k + 1], (size_t)(r.nkeys - k - 1) * sizeof(r.values[0]));
+		r.nkeys--;
+	}
+	print_users(p, &r, users);
+	pard_info_free(i);
+	pard_job_list_free(users);
+	return PARCTL_OK;
 }
 
 static int cmd_list(struct parctl *p, int argc, char **argv)

@@ -39,7 +39,8 @@ int parctl_exit_code(enum pard_error e, enum pard_server_error server)
 		if (server == PARD_SERVER_ERROR_FAILED || server == PARD_SERVER_ERROR_CANCELLED ||
 		    server == PARD_SERVER_ERROR_SHUTDOWN || server == PARD_SERVER_ERROR_RESTARTING)
 			return PARCTL_JOB_FAILED;
-		if (server == PARD_SERVER_ERROR_BUSY)
+		/* Both pass: the daemon's limits or the user's own (per-user limits) free up as jobs end. */
+		if (server == PARD_SERVER_ERROR_BUSY || server == PARD_SERVER_ERROR_LIMIT)
 			return PARCTL_BUSY;
 		return PARCTL_REFUSED;
 	case PARD_ERROR_OOM:

@@ -124,11 +124,54 @@ static void kind_families(FILE *f, bool om, struct pard_reply *kinds, int n)
 	}
 }
 
+/* Per-uid families from STATS users' rows: key, family, help, and the label value a key adds. */
+static const struct user_family {
+	const char *name, *help, *label;
+	const char *keys[2], *values[2];
+} user_families[] = {
+	{"pard_user_clients", "Connections open, by uid.", NULL, {"clients"}, {NULL}},
+	{"pard_user_jobs",
+	 "Jobs queued (waiting for arena space included) or running, by uid.",
+	 "state",
+	 {"jobs_queued", "jobs_running"},
+	 {"queued", "running"}},
+	{"pard_user_chunks_running", "Chunks running on workers now, by uid.", NULL, {"chunks_running"}, {NULL}},
+	{"pard_user_arena_bytes",
+	 "Arena bytes held by results (held) and needed by jobs waiting for space (waiting), by uid.",
+	 "state",
+	 {"arena_bytes", "arena_waiting_bytes"},
+	 {"held", "waiting"}},
+};
+
+static void user_families_render(FILE *f, bool om, const struct pard_job_list *users)
+{
+	size_t n = users ? pard_job_list_count(users) : 0;
+	if (!n)
+		return;
+	for (size_t i = 0; i < sizeof(user_families) / sizeof(user_families[0]); i++) {
+		const struct user_family *fam = &user_families[i];
+		header(f, om, fam->name, "gauge", fam->help);
+		for (size_t k = 0; k < 2 && fam->keys[k]; k++)
+			for (size_t u = 0; u < n; u++) {
+				const struct pard_info *row = pard_job_list_get(users, u);
+				const char *uid = pard_info_get(row, "uid"), *v = pard_info_get(row, fam->keys[k]);
+				if (!uid || !v)
+					continue;
+				if (fam->label)
+					fprintf(f, "%s{uid=\"%s\",%s=\"%s\"} %s\n", fam->name, uid, fam->label,
+						fam->values[k], v);
+				else
+					fprintf(f, "%s{uid=\"%s\"} %s\n", fam->name, uid, v);
+			}
+	}
+}
+
 void parctl_metrics_render(FILE *f, bool openmetrics, const struct pard_reply *daemon, struct pard_reply *kinds,
-			   int nkinds)
+			   int nkinds, const struct pard_job_list *users)
 {
 	daemon_families(f, openmetrics, daemon);
 	kind_families(f, openmetrics, kinds, nkinds);
+	user_families_render(f, openmetrics, users);
 	if (openmetrics)
 		fputs("# EOF\n", f);
 }
@@ -144,6 +187,19 @@ static int fetch(struct parctl *p, bool openmetrics, char **text, size_t *len)
 	struct pard_job_list *list;
 	if (pard_metrics(c, &daemon, &list))
 		return parctl_fail(p);
+	/* Per-uid rows: every uid for root and pard's user, the caller's own for anyone else; none
+	 * from a pard that has no STATS users. */
+	struct pard_info *stats = NULL;
+	struct pard_job_list *users = NULL;
+	if (pard_stats_users(c, &stats, &users)) {
+		if (pard_connection_get_server_error(c) != PARD_SERVER_ERROR_USAGE) {
+			pard_info_free(daemon);
+			pard_job_list_free(list);
+			return parctl_fail(p);
+		}
+		users = NULL;
+	}
+	pard_info_free(stats);
 	unsigned n = pard_job_list_count(list);
 	if (n > METRICS_KINDS_MAX)
 		n = METRICS_KINDS_MAX;
@@ -153,7 +209,7 @@ static int fetch(struct parctl *p, bool openmetrics, char **text, size_t *len)
 		parctl_reply_of(pard_job_list_get(list, i), &kinds[i]);
 	FILE *f = open_memstream(text, len);
 	if (f) {
-		parctl_metrics_render(f, openmetrics, &r, kinds, (int)n);
+		parctl_metrics_render(f, openmetrics, &r, kinds, (int)n, users);
 		fclose(f);
 		rc = PARCTL_OK;
 	} else {
@@ -162,6 +218,8 @@ static int fetch(struct parctl *p, bool openmetrics, char **text, size_t *len)
 	}
 	pard_info_free(daemon);
 	pard_job_list_free(list);
+	if (users)
+		pard_job_list_free(users);
 	return rc;
 }
 

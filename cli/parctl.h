@@ -19,7 +19,7 @@ enum parctl_exit {
 	PARCTL_USAGE = 2,         /* bad command line */
 	PARCTL_UNREACHABLE = 3,   /* no daemon at the socket, an untrusted one, or the connection broke */
 	PARCTL_REFUSED = 4,       /* the daemon refused the request (bad argument, no such job, not yours) */
-	PARCTL_BUSY = 5,          /* the daemon is full: try again later */
+	PARCTL_BUSY = 5,          /* the daemon is full, or a per-user limit is reached: try again later */
 	PARCTL_INTERRUPTED = 130, /* Ctrl-C during a wait (128 + SIGINT, as a shell reports it) */
 };
 
@@ -145,11 +145,12 @@ static inline void output_reply(FILE *f, const struct parctl *p, const struct pa
 }
 
 /* metrics.c: `parctl metrics [--prometheus] [--http]`. Renders METRICS' first reply and its KIND
- * lines as OpenMetrics text (ending in "# EOF"), or Prometheus' text format 0.0.4. */
+ * lines, and the per-uid rows of STATS users (NULL: none), as OpenMetrics text (ending in
+ * "# EOF"), or Prometheus' text format 0.0.4. */
 #define METRICS_KINDS_MAX 16
 int parctl_cmd_metrics(struct parctl *p, int argc, char **argv);
 void parctl_metrics_render(FILE *f, bool openmetrics, const struct pard_reply *daemon, struct pard_reply *kinds,
-			   int nkinds);
+			   int nkinds, const struct pard_job_list *users);
 
 /* Draws (or, with done == total, finishes) a progress bar on stderr. */
 void progress_draw(unsigned done, unsigned total);

@@ -57,6 +57,7 @@ enum pard_server_error {
 	PARD_SERVER_ERROR_SHUTDOWN,
 	PARD_SERVER_ERROR_INTERNAL,
 	PARD_SERVER_ERROR_RESTARTING, /* pard is stopping to restart; wait again on a new connection */
+	PARD_SERVER_ERROR_LIMIT,      /* a per-user limit (the message names it): retry once yours finish */
 };
 
 struct pard_connection;
@@ -121,6 +122,12 @@ PARD_PUBLIC enum pard_error pard_list(struct pard_connection *c, struct pard_job
  * (its KIND line's pairs). Both are the caller's to free. */
 PARD_PUBLIC enum pard_error pard_metrics(struct pard_connection *c, struct pard_info **daemon,
 					 struct pard_job_list **kinds);
+/* STATS users: *stats the daemon's counters (as pard_stats), *users one entry per uid (uid, clients,
+ * jobs_queued, jobs_running, chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid
+ * for root and the daemon's own user, the caller's own for anyone else. Both are the caller's to
+ * free. */
+PARD_PUBLIC enum pard_error pard_stats_users(struct pard_connection *c, struct pard_info **stats,
+					     struct pard_job_list **users);
 /* Resizes the pool (root or the daemon's own user). */
 PARD_PUBLIC enum pard_error pard_set_workers(struct pard_connection *c, unsigned workers, struct pard_info **out);
 

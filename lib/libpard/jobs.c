@@ -374,41 +374,56 @@ enum pard_error pard_list(struct pard_connection *c, struct pard_job_list **out)
 	return PARD_ERROR_SUCCESS;
 }
 
-/* METRICS: the daemon's counters, then count= KIND lines of per-kind counters. */
-enum pard_error pard_metrics(struct pard_connection *c, struct pard_info **daemon, struct pard_job_list **kinds)
+/* A reply whose first line counts (count_key=N) the lines word that follow: METRICS' KIND lines,
+ * STATS users' USER lines. what names it in messages. */
+static enum pard_error counted_lines(struct pard_connection *c, const char *const *words, const char *count_key,
+				     const char *word, const char *what, struct pard_info **first,
+				     struct pard_job_list **lines)
 {
 	enum pard_error e = conn_begin(c, false);
 	if (e)
 		return e;
-	const char *words[] = {"METRICS", NULL};
 	struct pard_reply rep;
 	e = conn_send(c, words, NULL);
 	if (!e)
 		e = conn_recv(c, &rep, 0, NULL);
 	uint64_t n;
-	if (!e && pard_parse_u64(pard_reply_get_or(&rep, "kinds", ""), 0, 4096, &n) < 0)
-		e = conn_fail(c, PARD_ERROR_MALFORMED, true, 0, "a METRICS reply without a kinds= count");
+	if (!e && pard_parse_u64(pard_reply_get_or(&rep, count_key, ""), 0, 1u << 20, &n) < 0)
+		e = conn_fail(c, PARD_ERROR_MALFORMED, true, 0, "a %s reply without a %s= count", what, count_key);
 	if (e)
 		return e;
 	struct pard_info *d = info_new(&rep);
 	struct pard_job_list *l = calloc(1, sizeof(*l));
 	bool nomem = !d || !l;
 	for (uint64_t k = 0; k < n && !e; k++) {
-		e = conn_recv(c, &rep, 0, "KIND");
+		e = conn_recv(c, &rep, 0, word);
 		if (!e && rep.ok)
-			e = conn_fail(c, PARD_ERROR_MALFORMED, true, 0, "an OK where a KIND line was due");
+			e = conn_fail(c, PARD_ERROR_MALFORMED, true, 0, "an OK where a %s line was due", word);
 		if (!e && !nomem && list_add(l, &rep) < 0)
 			nomem = true;
 	}
 	if (!e && nomem)
-		e = conn_fail(c, PARD_ERROR_OOM, false, ENOMEM, "out of memory for the metrics");
+		e = conn_fail(c, PARD_ERROR_OOM, false, ENOMEM, "out of memory for the %s reply", what);
 	if (e) {
 		pard_info_free(d);
 		if (l)
 			pard_job_list_free(l);
 		return e;
 	}
-	*daemon = d;
-	*kinds = l;
+	*first = d;
+	*lines = l;
 	return PARD_ERROR_SUCCESS;
+}
+
+/* METRICS: the daemon's counters, then kinds= KIND lines of per-kind counters. */
+enum pard_error pard_metrics(struct pard_connection *c, struct pard_info **daemon, struct pard_job_list **kinds)
+{
+	const char *words[] = {"METRICS", NULL};
+	return counted_lines(c, words, "kinds", "KIND", "METRICS", daemon, kinds);
+}
+
+enum pard_error pard_stats_users(struct pard_connection *c, struct pard_info **stats, struct pard_job_list **users)
+{
+	const char *words[] = {"STATS", "users", NULL};
+	return counted_lines(c, words, "users", "USER", "STATS users", stats, users);
 }

@@ -12,7 +12,7 @@ pard.aio has the same for asyncio (`import pard.aio`). Errors are pard.PardError
 
 from .client import Client, JobFuture
 from .errors import (BadArgError, BusyError, InternalError, InvalidRequestError, JobCancelledError,
-                     JobFailedError, NotFoundError, NotReadyError, PardError, PermError, ProtocolError,
+                     JobFailedError, LimitError, NotFoundError, NotReadyError, PardError, PermError, ProtocolError,
                      ShutdownError, TimeoutError, TooLargeError, TooLongError, UnknownError,
                      UnreachableError, UntrustedServerError, UsageError, VersionError)
 from .result import Progress, Result, save_npy
@@ -20,7 +20,7 @@ from .result import Progress, Result, save_npy
 __version__ = "0.1.0"
 
 __all__ = ["Client", "JobFuture", "Progress", "Result", "save_npy", "BadArgError", "BusyError",
-           "InternalError", "InvalidRequestError", "JobCancelledError", "JobFailedError",
+           "InternalError", "InvalidRequestError", "JobCancelledError", "JobFailedError", "LimitError",
            "NotFoundError", "NotReadyError", "PardError", "PermError", "ProtocolError",
            "ShutdownError", "TimeoutError", "TooLargeError", "TooLongError", "UnknownError",
            "UnreachableError", "UntrustedServerError", "UsageError", "VersionError"]

@@ -483,6 +483,19 @@ class Client:
     async def stats(self):
         return (await self._call(("STATS",)))[1]
 
+    async def user_stats(self):
+        async def read(conn, word, fields):
+            if word != "OK":
+                raise errors.ProtocolError("not a STATS reply: %s" % word)
+            rows = []
+            for _ in range(fields.get("users", 0)):
+                w, f = protocol.parse_line(await conn.readline())
+                if w != "USER":
+                    raise errors.ProtocolError("not a USER line: %s" % w)
+                rows.append(f)
+            return True, rows
+        return await self._call(("STATS", "users"), read=read)
+
     async def set_workers(self, n):
         return (await self._call(("WORKERS", str(n))))[1]["workers"]
 

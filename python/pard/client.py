@@ -644,6 +644,22 @@ class Client:
         """STATS as a dict (the fields of `parctl stats --json`)."""
         return self._call(("STATS",), self.timeout)[1]
 
+    def user_stats(self):
+        """STATS users: a list of dicts, one per uid (uid, clients, jobs_queued, jobs_running,
+        chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid for root and pard's
+        own user, this user's own row for anyone else."""
+        def read(conn, word, fields, deadline):
+            if word != "OK":
+                raise errors.ProtocolError("not a STATS reply: %s" % word)
+            rows = []
+            for _ in range(fields.get("users", 0)):
+                w, f = protocol.parse_line(conn.readline(deadline))
+                if w != "USER":
+                    raise errors.ProtocolError("not a USER line: %s" % w)
+                rows.append(f)
+            return True, rows
+        return self._call(("STATS", "users"), self.timeout, read)
+
     def set_workers(self, n):
         """Resizes pard's pool (root or pard's own user); returns the new count."""
         return self._call(("WORKERS", str(n)), self.timeout)[1]["workers"]

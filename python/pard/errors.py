@@ -53,6 +53,13 @@ class BusyError(PardError):
     code = "busy"
 
 
+class LimitError(BusyError):
+    """A per-user limit of pard.conf (the message names it and its value, e.g.
+    max_jobs_per_user=64): retry once some of this user's jobs have finished. A BusyError, so code
+    that retries on busy retries on it too."""
+    code = "limit"
+
+
 class NotFoundError(PardError, LookupError):
     """No such job: never submitted, or its result expired."""
     code = "notfound"
@@ -118,7 +125,7 @@ class InvalidRequestError(PardError, ValueError):
 
 
 _BY_CODE = {cls.code: cls for cls in (
-    UsageError, UnknownError, BadArgError, TooLargeError, TooLongError, BusyError, NotFoundError,
+    UsageError, UnknownError, BadArgError, TooLargeError, TooLongError, BusyError, LimitError, NotFoundError,
     PermError, NotReadyError, VersionError, JobFailedError, JobCancelledError, ShutdownError,
     InternalError, UnreachableError)}
 

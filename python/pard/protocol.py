@@ -157,7 +157,7 @@ def parse_line(raw):
         parts = line.split(" ", 2)
         raise errors.from_reply(parts[1], parts[2] if len(parts) > 2 else "")
     words = line.split(" ")
-    if words[0] not in ("OK", "JOB", "PROGRESS"):
+    if words[0] not in ("OK", "JOB", "PROGRESS", "USER"):
         raise errors.ProtocolError("not a pard reply: %r" % line[:80])
     fields = {}
     for w in words[1:]:

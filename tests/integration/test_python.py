@@ -285,6 +285,11 @@ class PythonClientTest(PardTestCase):
         jobs = c.list()
         self.assertEqual([j["id"] for j in jobs], [r.id, nodata.id])
         self.assertEqual(c.stats()["jobs_completed"], 2)
+        # The daemon's user sees every uid's row; here that is its own (its result holds arena bytes).
+        rows = {u["uid"]: u for u in c.user_stats()}
+        self.assertEqual(rows[os.geteuid()]["exempt"], 1)
+        self.assertGreaterEqual(rows[os.geteuid()]["clients"], 1)
+        self.assertEqual(rows[os.geteuid()]["arena_bytes"], 30 * 20 * 4)
         self.assertEqual(c.set_workers(3), 3)
         wait_until(lambda: c.stats()["running"] == 3, what="3 workers")
 
@@ -342,6 +347,10 @@ class PythonClientTest(PardTestCase):
         self.assertIn("max_trials", str(self._raises(pard.TooLargeError, lambda: c.submit("pi", 10**10).result(30))))
         self._raises(pard.UsageError, lambda: c._call(("STATUS",), 10))
         self._raises(pard.VersionError, lambda: c._call(("HELLO", "99"), 10))
+        # A per-user limit is a BusyError too: code that retries on busy retries on it.
+        e = pard.errors.from_reply("limit", "max_jobs_per_user=1: uid 1001 has 1 queued or running jobs")
+        self.assertIsInstance(e, pard.LimitError)
+        self.assertIsInstance(e, pard.BusyError)
         for code in ("toolong", "internal", "a-code-of-tomorrow"):
             e = pard.errors.from_reply(code, "message")
             self.assertEqual((e.code, e.message), (code, "message"))

@@ -62,6 +62,7 @@ class AioTest(PardTestCase):
                 self.assertEqual((await c.status(r.id))["state"], "done")
                 self.assertEqual(len(await c.list()), 1 + 20 + 30 + 1 + 1)
                 self.assertEqual((await c.stats())["jobs_completed"], 53)
+                self.assertEqual([u["uid"] for u in await c.user_stats()], [os.geteuid()])
                 self.assertEqual(await c.set_workers(1), 1)
         self.run_async(main())
 

@@ -176,6 +176,39 @@ static void test_queue_full(void **state)
 	assert_non_null(strstr(err, "queue_depth 3"));
 }
 
+/* The owner's jobs are counted from admission to settling: one over max_jobs_per_user is refused
+ * naming the limit, and nothing of the refused request stays behind. */
+static void test_per_user_jobs(void **state)
+{
+	struct fixture *f = *state;
+	f->cfg.max_jobs_per_user = 2;
+	const struct pard_kernel *pi = pard_kernel_find("pi");
+	char trials[] = "100", seed[] = "seed=1";
+	char *argv[] = {trials, seed};
+	union pard_params p;
+	char err[256];
+	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	uid_t uid = geteuid() + 1000; /* neither root nor the daemon's user */
+	struct job *a, *b, *c;
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(usage_find(&f->js.usage, uid)->jobs, 2);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &c, err, sizeof(err)), -EDQUOT);
+	assert_true(!strncmp(err, "max_jobs_per_user=2: ", 21));
+	assert_int_equal(f->js.active, 2);
+	/* Another uid is not held back (the global queue_depth of 3 still counts). */
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid + 1, 0, &c, err, sizeof(err)), 0);
+	/* A cancelled job stops counting when it settles; finished ones when their chunks are done. */
+	assert_int_equal(jobs_cancel(&f->js, a), 0);
+	assert_int_equal(usage_find(&f->js.usage, uid)->jobs, 1);
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	assert_null(usage_find(&f->js.usage, uid));
+	assert_null(usage_find(&f->js.usage, uid + 1));
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &a, err, sizeof(err)), 0);
+	(void)b;
+}
+
 static void test_cancel(void **state)
 {
 	struct fixture *f = *state;
@@ -313,6 +346,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_past_many_full_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_user_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),

@@ -111,7 +111,7 @@ static void test_server_errors(void **state)
 		{"notready", PARD_SERVER_ERROR_NOTREADY},   {"failed", PARD_SERVER_ERROR_FAILED},
 		{"cancelled", PARD_SERVER_ERROR_CANCELLED}, {"shutdown", PARD_SERVER_ERROR_SHUTDOWN},
 		{"internal", PARD_SERVER_ERROR_INTERNAL},   {"restarting", PARD_SERVER_ERROR_RESTARTING},
-		{"brandnew", PARD_SERVER_ERROR_OTHER},
+		{"limit", PARD_SERVER_ERROR_LIMIT},         {"brandnew", PARD_SERVER_ERROR_OTHER},
 	};
 	struct daemon d = start(1000);
 	reply(&d, HELLO_OK);
@@ -397,6 +397,37 @@ static void test_list_pages(void **state)
 	stop(&d);
 }
 
+/* STATS users: the counters, then users= USER lines. */
+static void test_stats_users(void **state)
+{
+	(void)state;
+	struct daemon d = start(1000);
+	reply(&d, HELLO_OK "OK workers=2 max_jobs_per_user=64 users=2\nUSER uid=0 clients=1 jobs_queued=0 exempt=1\n"
+			   "USER uid=1000 clients=3 jobs_queued=2 arena_bytes=4096 exempt=0\n"
+			   "OK users=0\nOK users=1\nOK uid=1\n");
+	struct pard_info *i = NULL;
+	struct pard_job_list *l = NULL;
+	assert_int_equal(pard_stats_users(d.c, &i, &l), PARD_ERROR_SUCCESS);
+	assert_string_equal(sent(&d), "HELLO 1\nSTATS users\n");
+	assert_string_equal(pard_info_get(i, "max_jobs_per_user"), "64");
+	assert_int_equal(pard_job_list_count(l), 2);
+	uint64_t v;
+	assert_true(pard_info_get_u64(pard_job_list_get(l, 1), "uid", &v));
+	assert_int_equal(v, 1000);
+	assert_true(pard_info_get_u64(pard_job_list_get(l, 1), "arena_bytes", &v));
+	assert_int_equal(v, 4096);
+	pard_info_free(i);
+	pard_job_list_free(l);
+	/* No users: an empty list. */
+	assert_int_equal(pard_stats_users(d.c, &i, &l), PARD_ERROR_SUCCESS);
+	assert_int_equal(pard_job_list_count(l), 0);
+	pard_info_free(i);
+	pard_job_list_free(l);
+	/* An OK where a USER line was due. */
+	assert_int_equal(pard_stats_users(d.c, &i, &l), PARD_ERROR_MALFORMED);
+	stop(&d);
+}
+
 static void test_other_requests(void **state)
 {
 	(void)state;
@@ -462,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_dies_mid_transfer),
 		cmocka_unit_test(test_list_pages),
+		cmocka_unit_test(test_stats_users),
 		cmocka_unit_test(test_other_requests),
 		cmocka_unit_test(test_connect_errors),
 	};
