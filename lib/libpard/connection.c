@@ -223,6 +223,17 @@ static enum pard_error add_words(struct pard_connection *c, struct pard_request 
 	return PARD_ERROR_SUCCESS;
 }
 
+static enum pard_error server_error(struct pard_connection *c, const struct pard_reply *r, bool fatal);
+
+/* The ERR line a daemon sent before closing a connection it refused, if one came. */
+static bool refusal(struct pard_connection *c, struct pard_reply *r)
+{
+	c->client.deadline_ns = conn_deadline(100);
+	int n = pard_client_read_line(&c->client, c->line, sizeof(c->line));
+	c->client.deadline_ns = 0;
+	return n >= 0 && pard_reply_parse(c->line, r) == 0 && r->code;
+}
+
 enum pard_error conn_send(struct pard_connection *c, const char *const *head, const char *const *tail)
 {
 	struct pard_request req;
@@ -236,8 +247,14 @@ enum pard_error conn_send(struct pard_connection *c, const char *const *head, co
 	char hello[32];
 	snprintf(hello, sizeof(hello), "HELLO %d\n", PARD_PROTO_VERSION);
 	int s = pard_client_send_request(&c->client, c->hello_sent ? NULL : hello, &req);
-	if (s == -EPIPE || s == -ECONNRESET)
+	if (s == -EPIPE || s == -ECONNRESET) {
+		/* A daemon that refuses a connection (too many clients, a per-user limit) answers one ERR
+		 * line and closes before it reads a byte: that line says why. */
+		struct pard_reply r;
+		if (!c->hello_sent && refusal(c, &r))
+			return server_error(c, &r, true);
 		return conn_fail(c, PARD_ERROR_CLOSED, true, -s, "connection to pard lost: closed by the daemon");
+	}
 	if (s < 0)
 		return conn_fail(c, PARD_ERROR_SYSTEM, true, -s, "cannot send to pard: %s", strerror(-s));
 	c->hello_sent = true;
