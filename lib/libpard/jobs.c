@@ -375,9 +375,10 @@ enum pard_error pard_list(struct pard_connection *c, struct pard_job_list **out)
 }
 
 /* A reply whose first line counts (count_key=N) the lines word that follow: METRICS' KIND lines,
- * STATS users' USER lines. what names it in messages. */
+ * STATS users' USER lines. what names it in messages. Without the count the reply is malformed,
+ * unless optional (then no lines follow). */
 static enum pard_error counted_lines(struct pard_connection *c, const char *const *words, const char *count_key,
-				     const char *word, const char *what, struct pard_info **first,
+				     bool optional, const char *word, const char *what, struct pard_info **first,
 				     struct pard_job_list **lines)
 {
 	enum pard_error e = conn_begin(c, false);
@@ -387,8 +388,9 @@ static enum pard_error counted_lines(struct pard_connection *c, const char *cons
 	e = conn_send(c, words, NULL);
 	if (!e)
 		e = conn_recv(c, &rep, 0, NULL);
-	uint64_t n;
-	if (!e && pard_parse_u64(pard_reply_get_or(&rep, count_key, ""), 0, 1u << 20, &n) < 0)
+	uint64_t n = 0;
+	if (!e && !(optional && !pard_reply_get(&rep, count_key)) &&
+	    pard_parse_u64(pard_reply_get_or(&rep, count_key, ""), 0, 1u << 20, &n) < 0)
 		e = conn_fail(c, PARD_ERROR_MALFORMED, true, 0, "a %s reply without a %s= count", what, count_key);
 	if (e)
 		return e;
@@ -419,11 +421,12 @@ static enum pard_error counted_lines(struct pard_connection *c, const char *cons
 enum pard_error pard_metrics(struct pard_connection *c, struct pard_info **daemon, struct pard_job_list **kinds)
 {
 	const char *words[] = {"METRICS", NULL};
-	return counted_lines(c, words, "kinds", "KIND", "METRICS", daemon, kinds);
+	return counted_lines(c, words, "kinds", false, "KIND", "METRICS", daemon, kinds);
 }
 
 enum pard_error pard_stats_users(struct pard_connection *c, struct pard_info **stats, struct pard_job_list **users)
 {
 	const char *words[] = {"STATS", "users", NULL};
-	return counted_lines(c, words, "users", "USER", "STATS users", stats, users);
+	/* A reply without users= has no rows: what a client ignores, as any key it does not know. */
+	return counted_lines(c, words, "users", true, "USER", "STATS users", stats, users);
 }

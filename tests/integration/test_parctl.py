@@ -176,7 +176,7 @@ class ImpostorTest(PardTestCase):
             r = self.parctl_at(srv.path, "stats")
             self.assertEqual(r.returncode, EXIT_OK, r)
             self.assertIn("impostor", r.stdout)
-            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS\n"))
+            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS users\n"))
 
     def _as_nobody(self):
         if os.geteuid() != 0:
@@ -193,7 +193,7 @@ class ImpostorTest(PardTestCase):
             r = self.parctl_at(srv.path, "stats")
             self.assertEqual(r.returncode, EXIT_OK, r)
             self.assertIn("impostor", r.stdout)
-            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS\n"))
+            self.assertTrue(srv.received().startswith(b"HELLO 1\nSTATS users\n"))
 
     def test_foreign_server_in_shared_directory_refused(self):
         # /tmp-like: anyone may bind the name first, so owning the socket proves nothing.
