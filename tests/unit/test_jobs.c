@@ -86,7 +86,8 @@ static int run_all(struct fixture *f, uint32_t w)
 	while (worker_claim(&f->seg, w, &slot, &chunk)) {
 		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
 		uint64_t out = 0;
-		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, NULL, &out);
+		void *buf = s->result_bytes ? pard_segment_arena(&f->seg, s->result_off) : NULL;
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
 		worker_finish(&f->seg, slot, chunk, out);
 		n++;
 	}
@@ -207,6 +208,68 @@ static void test_per_user_jobs(void **state)
 	assert_null(usage_find(&f->js.usage, uid + 1));
 	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &a, err, sizeof(err)), 0);
 	(void)b;
+}
+
+static struct job *submit_image(struct fixture *f, uid_t uid, const char *size, int expect)
+{
+	union pard_params p;
+	char err[256], *argv[] = {(char *)size};
+	const struct pard_kernel *fr = pard_kernel_find("fractal");
+	assert_int_equal(fr->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	struct job *job = NULL;
+	assert_int_equal(jobs_submit(&f->js, fr, &p, uid, 0, &job, err, sizeof(err)), expect);
+	if (expect == -EDQUOT)
+		assert_true(!strncmp(err, "max_arena_bytes_per_user=", 25));
+	return job;
+}
+
+/* Arena bytes are counted from the grant to the free, a waiting job's from its submission: one
+ * uid cannot hold, or wait for, more than its share. */
+static void test_per_user_arena(void **state)
+{
+	struct fixture *f = *state;
+	jobs_fini(&f->js);
+	pard_segment_close(&f->seg);
+	shm_unlink(f->name);
+	/* 64 KiB of arena: four 16 KiB images (64x64); each uid may hold half (derived). */
+	f->cfg.max_jobs = f->cfg.queue_depth = 8;
+	f->cfg.max_arena_bytes_per_user = 0;
+	f->cfg.limits.arena_size = 65536;
+	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 65536};
+	assert_int_equal(pard_segment_create(&f->seg, f->name, &g), 0);
+	assert_int_equal(jobs_init(&f->js, &f->seg, &f->cfg), 0);
+	uid_t a = geteuid() + 1000, b = a + 1;
+	submit_image(f, a, "64x64", 0);
+	submit_image(f, a, "64x64", 0);
+	assert_true(usage_find(&f->js.usage, a)->arena_bytes == 32768);
+	submit_image(f, a, "64x64", -EDQUOT); /* a third is past a's half */
+	assert_int_equal(f->js.active, 2);
+	/* Root (exempt) fills the rest; b's images wait, and count while they wait. */
+	submit_image(f, 0, "64x64", 0);
+	submit_image(f, 0, "64x64", 0);
+	struct job *b1 = submit_image(f, b, "64x64", 0);
+	struct job *b2 = submit_image(f, b, "64x64", 0);
+	assert_int_equal(b1->state, JOB_WAITING);
+	assert_int_equal(f->js.waiting, 2);
+	assert_true(usage_find(&f->js.usage, b)->waiting_bytes == 32768);
+	submit_image(f, b, "64x64", -EDQUOT); /* waiting for its whole share already */
+	assert_int_equal(jobs_cancel(&f->js, b1), 0);
+	assert_true(usage_find(&f->js.usage, b)->waiting_bytes == 16384);
+	/* Done results keep their bytes until they expire; then b's waiting image gets them. */
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	assert_true(usage_find(&f->js.usage, a)->arena_bytes == 32768);
+	assert_int_equal(usage_find(&f->js.usage, a)->jobs, 0);
+	jobs_expire(&f->js, UINT64_MAX);
+	assert_null(usage_find(&f->js.usage, a));
+	assert_null(usage_find(&f->js.usage, 0));
+	assert_int_equal(b2->state, JOB_QUEUED);
+	const struct uid_usage *r = usage_find(&f->js.usage, b);
+	assert_true(r->waiting_bytes == 0 && r->arena_bytes == 16384 && r->jobs == 1);
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	jobs_expire(&f->js, UINT64_MAX);
+	assert_int_equal(f->js.usage.n, 0);
 }
 
 static void test_cancel(void **state)
@@ -347,6 +410,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_claim_past_many_full_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_per_user_jobs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_user_arena, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),
