@@ -383,8 +383,10 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	}
 	/* The owner's own limits before the global ones: what the user can act on is named first. */
 	struct usage_limits lim = usage_limits_of(js->cfg, PARD_MAX_CLIENTS);
-	if (usage_check_job(&js->usage, owner, bytes, &lim, err, errlen) < 0)
+	if (usage_check_job(&js->usage, owner, bytes, &lim, err, errlen) < 0) {
+		usage_log_refusal(&js->usage, err);
 		return -EDQUOT;
+	}
 	/* A buffer that cannot be placed now waits, unless too many already wait. */
 	bool must_wait = bytes && (js->waiting || arena_largest_free(&js->arena) < bytes);
 	if (must_wait && js->waiting >= js->cfg->arena_wait) {

@@ -374,6 +374,7 @@ int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid)
 	struct usage_limits lim = server_limits(s);
 	char why[160];
 	if (usage_check_client(&s->jobs->usage, uid, &lim, why, sizeof(why)) < 0) {
+		usage_log_refusal(&s->jobs->usage, why);
 		refuse(fd, PARD_ERR_LIMIT, why);
 		return -EDQUOT;
 	}

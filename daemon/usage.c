@@ -9,6 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pard/log.h"
+#include "pard/util.h"
+
 int usage_init(struct usage *u, uint32_t max_jobs)
 {
 	memset(u, 0, sizeof(*u));
@@ -126,6 +129,18 @@ void usage_waiting(struct usage *u, uid_t uid, int64_t delta)
 	struct uid_usage *r = row_of(u, uid);
 	r->waiting_bytes = add_u64(r->waiting_bytes, delta);
 	row_done(u, r);
+}
+
+void usage_log_refusal(struct usage *u, const char *why)
+{
+	uint64_t now = pard_now_ns();
+	if (u->refusal_logged_ns && now - u->refusal_logged_ns < 10000000000u) {
+		u->refusals_unlogged++;
+		return;
+	}
+	log_notice("refused (a per-user limit): %s (%u more refusals in the last 10 s)", why, u->refusals_unlogged);
+	u->refusal_logged_ns = now;
+	u->refusals_unlogged = 0;
 }
 
 int usage_check_client(const struct usage *u, uid_t uid, const struct usage_limits *l, char *err, size_t errlen)

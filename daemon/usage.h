@@ -31,6 +31,8 @@ struct usage_limits {
 struct usage {
 	struct uid_usage *rows; /* sorted by uid */
 	uint32_t n, cap;
+	uint64_t refusal_logged_ns; /* refusals are logged once every 10 s... */
+	unsigned refusals_unlogged; /* ...with the count of those that were not */
 };
 
 /* Every row is held by a connection or a job slot, so rows for all of them are allocated at once
@@ -53,6 +55,10 @@ const struct uid_usage *usage_find(const struct usage *u, uid_t uid);
 int usage_check_client(const struct usage *u, uid_t uid, const struct usage_limits *l, char *err, size_t errlen);
 int usage_check_job(const struct usage *u, uid_t uid, uint64_t bytes, const struct usage_limits *l, char *err,
 		    size_t errlen);
+
+/* Logs a refusal (the text of the check) at notice, at most once every 10 s, so a flood neither
+ * goes unseen nor floods the log. */
+void usage_log_refusal(struct usage *u, const char *why);
 
 /* The counts: a connection opened (+1) or closed (-1); a job admitted or settled; arena bytes
  * granted (> 0) or freed (< 0); bytes a waiting job needs, from submission until it gets them or

@@ -100,6 +100,8 @@ class LimitsTest(PardTestCase):
         self.assertEqual(extra.readline(),
                          "ERR limit max_clients_per_user=4: uid %d has 4 connections open" % UID_A)
         self.assertRaises(EOFError, extra.readline)
+        # The log says so (at most once every 10 s, so a flood does not flood it).
+        self.assertIn("refused (a per-user limit): max_clients_per_user=4: uid %d" % UID_A, p.log())
         # ...and parctl says so and exits as for busy.
         r = self.as_uid(p, UID_A, "stats")
         self.assertEqual(r.returncode, EXIT_BUSY, r)
