@@ -278,10 +278,10 @@ struct user_row {
 	uint32_t chunks;          /* chunks of its jobs running on workers now */
 };
 
-/* Root and the daemon's user see every uid; anyone else only their own. */
+/* Root, the daemon's user and members of monitor_group see every uid; anyone else only their own. */
 static bool client_sees_all_users(const struct client *c)
 {
-	return c->uid == 0 || c->uid == geteuid();
+	return c->uid == 0 || c->uid == geteuid() || c->monitor;
 }
 
 static int by_uid(const void *key, const void *row)

@@ -145,6 +145,13 @@ static const struct config_setting_info settings[] = {
 	 .desc = "Arena bytes one uid's results may hold, counting the images its waiting jobs need; a job "
 		 "that would pass it is answered \"ERR limit\". 0: half of arena_size. Root and pard's own user "
 		 "are exempt."},
+	{.name = "monitor_group",
+	 .kind = CONFIG_GROUP,
+	 FIELD(monitor_group),
+	 .def_str = "pard-monitor",
+	 .desc = "Members of this group (primary or supplementary) see every uid's usage in parctl stats and "
+		 "metrics, as root and pard's own user do, and nothing more: the metrics exporter runs in it. A "
+		 "missing group means nobody (logged); \"\" disables it. Applies to new connections."},
 	{.name = "result_retention",
 	 .kind = CONFIG_NUMBER,
 	 FIELD(result_retention),
@@ -476,6 +483,17 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 			return -1;
 		}
 		break;
+	case CONFIG_GROUP:
+		/* What useradd and systemd-sysusers accept, so a typo is told at once, not as a missing group. */
+		if (strlen(out) >= r->size || out[0] == '-' ||
+		    strspn(out, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != strlen(out)) {
+			problem(l, s,
+				"%s must be a group name (letters, digits, \"_\", \".\", \"-\", not first), up to %zu "
+				"bytes, or \"\" for none (got \"%s\")",
+				r->name, r->size - 1, shown(v, vs, sizeof(vs)));
+			return -1;
+		}
+		break;
 	case CONFIG_LOG_LEVEL: {
 		int lvl = pard_log_level_from_name(out);
 		if (lvl < 0) {
@@ -701,6 +719,9 @@ static void format_range(const struct config_setting_info *s, char *out, size_t 
 		break;
 	case CONFIG_SHM_NAME:
 		snprintf(out, len, "A \"/name\" with no other slash%s", s->expand ? "; %t and %u are expanded" : "");
+		break;
+	case CONFIG_GROUP:
+		snprintf(out, len, "A group name, or \"\" for none");
 		break;
 	case CONFIG_STRATEGY:
 		snprintf(out, len, "One of \"fork\", \"spawn\", \"forkserver\"");

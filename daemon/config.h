@@ -36,6 +36,7 @@ struct pard_config {
 	unsigned max_clients_per_user;
 	unsigned max_jobs_per_user;
 	uint64_t max_arena_bytes_per_user;
+	char monitor_group[64]; /* its members see every uid's usage (monitor_group.h); empty: none */
 	int log_level;
 	struct pard_limits limits;
 };
@@ -46,6 +47,7 @@ enum config_kind {
 	CONFIG_STRATEGY,  /* "fork", "spawn" or "forkserver"; stored as the string */
 	CONFIG_PATH,      /* absolute file path; stored as the string */
 	CONFIG_SHM_NAME,  /* "/name", no other slash; stored as the string */
+	CONFIG_GROUP,     /* a group name, or empty for none; stored as the string */
 	CONFIG_LOG_LEVEL, /* a level name; stored as enum pard_log_level */
 };
 

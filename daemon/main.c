@@ -158,6 +158,7 @@ static void reload(struct daemon *d)
 		uint32_t old_workers = d->cfg.workers;
 		d->cfg = n;
 		pard_log_set_level((enum pard_log_level)n.log_level);
+		monitor_group_resolve(&d->server.monitor, n.monitor_group); /* it may have been made since */
 		d->pool.max_chunks = n.max_chunks_per_worker;
 		d->pool.chunk_timeout_ns = (uint64_t)n.chunk_timeout * 1000000000u;
 		if (n.workers != old_workers)

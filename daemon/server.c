@@ -388,6 +388,7 @@ int server_adopt(struct server *s, int fd, uid_t uid, pid_t pid)
 	c->server = s;
 	c->uid = uid;
 	c->pid = pid;
+	c->monitor = monitor_group_member(&s->monitor, fd);
 	int r = loop_watch(s->loop, &c->watch, EPOLLIN);
 	if (r < 0) {
 		close(fd);
@@ -594,6 +595,7 @@ void server_init(struct server *s, struct loop *loop, struct pard_config *cfg, s
 	s->start_ns = pard_now_ns();
 	s->out_budget_soft = OUT_BUDGET_SOFT;
 	s->out_budget_hard = OUT_BUDGET_HARD;
+	monitor_group_resolve(&s->monitor, cfg->monitor_group);
 	loop->after_events = server_after_events;
 	loop->after_ctx = s;
 	loop_add_deadline(loop, server_due, s);

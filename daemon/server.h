@@ -9,6 +9,7 @@
 #include "config.h"
 #include "jobs.h"
 #include "loop.h"
+#include "monitor_group.h"
 #include "notify.h"
 #include "pool.h"
 
@@ -35,6 +36,7 @@ struct server {
 	size_t out_bytes;          /* output buffers of all clients: the budget in server.c */
 	size_t out_budget_soft, out_budget_hard;
 	uint64_t start_ns;
+	struct monitor_group monitor; /* cfg->monitor_group resolved: server_init, and main.c on reload */
 };
 
 /* Prepares s and registers its deadlines with loop; nothing listens yet. */

@@ -21,6 +21,7 @@ struct client {
 	struct client *next, *prev;
 	uid_t uid;
 	pid_t pid;
+	bool monitor;               /* in the monitoring group when it connected: sees every uid's usage */
 	char in[PARD_MAX_LINE + 1]; /* the longest line, its newline, and an optional '\r' */
 	size_t inlen;
 	bool discarding; /* skipping the rest of an overlong line */

@@ -83,6 +83,7 @@ check "libpard.so.0 is known to the dynamic linker" sh -c 'ldconfig -p | grep -q
 check "parctl runs on libpard0" sh -c 'ldd /usr/bin/parctl | grep -q "libpard.so.0 => /.*/libpard.so.0 "'
 check "pard user and group exist" getent passwd pard
 getent group pard
+check "group pard-monitor exists (sysusers.d)" getent group pard-monitor
 check "pard.socket enabled" test "$(systemctl is-enabled pard.socket)" = enabled
 check "pard.socket active" unit_active pard.socket
 sock_perm=$(stat -c '%a %U %G %F' /run/pard/pard.sock)
@@ -164,6 +165,10 @@ check "bash completion offers job ids" grep -qw "$id" <<<"$(completion parctl wa
 section "metrics for Prometheus: pard-metrics.socket"
 check "pard-metrics.socket is not enabled by the package" test "$(systemctl is-enabled pard-metrics.socket)" = disabled
 check "systemctl enable --now pard-metrics.socket" systemctl enable --now pard-metrics.socket
+# alice's image stays in the arena until its result expires: a per-uid row the exporter, a
+# dynamic user, may export only as a member of pard-monitor (pard.conf's monitor_group).
+expect_rc "alice: parctl submit fractal 100x100 --wait" 0 \
+	as_user alice parctl submit fractal 100x100 --iterations 5 --wait
 curl -sS -D /tmp/metrics.head -H 'Accept: application/openmetrics-text; version=1.0.0' \
 	http://127.0.0.1:9591/metrics >/tmp/metrics.txt
 cat /tmp/metrics.head
@@ -172,6 +177,9 @@ check "curl http://127.0.0.1:9591/metrics: OpenMetrics" grep -qi '^Content-Type:
 check "the scrape ends with # EOF" test "$(tail -1 /tmp/metrics.txt)" = "# EOF"
 check "the scrape counts alice's pi jobs" grep -Eq '^pard_jobs_submitted_total\{kind="pi"\} [1-9]' /tmp/metrics.txt
 check "the scrape shows the workers" grep -Eq '^pard_workers_wanted [1-9]' /tmp/metrics.txt
+grep '^pard_user_' /tmp/metrics.txt
+check "the scrape shows alice's row (the exporter is in pard-monitor): 40000 arena bytes held" \
+	grep -q "^pard_user_arena_bytes{uid=\"$(id -u alice)\",state=\"held\"} 40000\$" /tmp/metrics.txt
 check "curl http://127.0.0.1:9591/other: 404" \
 	test "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9591/other)" = 404
 systemd-analyze security --no-pager pard-metrics@scrape.service >/tmp/metrics-security.out 2>&1

@@ -41,6 +41,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.strategy, "fork");
 	assert_string_equal(c.socket, "/run/pard/pard.sock");
 	assert_string_equal(c.shm_name, "/pard");
+	assert_string_equal(c.monitor_group, "pard-monitor");
 	assert_true(c.queue_depth <= c.max_jobs);
 	assert_true(c.limits.max_trials == UINT64_C(1000000000000));
 }
@@ -64,6 +65,7 @@ static void test_valid_file(void **state)
 			  "arena_size = 1048576;\n"
 			  "result_retention = 5;\n"
 			  "chunk_retries = 9;\n"
+			  "monitor_group = \"ops.team-1\";\n"
 			  "log_level = \"debug\";\n",
 			  err, sizeof(err));
 	assert_int_equal(r, 0);
@@ -78,7 +80,11 @@ static void test_valid_file(void **state)
 	assert_int_equal(c.limits.arena_size, 1048576);
 	assert_int_equal(c.result_retention, 5);
 	assert_int_equal(c.chunk_retries, 9);
+	assert_string_equal(c.monitor_group, "ops.team-1");
 	assert_int_equal(c.log_level, PARD_LOG_DEBUG);
+	/* "" turns the monitoring group off. */
+	assert_int_equal(load_text(&c, "monitor_group = \"\";\n", err, sizeof(err)), 0);
+	assert_string_equal(c.monitor_group, "");
 }
 
 static void test_expand(void **state)
@@ -141,6 +147,12 @@ static const struct {
 	{"strategy = \"x\\ny\";\n", ":1:", "(got \"x\\x0ay\")"},
 	{"result_retention = -5;\n", ":1:", "result_retention must be from 0"},
 	{"log_level = \"loud\";\n", ":1:", "log_level must be one of"},
+	{"monitor_group = \"pard monitor\";\n", ":1:", "monitor_group must be a group name"},
+	{"monitor_group = \"-g\";\n", ":1:", "monitor_group must be a group name"},
+	{"monitor_group = \"a:b\";\n", ":1:", "monitor_group must be a group name"},
+	{"monitor_group = 5;\n", ":1:", "monitor_group must be a string"},
+	{"monitor_group = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n",
+	 ":1:", "monitor_group must be a group name"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
 	{"workers = ;\n", ":1:", "syntax error"},
 	/* Without L, libconfig 1.5 keeps the low 32 bits: 4294967306 would load as 10. */
