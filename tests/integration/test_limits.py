@@ -4,7 +4,8 @@
 pard with connections, jobs or images is refused with `ERR limit` naming the limit and its value,
 while another uid's job is accepted and finishes and the flooder's accepted jobs are undisturbed;
 `parctl stats` shows each user their own row and root every row; `parctl metrics` labels them by
-uid.
+uid. A member of monitor_group (a group the test makes with groupadd and removes) sees every
+uid's row, and still cannot cancel another uid's job.
 
 The other uids need no account: parctl runs under setpriv with numeric uids, from copies in the
 daemon's directory (the build tree may sit in a 0700 directory), and raw connections are made
@@ -15,9 +16,11 @@ Exit 77 (skipped) when not run as root.
 Run:  sudo python3 tests/integration/test_limits.py [-v] [--build-dir DIR]
 """
 
+import grp
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import unittest
@@ -63,15 +66,18 @@ class LimitsTest(PardTestCase):
             self.skipTest("uid %d cannot run parctl from %s: %s" % (UID_A, p.dir, r.stderr.strip()))
         return p
 
-    def as_uid(self, p, uid, *args, json_out=False):
-        """The real parctl as uid (numeric, no account needed)."""
-        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", self.parctl_copy,
+    def as_uid(self, p, uid, *args, json_out=False, gid=None, groups=()):
+        """The real parctl as uid (numeric, no account needed), with primary group gid (default:
+        the uid's number) and the supplementary groups given (default: none)."""
+        ids = ["--reuid=%d" % uid, "--regid=%d" % (uid if gid is None else gid)]
+        ids.append("--groups=" + ",".join(str(g) for g in groups) if groups else "--clear-groups")
+        cmd = ["setpriv"] + ids + [self.parctl_copy,
                "--socket", p.socket] + [str(a) for a in args] + (["--json"] if json_out else [])
         return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=pardtest.JOB_TIMEOUT, env=pardtest.clean_env())
 
-    def as_uid_json(self, p, uid, *args):
-        r = self.as_uid(p, uid, *args, json_out=True)
+    def as_uid_json(self, p, uid, *args, **ids):
+        r = self.as_uid(p, uid, *args, json_out=True, **ids)
         self.assertEqual(r.returncode, 0, "parctl %s as uid %d: %r" % (args, uid, r))
         return json.loads(r.stdout)
 
@@ -85,9 +91,9 @@ class LimitsTest(PardTestCase):
         self.addCleanup(c.close)
         return c
 
-    def users(self, p, uid=None):
+    def users(self, p, uid=None, **ids):
         """STATS' per-uid rows, as root (uid None) or as uid: {uid: row}."""
-        st = self.stats(p) if uid is None else self.as_uid_json(p, uid, "stats")
+        st = self.stats(p) if uid is None else self.as_uid_json(p, uid, "stats", **ids)
         return {u["uid"]: u for u in st["users"]}
 
     def test_connection_flood(self):
@@ -196,6 +202,56 @@ class LimitsTest(PardTestCase):
         mine = self.as_uid(p, UID_C, "metrics").stdout
         self.assertIn('pard_user_arena_bytes{uid="%d",state="held"} 4000000\n' % UID_C, mine)
         self.assertNotIn('uid="%d"' % UID_A, mine)
+
+    def reload(self, p, what, **changes):
+        """Rewrites pard.conf with changes, sends SIGHUP and waits for the log line `what`."""
+        settings = dict(p.settings)
+        settings.update(changes)
+        pardtest.write_config(p.config, settings)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: what in p.log(), what="the reload to log %r" % what)
+
+    def test_monitor_group(self):
+        if not shutil.which("groupadd") or not shutil.which("groupdel"):
+            self.skipTest("groupadd/groupdel (passwd) are missing")
+        name = "pardtest-mon%d" % os.getpid()
+        # pard starts before the group exists: nobody is a member, and the log says why.
+        p = self.start_shared(workers=2, monitor_group=name)
+        self.assertIn('monitor_group "%s": no such group' % name, p.log())
+        subprocess.run(["groupadd", "-r", name], check=True)
+        self.addCleanup(subprocess.run, ["groupdel", name])
+        gid = grp.getgrnam(name).gr_gid
+        # uid A's long job: a row of someone else's for the monitoring uid to see.
+        a = self.as_uid(p, UID_A, "submit", "pi", LONG_PI, "--seed", 1)
+        self.assertEqual(a.returncode, 0, a)
+        job = a.stdout.strip()
+        self.addCleanup(self.parctl, p, "cancel", job)
+        monitor = 64004
+        self.assertEqual(list(self.users(p, monitor, groups=[gid])), [monitor])
+        # A reload looks the name up again: now members see every uid's row.
+        self.reload(p, 'monitor_group "%s" (gid %d)' % (name, gid), monitor_group=name)
+        for ids in ({"groups": [gid]}, {"gid": gid}):  # supplementary, then primary group
+            rows = self.users(p, monitor, **ids)
+            self.assertEqual(sorted(rows), [UID_A, monitor], ids)
+            self.assertEqual(rows[UID_A]["jobs_running"], 1, ids)
+            self.assertEqual(rows[UID_A]["exempt"], 0)
+        text = self.as_uid(p, monitor, "metrics", groups=[gid]).stdout
+        self.assertIn('pard_user_jobs{uid="%d",state="running"} 1\n' % UID_A, text)
+        # Someone outside it sees their own row only.
+        self.assertEqual(list(self.users(p, UID_B)), [UID_B])
+        self.assertNotIn('uid="%d"' % UID_A, self.as_uid(p, UID_B, "metrics").stdout)
+        # Seeing is all the group gives: another uid's job can be neither cancelled nor read, nor
+        # the pool resized.
+        for args in (("cancel", job), ("status", job), ("workers", 1)):
+            r = self.as_uid(p, monitor, *args, groups=[gid], json_out=True)
+            self.assertEqual(r.returncode, 4, (args, r))
+            self.assertEqual(json.loads(r.stdout)["error"], "perm", (args, r))
+        self.assertEqual(self.parctl_json(p, "status", job)["state"], "running")
+        self.assertEqual(self.stats(p)["workers"], 2)
+        # "" turns it off.
+        self.reload(p, "configuration reloaded", monitor_group="")
+        wait_until(lambda: p.log().count("configuration reloaded") >= 2, what="the second reload")
+        self.assertEqual(list(self.users(p, monitor, groups=[gid])), [monitor])
 
 
 if __name__ == "__main__":
