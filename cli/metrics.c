@@ -187,8 +187,8 @@ static int fetch(struct parctl *p, bool openmetrics, char **text, size_t *len)
 	struct pard_job_list *list;
 	if (pard_metrics(c, &daemon, &list))
 		return parctl_fail(p);
-	/* Per-uid rows: every uid for root and pard's user, the caller's own for anyone else; none
-	 * from a pard that has no STATS users. */
+	/* Per-uid rows: every uid for root, pard's user and monitor_group's members, the caller's own
+	 * for anyone else; none from a pard that has no STATS users. */
 	struct pard_info *stats = NULL;
 	struct pard_job_list *users = NULL;
 	if (pard_stats_users(c, &stats, &users)) {

@@ -124,8 +124,8 @@ PARD_PUBLIC enum pard_error pard_metrics(struct pard_connection *c, struct pard_
 					 struct pard_job_list **kinds);
 /* STATS users: *stats the daemon's counters (as pard_stats), *users one entry per uid (uid, clients,
  * jobs_queued, jobs_running, chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid
- * for root and the daemon's own user, the caller's own for anyone else. Both are the caller's to
- * free. */
+ * for root, the daemon's own user and members of pard.conf's monitor_group, the caller's own for
+ * anyone else. Both are the caller's to free. */
 PARD_PUBLIC enum pard_error pard_stats_users(struct pard_connection *c, struct pard_info **stats,
 					     struct pard_job_list **users);
 /* Resizes the pool (root or the daemon's own user). */

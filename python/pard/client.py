@@ -646,8 +646,8 @@ class Client:
 
     def user_stats(self):
         """STATS users: a list of dicts, one per uid (uid, clients, jobs_queued, jobs_running,
-        chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid for root and pard's
-        own user, this user's own row for anyone else."""
+        chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid for root, pard's own
+        user and members of pard.conf's monitor_group, this user's own row for anyone else."""
         def read(conn, word, fields, deadline):
             if word != "OK":
                 raise errors.ProtocolError("not a STATS reply: %s" % word)
