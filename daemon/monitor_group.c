@@ -19,8 +19,10 @@ void monitor_group_resolve(struct monitor_group *m, const char *name)
 	errno = 0;
 	const struct group *g = getgrnam(name);
 	if (!g) {
+		/* getgrnam(3): these errno values, like 0, also mean only that the name is not there. */
+		bool absent = !errno || errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM;
 		log_notice("monitor_group \"%s\": %s; only root and pard's own user see every uid's usage", name,
-			   errno ? strerror(errno) : "no such group");
+			   absent ? "no such group" : strerror(errno));
 		return;
 	}
 	m->set = true;
