@@ -11,6 +11,7 @@
 
 #include "pard/kernel.h"
 #include "pard/log.h"
+#include "weights.h"
 
 #define PARD_DEFAULT_CONFIG "/etc/pard/pard.conf"
 
@@ -31,6 +32,8 @@ struct pard_config {
 	unsigned stop_grace;            /* seconds SIGTERM waits for running chunks */
 	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
 	int log_level;
+	char user_weights[1024]; /* fair-share weights as written (CONFIG_WEIGHTS) */
+	struct weights weights;  /* ...resolved to uids when loaded */
 	struct pard_limits limits;
 };
 
@@ -41,6 +44,7 @@ enum config_kind {
 	CONFIG_PATH,      /* absolute file path; stored as the string */
 	CONFIG_SHM_NAME,  /* "/name", no other slash; stored as the string */
 	CONFIG_LOG_LEVEL, /* a level name; stored as enum pard_log_level */
+	CONFIG_WEIGHTS,   /* "USER:W,@GROUP:W" (weights.h); stored as the string and resolved in weights */
 };
 
 struct config_setting_info {

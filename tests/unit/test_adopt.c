@@ -73,7 +73,7 @@ static struct job *submit(struct fixture *f, const char *kind, const char *arg, 
 	assert_non_null(k);
 	assert_int_equal(k->parse(opt ? 2 : 1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, &job, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, 0, &job, err, sizeof(err)), 0);
 	return job;
 }
 
@@ -162,7 +162,7 @@ static void test_every_state_kept(void **state)
 	const struct pard_kernel *fr = pard_kernel_find("fractal");
 	assert_int_equal(fr->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *next;
-	assert_int_equal(jobs_submit(&f->js, fr, &p, 1000, 0, &next, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, fr, &p, 1000, 0, 0, &next, err, sizeof(err)), 0);
 	assert_int_equal(next->id, ids[4] + 1);
 	assert_int_not_equal(next->buffer_off, image_off);
 	/* The requeued chunk runs once more; the chunks done before are not run again. */
@@ -177,7 +177,7 @@ static void test_every_state_kept(void **state)
 	char *pargv[] = {(char *)"20000000", (char *)"seed=4"};
 	const struct pard_kernel *pi = pard_kernel_find("pi");
 	assert_int_equal(pi->parse(2, pargv, &f->cfg.limits, &pp, err, sizeof(err)), 0);
-	assert_int_equal(jobs_submit(&f->js, pi, &pp, 1000, 0, &clean, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &pp, 1000, 0, 0, &clean, err, sizeof(err)), 0);
 	run(f, 3, 0);
 	jobs_collect(&f->js);
 	assert_string_equal(r->result, clean->result);
@@ -343,7 +343,7 @@ static void test_unrecorded_submission_cleared(void **state)
 	char *argv[] = {(char *)"1000"};
 	const struct pard_kernel *pi = pard_kernel_find("pi");
 	assert_int_equal(pi->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
-	assert_int_equal(jobs_submit(&f->js, pi, &p, 1000, 0, &next, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, 1000, 0, 0, &next, err, sizeof(err)), 0);
 	assert_int_equal(next->id, id + 1);
 }
 

@@ -71,7 +71,7 @@ static struct job *submit_pi(struct fixture *f, const char *trials, const char *
 	assert_non_null(pi);
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	int r = jobs_submit(&f->js, pi, &p, 1000, f->timeout_ns, &job, err, sizeof(err));
+	int r = jobs_submit(&f->js, pi, &p, 1000, 0, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
 }
 
@@ -169,7 +169,7 @@ static void test_queue_full(void **state)
 	char err[256];
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job;
-	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, &job, err, sizeof(err)), -EBUSY);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, 0, &job, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "queue_depth 3"));
 }
 
