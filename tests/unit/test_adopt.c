@@ -277,6 +277,31 @@ static void test_slot_of_another_job_fails(void **state)
 	check_failed(f, id, "its slot describes another job");
 }
 
+/* A job's priority is kept across the restart (record and slot), so it is served as before;
+ * one outside the range, or a slot that disagrees, makes the job fail. */
+static void test_priority_kept(void **state)
+{
+	struct fixture *f = *state;
+	const struct pard_kernel *k = pard_kernel_find("pi");
+	union pard_params p;
+	char err[256];
+	char *argv[] = {"20000000", "seed=1"};
+	assert_int_equal(k->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	struct job *low, *odd, *torn;
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, -7, 0, &low, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 3, 0, &odd, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, 0, &torn, err, sizeof(err)), 0);
+	uint64_t low_id = low->id, odd_id = odd->id, torn_id = torn->id;
+	pard_segment_record(&f->seg, odd->slot)->priority = PARD_PRIORITY_MAX + 1;
+	pard_segment_job(&f->seg, torn->slot)->priority = 2;
+	adopt(f);
+	struct job *kept = find(f, low_id);
+	assert_int_equal(kept->priority, -7);
+	assert_int_equal(pard_segment_job(&f->seg, kept->slot)->priority, -7);
+	check_failed(f, odd_id, "its record has a priority 21 outside -20..20");
+	check_failed(f, torn_id, "its slot describes another job");
+}
+
 static void test_done_with_chunk_not_done_fails(void **state)
 {
 	struct fixture *f = *state;
@@ -391,6 +416,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_impossible_chunk_word_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_by_impossible_worker_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_of_another_job_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_priority_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_with_chunk_not_done_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_state_and_kind_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_buffers_fail, setup, teardown),
