@@ -63,7 +63,8 @@ class SchedTest(PardTestCase):
     def start_shared(self, **settings):
         """A pard whose socket every uid may use (as group pard's members may); parctl and libpard
         copied where those uids can run them."""
-        p = self.start_pard(workers=WORKERS, max_jobs=512, queue_depth=512, **settings)
+        settings.setdefault("workers", WORKERS)
+        p = self.start_pard(max_jobs=512, queue_depth=512, **settings)
         if "unknown job kind" in self.parctl(p, "submit", "testhook").stderr:
             self.skipTest("pard was built without the testhook job kind (-Dtest_hooks=true)")
         os.chmod(p.dir, 0o755)
@@ -114,6 +115,30 @@ class SchedTest(PardTestCase):
                 out[i] = fields
         return out
 
+    def chunk_share(self, res, a, b):
+        """B's share of the chunk time while both users had jobs queued (from B's first chunk to
+        B's last chunk's start; A's queue must outlast it)."""
+        b_starts = sorted(res[i]["started"] for i in b)
+        lo, hi = b_starts[0], b_starts[-1]
+        self.assertGreater(max(res[i]["started"] for i in a), hi,
+                           "A's queue ran dry before B's last chunk: the window shows nothing")
+        in_window = lambda i: lo <= res[i]["started"] <= hi
+        time_a = sum(res[i]["elapsed"] for i in a if in_window(i))
+        time_b = sum(res[i]["elapsed"] for i in b if in_window(i))
+        return time_b / (time_a + time_b), time_a, time_b
+
+    def test_weights_in_pard_conf(self):
+        # user_weights gives uid A three times B's share: on 4 workers A runs 3 chunks at a time and
+        # B one, so B gets about a quarter of the chunk time. (On 2 workers each would get one:
+        # every user with work gets a worker before anyone gets a second.)
+        p = self.start_shared(workers=4, user_weights="%d:3" % UID_A)
+        a = self.flood(p, UID_A, 120, "testhook", "1", "sleep_ms=%d" % CHUNK_MS)
+        b = self.flood(p, UID_B, 20, "testhook", "1", "sleep_ms=%d" % CHUNK_MS)
+        share_b, time_a, time_b = self.chunk_share(self.results(p, a + b), a, b)
+        self.assertTrue(0.15 <= share_b <= 0.35,
+                        "uid B (weight 1 against 3) got %.0f%% of the chunk time (A %.3f s, B %.3f s)" %
+                        (100 * share_b, time_a, time_b))
+
     def test_two_users_share_the_workers(self):
         # uid A queues 80 chunks, then uid B 30: B must not wait behind A's queue, and while both
         # have work queued each gets about half of the chunk time. (In submission order, B would
@@ -124,16 +149,7 @@ class SchedTest(PardTestCase):
         res = self.results(p, a + b)
         for i in a:
             self.assertEqual(res[i]["priority"], 0)
-        # The window: from B's first chunk to B's last chunk's start, while A still has queued
-        # jobs (checked: A's last job starts after it).
-        b_starts = sorted(res[i]["started"] for i in b)
-        lo, hi = b_starts[0], b_starts[-1]
-        self.assertGreater(max(res[i]["started"] for i in a), hi,
-                           "A's queue ran dry before B's last chunk: the window shows nothing")
-        in_window = lambda i: lo <= res[i]["started"] <= hi
-        time_a = sum(res[i]["elapsed"] for i in a if in_window(i))
-        time_b = sum(res[i]["elapsed"] for i in b if in_window(i))
-        share_b = time_b / (time_a + time_b)
+        share_b, time_a, time_b = self.chunk_share(res, a, b)
         self.assertTrue(0.4 <= share_b <= 0.6,
                         "uid B got %.0f%% of the chunk time while both had work queued (A %.3f s, B %.3f s)" %
                         (100 * share_b, time_a, time_b))
