@@ -48,14 +48,14 @@ static void *worker(void *arg)
 		uint32_t c = atomic_fetch_add(&job->next, 1);
 		if (c >= job->nchunks)
 			return NULL;
-		fractal_rows(job->p, c * job->p->rows_per_chunk, job->p->rows_per_chunk, job->image, job->impl);
+		fractal_pixels(job->p, (uint64_t)c * job->p->chunk_pixels, job->p->chunk_pixels, job->image, job->impl);
 	}
 }
 
 static double run_threads(const struct fractal_params *p, int32_t *image, enum simd_impl impl)
 {
 	struct shared_job job = {.p = p, .image = image, .impl = impl};
-	job.nchunks = (p->height + p->rows_per_chunk - 1) / p->rows_per_chunk;
+	job.nchunks = (uint32_t)(((uint64_t)p->width * p->height + p->chunk_pixels - 1) / p->chunk_pixels);
 	atomic_init(&job.next, 0);
 	pthread_t tid[THREADS];
 	double t0 = now_seconds();
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [WIDTH HEIGHT ITERATIONS]\n", argv[0]);
 		return 2;
 	}
-	p.rows_per_chunk = fractal_rows_per_chunk(p.width, p.height, p.iterations);
+	p.chunk_pixels = fractal_chunk_pixels(p.width, p.height, p.iterations);
 	size_t n = (size_t)p.width * p.height;
 	int32_t *image = malloc(n * sizeof(*image));
 	if (!image) {
@@ -103,9 +103,9 @@ int main(int argc, char **argv)
 	/* Touch the pages once so the first timed run does not pay for faulting them in. */
 	memset(image, 0, n * sizeof(*image));
 
-	printf("width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32 " rows_per_chunk=%" PRIu32 " chunks=%" PRIu32
+	printf("width=%" PRIu32 " height=%" PRIu32 " iterations=%" PRIu32 " chunk_pixels=%" PRIu64 " chunks=%" PRIu64
 	       " best=%s\n",
-	       p.width, p.height, p.iterations, p.rows_per_chunk, (p.height + p.rows_per_chunk - 1) / p.rows_per_chunk,
+	       p.width, p.height, p.iterations, p.chunk_pixels, ((uint64_t)n + p.chunk_pixels - 1) / p.chunk_pixels,
 	       simd_impl_name(simd_best_impl()));
 	for (int impl = 0; impl < SIMD_IMPL_COUNT; impl++) {
 		const char *name = simd_impl_name((enum simd_impl)impl);

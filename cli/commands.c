@@ -359,7 +359,7 @@ static int cmd_list(struct parctl *p, int argc, char **argv)
 	if (p->json)
 		printf("{\"jobs\": [");
 	else if (count)
-		printf("%-8s %-8s %-10s %-12s %s\n", "ID", "KIND", "STATE", "CHUNKS", "OWNER");
+		printf("%-8s %-8s %-10s %-12s %-8s %s\n", "ID", "KIND", "STATE", "CHUNKS", "PRIORITY", "OWNER");
 	for (size_t k = 0; k < count; k++) {
 		const struct pard_info *j = pard_job_list_get(l, k);
 		if (p->json) {
@@ -372,9 +372,10 @@ static int cmd_list(struct parctl *p, int argc, char **argv)
 		const char *done = pard_info_get(j, "done"), *chunks = pard_info_get(j, "chunks");
 		char progress[48];
 		snprintf(progress, sizeof(progress), "%s/%s", done ? done : "?", chunks ? chunks : "?");
-		printf("%-8s %-8s %-10s %-12s %s\n", pard_info_get(j, "id") ? pard_info_get(j, "id") : "?",
+		printf("%-8s %-8s %-10s %-12s %-8s %s\n", pard_info_get(j, "id") ? pard_info_get(j, "id") : "?",
 		       pard_info_get(j, "kind") ? pard_info_get(j, "kind") : "?",
 		       pard_info_get(j, "state") ? pard_info_get(j, "state") : "?", progress,
+		       pard_info_get(j, "priority") ? pard_info_get(j, "priority") : "?",
 		       pard_info_get(j, "owner") ? pard_info_get(j, "owner") : "?");
 	}
 	if (p->json)

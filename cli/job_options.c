@@ -9,6 +9,9 @@
 
 const struct pard_kernel_option parctl_job_options[] = {
 	{.name = "timeout", .value = "SECONDS", .help = "fail the job when it is unfinished after this long"},
+	{.name = "priority",
+	 .value = "N",
+	 .help = "serve it before lower priorities (-20..20, default 0; above 0: root or pard's user)"},
 	{.name = PARCTL_WAIT_OPTION, .help = "wait and print the result (as wait does)"},
 	{0},
 };

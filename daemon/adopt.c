@@ -72,6 +72,11 @@ enum adopt_verdict adopt_check(const struct pard_segment *seg, uint32_t i, char 
 		snprintf(why, len, "its record names an unknown kind %u", r->kind);
 		return ADOPT_FAIL;
 	}
+	if (r->priority < PARD_PRIORITY_MIN || r->priority > PARD_PRIORITY_MAX) {
+		snprintf(why, len, "its record has a priority %d outside %d..%d", (int)r->priority, PARD_PRIORITY_MIN,
+			 PARD_PRIORITY_MAX);
+		return ADOPT_FAIL;
+	}
 	uint32_t n = k->chunk_count(&r->params);
 	uint64_t bytes = k->result_bytes(&r->params);
 	if (n < 1 || n > PARD_MAX_CHUNKS || bytes > h->arena_size) {
@@ -99,7 +104,7 @@ enum adopt_verdict adopt_check(const struct pard_segment *seg, uint32_t i, char 
 	if (!published)
 		return ADOPT_KEEP;
 	/* The slot the workers saw must describe the same job. */
-	if (s->id != r->id || s->kind != r->kind || s->nchunks != n ||
+	if (s->id != r->id || s->kind != r->kind || s->nchunks != n || s->priority != r->priority ||
 	    memcmp(&s->params, &r->params, sizeof(s->params)) ||
 	    (has_buffer && (s->result_off != r->buffer_off || s->result_bytes != r->buffer_bytes))) {
 		snprintf(why, len, "its slot describes another job (id %llu, kind %u, %u chunks)",

@@ -68,6 +68,29 @@ static const char *kind_name_at(size_t i, const void *ctx)
 	return pard_kernel_at(i)->name;
 }
 
+/* Reads priority=N for c: a whole number in PARD_PRIORITY_MIN..MAX, above 0 only for root and the
+ * daemon's user (as nice: anyone may lower their own). Returns 0, or -1 after replying. */
+static int parse_priority(struct client *c, const char *v, bool again, int32_t *out)
+{
+	bool neg = v[0] == '-';
+	uint64_t mag;
+	if (again || pard_parse_u64(v + neg, 0, (uint64_t)(neg ? -PARD_PRIORITY_MIN : PARD_PRIORITY_MAX), &mag) < 0) {
+		client_reply(c, "ERR " PARD_ERR_BADARG " priority must be given once, a whole number from %d to %d",
+			     PARD_PRIORITY_MIN, PARD_PRIORITY_MAX);
+		return -1;
+	}
+	int32_t p = neg ? -(int32_t)mag : (int32_t)mag;
+	if (p > 0 && c->uid != 0 && c->uid != geteuid()) {
+		client_reply(c,
+			     "ERR " PARD_ERR_PERM " priority %d is above 0: only root or the daemon's user (uid %u) "
+			     "may raise a job's priority; anyone may lower it (%d to 0)",
+			     (int)p, (unsigned)geteuid(), PARD_PRIORITY_MIN);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
 /* Parses and admits a job; returns it, or NULL after replying with the error. */
 static struct job *submit(struct server *s, struct client *c, int argc, char **argv)
 {
@@ -91,11 +114,20 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 		client_reply(c, "ERR " PARD_ERR_BUSY " %s", pool_broken(s->pool));
 		return NULL;
 	}
-	/* timeout=SECONDS belongs to every kind: take it out before the kernel sees the arguments. */
+	/* timeout=SECONDS and priority=N belong to every kind: take them out before the kernel sees
+	 * the arguments. */
 	uint64_t timeout_ns = 0;
+	int32_t priority = 0;
+	bool priority_given = false;
 	char *kargv[PARD_MAX_ARGS];
 	int kargc = 0;
 	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "priority=", 9)) {
+			if (parse_priority(c, argv[i] + 9, priority_given, &priority) < 0)
+				return NULL;
+			priority_given = true;
+			continue;
+		}
 		if (strncmp(argv[i], "timeout=", 8) != 0) {
 			kargv[kargc++] = argv[i];
 			continue;
@@ -119,7 +151,7 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 		return NULL;
 	}
 	struct job *job;
-	r = jobs_submit(s->jobs, k, &params, c->uid, timeout_ns, &job, err, sizeof(err));
+	r = jobs_submit(s->jobs, k, &params, c->uid, priority, timeout_ns, &job, err, sizeof(err));
 	if (r < 0) {
 		client_reply(c, "ERR %s %s",
 			     r == -E2BIG    ? PARD_ERR_TOOLARGE
@@ -220,9 +252,9 @@ static void cmd_status(struct server *s, struct client *c, int argc, char **argv
 	jobs_refresh_state(s->jobs, job);
 	jobs_progress(s->jobs, job, &done, &total);
 	uint64_t end = job_is_terminal(job) ? job->finish_ns : pard_now_ns();
-	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f", (unsigned long long)job->id,
-		     job->kernel->name, job_state_name(job), total, done, (unsigned)job->owner,
-		     pard_seconds(end - job->submit_ns));
+	client_reply(c, "OK id=%llu kind=%s state=%s chunks=%u done=%u owner=%u age=%.6f priority=%d",
+		     (unsigned long long)job->id, job->kernel->name, job_state_name(job), total, done,
+		     (unsigned)job->owner, pard_seconds(end - job->submit_ns), (int)job->priority);
 }
 
 static void cmd_cancel(struct server *s, struct client *c, int argc, char **argv)
@@ -266,8 +298,9 @@ static void cmd_list(struct server *s, struct client *c, int argc, char **argv)
 		uint32_t done, total;
 		jobs_refresh_state(s->jobs, j);
 		jobs_progress(s->jobs, j, &done, &total);
-		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u", (unsigned long long)j->id,
-			     j->kernel->name, job_state_name(j), total, done, (unsigned)j->owner);
+		client_reply(c, "JOB id=%llu kind=%s state=%s chunks=%u done=%u owner=%u priority=%d",
+			     (unsigned long long)j->id, j->kernel->name, job_state_name(j), total, done,
+			     (unsigned)j->owner, (int)j->priority);
 	}
 }
 

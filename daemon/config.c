@@ -194,6 +194,11 @@ static const struct config_setting_info settings[] = {
 	 .max = 3600,
 	 .def = 10,
 	 .desc = "Seconds SIGTERM lets running chunks finish before their workers are killed."},
+	{.name = "user_weights",
+	 .kind = CONFIG_WEIGHTS,
+	 FIELD(user_weights),
+	 .def_str = "",
+	 .desc = "Fair-share weights per user or @group; users of one priority share the workers in proportion (unnamed: 1)."},
 	{.name = "log_level",
 	 .kind = CONFIG_LOG_LEVEL,
 	 FIELD(log_level),
@@ -504,6 +509,14 @@ static int apply_string(struct load *l, struct pard_config *c, const config_sett
 		c->log_level = lvl;
 		return 0;
 	}
+	case CONFIG_WEIGHTS: {
+		char why2[256];
+		if (weights_parse(out, &c->weights, why2, sizeof(why2)) < 0) {
+			problem(l, s, "%s: %s", r->name, why2);
+			return -1;
+		}
+		break;
+	}
 	case CONFIG_MODE: {
 		char *end;
 		errno = 0;
@@ -728,6 +741,9 @@ static void format_range(const struct config_setting_info *s, char *out, size_t 
 		break;
 	case CONFIG_LOG_LEVEL:
 		snprintf(out, len, "A level name");
+		break;
+	case CONFIG_WEIGHTS:
+		snprintf(out, len, "\"USER:WEIGHT, @GROUP:WEIGHT, ...\", weights from 1 to %d", WEIGHTS_MAX);
 		break;
 	}
 }

@@ -11,6 +11,7 @@
 
 #include "pard/kernel.h"
 #include "pard/log.h"
+#include "weights.h"
 
 #define PARD_DEFAULT_CONFIG "/etc/pard/pard.conf"
 /* Connections the daemon serves at once (fewer when RLIMIT_NOFILE is lower); one more is refused. */
@@ -38,6 +39,8 @@ struct pard_config {
 	uint64_t max_arena_bytes_per_user;
 	char monitor_group[64]; /* its members see every uid's usage (monitor_group.h); empty: none */
 	int log_level;
+	char user_weights[1024]; /* fair-share weights as written (CONFIG_WEIGHTS) */
+	struct weights weights;  /* ...resolved to uids when loaded */
 	struct pard_limits limits;
 };
 
@@ -49,6 +52,7 @@ enum config_kind {
 	CONFIG_SHM_NAME,  /* "/name", no other slash; stored as the string */
 	CONFIG_GROUP,     /* a group name, or empty for none; stored as the string */
 	CONFIG_LOG_LEVEL, /* a level name; stored as enum pard_log_level */
+	CONFIG_WEIGHTS,   /* "USER:W,@GROUP:W" (weights.h); stored as the string and resolved in weights */
 };
 
 struct config_setting_info {

@@ -193,6 +193,7 @@ static void job_save(struct jobs *js, const struct job *job)
 	r->ends_as = job->ends_as;
 	r->kind = job->kernel ? job->kernel->kind : 0;
 	r->owner_uid = (uint32_t)job->owner;
+	r->priority = job->priority;
 	r->flags = (job->published ? PARD_RECORD_PUBLISHED : 0) | (job->has_buffer ? PARD_RECORD_HAS_BUFFER : 0) |
 		   (job->in_lru ? PARD_RECORD_FETCHED : 0);
 	r->id = job->id;
@@ -232,6 +233,8 @@ static void job_publish(struct jobs *js, struct job *job)
 	s->kind = k->kind;
 	s->nchunks = n;
 	s->owner_uid = (uint32_t)job->owner;
+	s->priority = job->priority;
+	s->weight = weights_of(&js->cfg->weights, job->owner);
 	s->id = job->id;
 	s->seq = js->next_seq++;
 	atomic_store_explicit(&js->seg->hdr->next_seq, js->next_seq, memory_order_relaxed);
@@ -368,7 +371,7 @@ static struct job *free_slot(struct jobs *js)
 }
 
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
-		uint64_t timeout_ns, struct job **out, char *err, size_t errlen)
+		int32_t priority, uint64_t timeout_ns, struct job **out, char *err, size_t errlen)
 {
 	if (js->active >= js->cfg->queue_depth) {
 		snprintf(err, errlen, "queue full: %u jobs queued or running (queue_depth %u)", js->active,
@@ -419,6 +422,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	atomic_store(&js->seg->hdr->next_id, js->next_id);
 	job->kernel = k;
 	job->owner = owner;
+	job->priority = priority;
 	job->params = *params;
 	job->submit_ns = pard_now_ns();
 	job->finish_ns = job->expire_ns = 0;
@@ -773,6 +777,7 @@ static void adopt_fail(struct jobs *js, struct job *job, const struct pard_job_r
 	job->id = r->id;
 	job->kernel = k ? k : &unknown_kind;
 	job->owner = (uid_t)r->owner_uid;
+	job->priority = r->priority;
 	job->params = r->params;
 	job->submit_ns = r->submit_ns;
 	job->state = JOB_FAILED;
@@ -795,6 +800,7 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 	job->id = r->id;
 	job->kernel = pard_kernel_by_kind(r->kind);
 	job->owner = (uid_t)r->owner_uid;
+	job->priority = r->priority;
 	job->params = r->params;
 	job->state = (enum job_state)r->state;
 	job->ends_as = (enum job_state)r->ends_as;

@@ -48,6 +48,7 @@ struct job {
 	enum job_state ends_as; /* ENDING: CANCELLED or FAILED */
 	const struct pard_kernel *kernel;
 	uid_t owner;
+	int32_t priority; /* PARD_PRIORITY_MIN..MAX (segment.h) */
 	uint64_t submit_ns;
 	uint64_t finish_ns;
 	uint64_t expire_ns;   /* when a finished job's slot is freed */
@@ -107,7 +108,7 @@ int jobs_adopt(struct jobs *js);
  * cannot back its buffer), with the reason in err. A waiting job
  * whose buffer cannot be backed when its turn comes fails with that reason. */
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
-		uint64_t timeout_ns, struct job **out, char *err, size_t errlen);
+		int32_t priority, uint64_t timeout_ns, struct job **out, char *err, size_t errlen);
 /* Returns the job with this id, or NULL when unknown or expired. */
 struct job *jobs_find(struct jobs *js, uint64_t id);
 /* Drops the job's queued chunks; chunks already running finish and are discarded.

@@ -14,8 +14,14 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 	case JOB_DONE: {
 		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
 		double elapsed = start && end >= start ? pard_seconds(end - start) : 0.0;
-		client_reply(c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f%s", id,
-			     job->kernel->name, job->result, elapsed, pard_seconds(job->finish_ns - job->submit_ns),
+		/* queued: submission to the first chunk; started: the daemon's CLOCK_MONOTONIC at the
+		 * first chunk, comparable between jobs. */
+		double queued = start >= job->submit_ns ? pard_seconds(start - job->submit_ns) : 0.0;
+		client_reply(c,
+			     "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f queued=%.6f started=%.6f "
+			     "priority=%d%s",
+			     id, job->kernel->name, job->result, elapsed, pard_seconds(job->finish_ns - job->submit_ns),
+			     queued, pard_seconds(start), (int)job->priority,
 			     job->has_buffer && !data ? " data=none" : "");
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)

@@ -76,31 +76,114 @@ static bool claim_any(const struct pard_segment *seg, uint32_t w, uint32_t *slot
 	return false;
 }
 
+/* Running chunks per uid, counted over the run queue for one choice: a small open-addressed
+ * table on the stack; a bitmap says which entries are in use, so starting one costs 64 bytes. */
+#define SHARE_SLOTS 512u
+struct shares {
+	uint64_t used[SHARE_SLOTS / 64];
+	struct {
+		uint32_t uid, running, weight;
+	} e[SHARE_SLOTS];
+};
+
+/* The entry of uid, made when absent; UINT32_MAX when the table is full (more uids than slots: such a
+ * uid's share is then judged by its job alone). */
+static unsigned share_find(struct shares *t, uint32_t uid, bool make)
+{
+	unsigned h = (uid * 2654435761u) % SHARE_SLOTS;
+	for (unsigned k = 0; k < SHARE_SLOTS; k++, h = (h + 1) % SHARE_SLOTS) {
+		bool used = t->used[h / 64] >> (h % 64) & 1;
+		if (used && t->e[h].uid == uid)
+			return h;
+		if (!used) {
+			if (!make)
+				return UINT32_MAX;
+			t->used[h / 64] |= UINT64_C(1) << (h % 64);
+			t->e[h].uid = uid;
+			t->e[h].running = 0;
+			t->e[h].weight = 1;
+			return h;
+		}
+	}
+	return UINT32_MAX;
+}
+
+/* Whether share a (running chunks over weight) is smaller than share b. */
+static bool share_less(uint32_t running_a, uint32_t weight_a, uint32_t running_b, uint32_t weight_b)
+{
+	return (uint64_t)running_a * weight_b < (uint64_t)running_b * weight_a;
+}
+
+static struct pard_job_slot *active_job(const struct pard_segment *seg, _Atomic uint32_t *runq, uint32_t q,
+					uint32_t *slot)
+{
+	uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
+	if (!e)
+		return NULL;
+	struct pard_job_slot *job = pard_segment_job(seg, e - 1);
+	if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE)
+		return NULL;
+	*slot = e - 1;
+	return job;
+}
+
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
 {
 	const struct pard_segment_header *h = seg->hdr;
 	_Atomic uint32_t *runq = pard_segment_runq(seg);
-	/* Fair share: serve the job with the fewest running chunks, the oldest among equals, so a
-	 * small job is not stuck behind a huge one. A job with nothing left to claim is skipped. */
+	/* The order workers serve jobs in (design.md, "Scheduling"): the highest priority first; within
+	 * it the uid with the fewest running chunks for its weight, so users share the workers whatever
+	 * their number of jobs; within that uid the job with the fewest running chunks, the oldest
+	 * among equals, so a small job is not stuck behind a huge one. A job with nothing left to
+	 * claim is skipped. Two passes over the run queue: one counts each uid's running chunks (its
+	 * full jobs included), one chooses; no lock, O(active jobs). */
 	uint32_t tried[64];
 	unsigned ntried = 0;
+	struct shares shares;
 	for (;;) {
-		uint32_t best = UINT32_MAX, best_running = UINT32_MAX;
-		uint64_t best_seq = UINT64_MAX;
+		memset(shares.used, 0, sizeof(shares.used));
+		int32_t top = INT32_MIN;
 		uint32_t used = atomic_load_explicit(&h->runq_used, memory_order_acquire);
 		for (uint32_t q = 0; q < used; q++) {
-			uint32_t e = atomic_load_explicit(&runq[q], memory_order_acquire);
-			if (!e)
+			uint32_t s;
+			struct pard_job_slot *job = active_job(seg, runq, q, &s);
+			if (!job)
 				continue;
-			struct pard_job_slot *job = pard_segment_job(seg, e - 1);
-			if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE ||
-			    tried_before(tried, ntried, e - 1))
+			unsigned u = share_find(&shares, job->owner_uid, true);
+			if (u != UINT32_MAX) {
+				shares.e[u].running += atomic_load_explicit(&job->running, memory_order_relaxed);
+				if (job->weight > shares.e[u].weight)
+					shares.e[u].weight = job->weight;
+			}
+			if (job->priority > top && !tried_before(tried, ntried, s))
+				top = job->priority;
+		}
+		uint32_t best = UINT32_MAX, best_running = 0, best_user_running = 0, best_weight = 1;
+		uint64_t best_seq = 0;
+		for (uint32_t q = 0; q < used && top != INT32_MIN; q++) {
+			uint32_t s;
+			struct pard_job_slot *job = active_job(seg, runq, q, &s);
+			if (!job || job->priority != top || tried_before(tried, ntried, s))
 				continue;
 			uint32_t running = atomic_load_explicit(&job->running, memory_order_relaxed);
-			if (running < best_running || (running == best_running && job->seq < best_seq)) {
+			unsigned u = share_find(&shares, job->owner_uid, false);
+			uint32_t user_running = u != UINT32_MAX ? shares.e[u].running : running;
+			uint32_t weight = u != UINT32_MAX ? shares.e[u].weight : (job->weight ? job->weight : 1);
+			bool better;
+			if (best == UINT32_MAX)
+				better = true;
+			else if (share_less(user_running, weight, best_user_running, best_weight))
+				better = true;
+			else if (share_less(best_user_running, best_weight, user_running, weight))
+				better = false;
+			else
+				better = running < best_running || (running == best_running && job->seq < best_seq);
+			if (better) {
+				best = s;
 				best_running = running;
+				best_user_running = user_running;
+				best_weight = weight;
 				best_seq = job->seq;
-				best = e - 1;
 			}
 		}
 		if (best == UINT32_MAX)

@@ -79,10 +79,13 @@ static const struct fractal_params *params_of(const union pard_params *p)
 	return (const struct fractal_params *)(const void *)p->raw;
 }
 
-/* Grid of one image, computed once per call so every path uses the identical coordinates. */
+/* Grid of one image, computed once per call so every path uses the identical coordinates. A row
+ * function computes columns [xbegin, width) of its row: a chunk may start or end inside a row, and
+ * a pixel's value depends on its coordinates alone, so cutting a row changes no bit. */
 struct fractal_grid {
 	double xstep, xmin, ystep, ymin;
 	uint32_t width, height, iterations;
+	uint32_t xbegin;
 };
 
 static double axis_step(double lo, double hi, uint32_t n)
@@ -108,6 +111,7 @@ static void grid_init(struct fractal_grid *g, const struct fractal_params *p)
 	g->ymin = p->ymin;
 	g->xstep = axis_step(p->xmin, p->xmax, p->width);
 	g->ystep = axis_step(p->ymin, p->ymax, p->height);
+	g->xbegin = 0;
 }
 
 /* Whether every coordinate of the axis is finite; the largest is the last one, as rounding is
@@ -156,7 +160,7 @@ static int32_t pixel_scalar(double cr, double ci, uint32_t iterations)
 
 static void row_scalar(const struct fractal_grid *g, double ci, int32_t *out)
 {
-	for (uint32_t j = 0; j < g->width; j++)
+	for (uint32_t j = g->xbegin; j < g->width; j++)
 		out[j] = pixel_scalar(axis_coord(g->xstep, g->xmin, j), ci, g->iterations);
 }
 
@@ -196,7 +200,7 @@ __attribute__((target("avx2"))) static void row_avx2(const struct fractal_grid *
 	const __m256d im4sq = _mm256_set1_pd(im4 * im4);
 	const uint32_t iterations = g->iterations;
 
-	for (uint32_t x0 = 0; x0 < g->width; x0 += AVX2_BLOCK) {
+	for (uint32_t x0 = g->xbegin; x0 < g->width; x0 += AVX2_BLOCK) {
 		__m256d cr[AVX2_NV], zr[AVX2_NV], zi[AVX2_NV];
 		__m128i val[AVX2_NV];
 		int all_sticky = 0xF;
@@ -320,7 +324,7 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
 	const __m512d im4sq = _mm512_set1_pd(im4 * im4);
 	const uint32_t iterations = g->iterations;
 
-	for (uint32_t x0 = 0; x0 < g->width; x0 += AVX512_BLOCK) {
+	for (uint32_t x0 = g->xbegin; x0 < g->width; x0 += AVX512_BLOCK) {
 		__m512d cr[AVX512_NV], zr[AVX512_NV], zi[AVX512_NV];
 		__mmask8 sticky[AVX512_NV];
 		__m256i val[AVX512_NV];
@@ -431,69 +435,96 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct fractal_g
  * Dispatch.
  */
 
-void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image, enum simd_impl impl)
+static void row_dispatch(const struct fractal_grid *g, double ci, int32_t *out, enum simd_impl impl)
 {
-	if (!p || !image || p->width == 0 || row0 >= p->height)
+	switch (impl) {
+#if SIMD_HAVE_X86
+	case SIMD_AVX2:
+		row_avx2(g, ci, out);
+		break;
+	case SIMD_AVX512:
+		row_avx512(g, ci, out);
+		break;
+#endif
+	default:
+		row_scalar(g, ci, out);
+		break;
+	}
+}
+
+void fractal_pixels(const struct fractal_params *p, uint64_t first, uint64_t n, int32_t *image, enum simd_impl impl)
+{
+	if (!p || !image || p->width == 0)
 		return;
-	uint32_t row_end = nrows > p->height - row0 ? p->height : row0 + nrows;
+	uint64_t total = (uint64_t)p->width * p->height;
+	if (first >= total)
+		return;
+	uint64_t end = n > total - first ? total : first + n;
 	struct fractal_grid g;
 	grid_init(&g, p);
 	if (!simd_impl_supported(impl))
 		impl = SIMD_SCALAR;
-
-	for (uint32_t r = row0; r < row_end; r++) {
-		double ci = axis_coord(g.ystep, g.ymin, r);
-		int32_t *out = image + (size_t)r * g.width;
-		switch (impl) {
-#if SIMD_HAVE_X86
-		case SIMD_AVX2:
-			row_avx2(&g, ci, out);
-			break;
-		case SIMD_AVX512:
-			row_avx512(&g, ci, out);
-			break;
-#endif
-		default:
-			row_scalar(&g, ci, out);
-			break;
-		}
+	for (uint64_t at = first; at < end;) {
+		uint32_t r = (uint32_t)(at / p->width), c = (uint32_t)(at % p->width);
+		uint64_t row_left = p->width - c;
+		uint32_t cend = end - at < row_left ? c + (uint32_t)(end - at) : p->width;
+		g.xbegin = c;
+		g.width = cend;
+		row_dispatch(&g, axis_coord(g.ystep, g.ymin, r), image + (size_t)r * p->width, impl);
+		at += cend - c;
 	}
 }
 
-uint32_t fractal_rows_per_chunk(uint32_t width, uint32_t height, uint32_t iterations)
+void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image, enum simd_impl impl)
 {
-	if (height == 0)
-		return 1;
-	uint32_t rows = height / FRACTAL_TARGET_CHUNKS + (height % FRACTAL_TARGET_CHUNKS != 0);
-	uint64_t row_work = (uint64_t)(width ? width : 1) * (iterations ? iterations : 1);
-	uint64_t min_rows = FRACTAL_MIN_CHUNK_WORK / row_work + (FRACTAL_MIN_CHUNK_WORK % row_work != 0);
-	if (min_rows > rows)
-		rows = (uint32_t)(min_rows < height ? min_rows : height);
-	return rows;
+	if (!p || row0 >= p->height)
+		return;
+	uint32_t rows = nrows > p->height - row0 ? p->height - row0 : nrows;
+	fractal_pixels(p, (uint64_t)row0 * p->width, (uint64_t)rows * p->width, image, impl);
+}
+
+uint64_t fractal_chunk_pixels(uint32_t width, uint32_t height, uint32_t iterations)
+{
+	uint64_t pixels = (uint64_t)(width ? width : 1) * (height ? height : 1);
+	uint64_t it = iterations ? iterations : 1;
+	uint64_t per = pixels / FRACTAL_TARGET_CHUNKS + (pixels % FRACTAL_TARGET_CHUNKS != 0);
+	uint64_t least = FRACTAL_MIN_CHUNK_WORK / it + (FRACTAL_MIN_CHUNK_WORK % it != 0);
+	uint64_t most = FRACTAL_MAX_CHUNK_WORK / it;
+	if (per < least)
+		per = least;
+	if (per > most)
+		per = most;
+	/* The slot holds PARD_MAX_CHUNKS chunks: past that, chunks grow with the image. */
+	uint64_t floor = pixels / PARD_MAX_CHUNKS + (pixels % PARD_MAX_CHUNKS != 0);
+	if (per < floor)
+		per = floor;
+	if (per < 1)
+		per = 1;
+	return per < pixels ? per : pixels;
 }
 
 /* ---------------------------------------------------------------------------------------------
  * The kernel table entry.
  */
 
-static uint32_t fractal_chunk_rows(const struct fractal_params *f)
+static uint64_t fractal_chunk_size(const struct fractal_params *f)
 {
 	/* A corrupt 0 in shared memory must not divide by zero; fall back to the parse-time choice. */
-	return f->rows_per_chunk ? f->rows_per_chunk : fractal_rows_per_chunk(f->width, f->height, f->iterations);
+	return f->chunk_pixels ? f->chunk_pixels : fractal_chunk_pixels(f->width, f->height, f->iterations);
 }
 
 static uint32_t fractal_chunk_count(const union pard_params *p)
 {
 	const struct fractal_params *f = params_of(p);
-	uint32_t rows = fractal_chunk_rows(f);
-	uint32_t n = f->height / rows + (f->height % rows != 0);
-	/* Clamping keeps a corrupt rows_per_chunk from overrunning the job slot; the last chunk then
-	 * takes the remaining rows, so the chunks still cover the whole image. */
+	uint64_t pixels = (uint64_t)f->width * f->height, per = fractal_chunk_size(f);
+	uint64_t n = pixels / per + (pixels % per != 0);
+	/* Clamping keeps a corrupt chunk_pixels from overrunning the job slot; the last chunk then
+	 * takes the remaining pixels, so the chunks still cover the whole image. */
 	if (n < 1)
 		n = 1;
 	if (n > PARD_MAX_CHUNKS)
 		n = PARD_MAX_CHUNKS;
-	return n;
+	return (uint32_t)n;
 }
 
 static uint64_t fractal_result_bytes(const union pard_params *p)
@@ -517,28 +548,30 @@ static void populate_band(void *start, size_t len)
 #endif
 }
 
-/* The rows [*first, *end) of chunk (empty past the last chunk); the last chunk takes the rest. */
-static void chunk_rows_of(const union pard_params *p, uint32_t chunk, uint64_t *first, uint64_t *end)
+/* The pixels [*first, *end) of chunk, row-major (empty past the last chunk); the last chunk takes
+ * the rest. */
+static void chunk_pixels_of(const union pard_params *p, uint32_t chunk, uint64_t *first, uint64_t *end)
 {
 	const struct fractal_params *f = params_of(p);
 	uint32_t count = fractal_chunk_count(p);
+	uint64_t pixels = (uint64_t)f->width * f->height, per = fractal_chunk_size(f);
 	*first = *end = 0;
 	if (chunk >= count)
 		return;
-	*first = (uint64_t)chunk * fractal_chunk_rows(f);
-	*end = chunk + 1 == count ? f->height : *first + fractal_chunk_rows(f);
-	if (*end > f->height)
-		*end = f->height;
+	*first = (uint64_t)chunk * per;
+	*end = chunk + 1 == count ? pixels : *first + per;
+	if (*end > pixels)
+		*end = pixels;
 	if (*first > *end)
 		*first = *end;
 }
 
 static void fractal_chunk_span(const union pard_params *p, uint32_t chunk, uint64_t *offset, uint64_t *len)
 {
-	uint64_t first, end, row_bytes = (uint64_t)params_of(p)->width * sizeof(int32_t);
-	chunk_rows_of(p, chunk, &first, &end);
-	*offset = first * row_bytes;
-	*len = (end - first) * row_bytes;
+	uint64_t first, end;
+	chunk_pixels_of(p, chunk, &first, &end);
+	*offset = first * sizeof(int32_t);
+	*len = (end - first) * sizeof(int32_t);
 }
 
 static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
@@ -547,15 +580,14 @@ static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *
 	uint64_t sum = 0;
 	if (buf && f->width > 0) {
 		uint64_t first, end;
-		chunk_rows_of(p, chunk, &first, &end);
+		chunk_pixels_of(p, chunk, &first, &end);
 		if (first < end) {
 			int32_t *image = buf;
-			populate_band(image + (size_t)first * f->width,
-				      (size_t)(end - first) * f->width * sizeof(int32_t));
-			/* Rows are computed in place and fully overwritten, so a rerun after a crash is harmless. */
-			fractal_rows(f, (uint32_t)first, (uint32_t)(end - first), image, simd_best_impl());
-			/* The result is the image itself; the chunk's word just says how many rows it wrote
-			 * (a checksum pass over the band cost 6-9% of the compute). */
+			populate_band(image + first, (size_t)(end - first) * sizeof(int32_t));
+			/* Pixels are computed in place and fully overwritten, so a rerun after a crash is harmless. */
+			fractal_pixels(f, first, end - first, image, simd_best_impl());
+			/* The result is the image itself; the chunk's word just says how many pixels it
+			 * wrote (a checksum pass over the band cost 6-9% of the compute). */
 			sum = end - first;
 		}
 	}
@@ -714,7 +746,7 @@ static int fractal_parse(int argc, char *const argv[], const struct pard_limits 
 	f->width = width;
 	f->height = height;
 	f->iterations = (uint32_t)iterations;
-	f->rows_per_chunk = fractal_rows_per_chunk(width, height, f->iterations);
+	f->chunk_pixels = fractal_chunk_pixels(width, height, f->iterations);
 	f->xmin = region[0];
 	f->xmax = region[1];
 	f->ymin = region[2];

@@ -14,8 +14,9 @@ struct fractal_params {
 	uint32_t width;
 	uint32_t height;
 	uint32_t iterations;
-	uint32_t rows_per_chunk;
+	uint32_t reserved; /* 0 */
 	double xmin, xmax, ymin, ymax;
+	uint64_t chunk_pixels; /* pixels per chunk, in row-major order (the chunk plan) */
 };
 
 _Static_assert(sizeof(struct fractal_params) <= sizeof(union pard_params), "fractal params fit a job slot");
@@ -31,8 +32,19 @@ static inline struct fractal_params *fractal_params_of(union pard_params *p)
  * image's height are ignored. An unsupported impl falls back to scalar rather than faulting. */
 void fractal_rows(const struct fractal_params *p, uint32_t row0, uint32_t nrows, int32_t *image, enum simd_impl impl);
 
-/* Rows per chunk for an image of this shape and iteration count: depends on these only, never on
- * the number of workers, and gives at most 256 chunks. */
-uint32_t fractal_rows_per_chunk(uint32_t width, uint32_t height, uint32_t iterations);
+/* Computes pixels [first, first + n) of p's image in row-major order (rows cut anywhere) into
+ * image, the whole image as above. Pixels past the image's end are ignored. */
+void fractal_pixels(const struct fractal_params *p, uint64_t first, uint64_t n, int32_t *image, enum simd_impl impl);
+
+/* The chunk plan: a chunk is at most this many pixel-iterations (pixels times the iteration cap,
+ * an upper bound on its work) for every image of at most PARD_MAX_CHUNKS times as many; a larger
+ * image has PARD_MAX_CHUNKS chunks. docs/design.md ("Scheduling") gives the time this bounds. */
+#define FRACTAL_MAX_CHUNK_WORK (UINT64_C(1) << 25)
+
+/* Pixels per chunk for an image of this shape and iteration count: depends on these only, never on
+ * the number of workers; about 256 chunks, none of more than FRACTAL_MAX_CHUNK_WORK (rows are cut
+ * where needed) unless that would take more than PARD_MAX_CHUNKS, none so small that handing it
+ * out costs more than computing it. */
+uint64_t fractal_chunk_pixels(uint32_t width, uint32_t height, uint32_t iterations);
 
 #endif

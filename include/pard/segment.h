@@ -13,9 +13,14 @@
 
 #define PARD_SEGMENT_MAGIC UINT64_C(0x3147455344524150) /* "PARDSEG1" read little-endian */
 /* Bump whenever any struct below changes: a worker from another build must refuse to attach. */
-#define PARD_LAYOUT_VERSION 3
+#define PARD_LAYOUT_VERSION 4
 #define PARD_MAX_WORKERS 1024
 #define PARD_CACHELINE 64
+
+/* A job's priority: workers claim chunks of a higher priority first. 0 is the default; only root
+ * and the daemon's user may go above it (as with nice, anyone may lower theirs). */
+#define PARD_PRIORITY_MIN (-20)
+#define PARD_PRIORITY_MAX 20
 
 /* A chunk's state word. Claiming stores the claimer's worker index in the same word with one
  * compare-and-swap, so a worker killed at any instruction leaves either an unclaimed chunk or a
@@ -44,7 +49,9 @@ struct pard_job_slot {
 	uint32_t nchunks;
 	uint32_t owner_uid;
 	uint64_t id;
-	uint64_t seq; /* submission order: workers serve the oldest active job first */
+	uint64_t seq;     /* submission order: workers serve the oldest active job first */
+	int32_t priority; /* PARD_PRIORITY_MIN..MAX: workers serve the highest first */
+	uint32_t weight;  /* the owner's share weight (pard.conf user_weights) when published */
 	union pard_params params;
 	uint64_t result_off;         /* arena offset of the job's result buffer */
 	uint64_t result_bytes;       /* 0 when the kind needs no buffer */
@@ -85,6 +92,8 @@ struct pard_job_record {
 	uint32_t kind;
 	uint32_t owner_uid;
 	uint32_t flags; /* PARD_RECORD_* */
+	int32_t priority;
+	uint32_t pad0;
 	uint64_t id;
 	/* CLOCK_MONOTONIC, which runs on across daemons until a reboot (which loses the segment) */
 	uint64_t submit_ns, finish_ns, expire_ns, deadline_ns;

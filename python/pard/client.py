@@ -341,7 +341,9 @@ class Client:
     def submit(self, kind, *args, progress=None, **options):
         """Submits a job; returns a JobFuture whose result() is the job's Result. kind is 'pi' or
         'fractal'; args as parctl's (`submit('fractal', 3000, 4000)` is WIDTHxHEIGHT);
-        options are the kind's (seed=, iterations=, region=(xmin, xmax, ymin, ymax), timeout=).
+        options are the kind's (seed=, iterations=, region=(xmin, xmax, ymin, ymax)) and every
+        job's: timeout= (seconds) and priority= (-20..20, default 0; above 0 only for root and
+        pard's user, else pard.PermError).
         progress: a callable given a Progress now and then while the job runs (called in the
         client's reader thread)."""
         line = protocol.request_line("SUBMIT", *protocol.job_words(kind, args, options))

@@ -30,7 +30,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 4
 LAUNCH_TIMEOUT = 60  # seconds for one mpirun, far above what any launch here needs
 # Keys pard-mpi adds to parctl's, and parctl's that a run without a daemon has not.
 MPI_KEYS = {"ranks", "nodes", "elapsed", "mpi_init"}
-DAEMON_KEYS = {"id", "turnaround", "elapsed"}
+DAEMON_KEYS = {"id", "turnaround", "elapsed", "queued", "started", "priority"}
 
 
 def mpirun_bin():

@@ -293,6 +293,16 @@ class PythonClientTest(PardTestCase):
         self.assertEqual(c.set_workers(3), 3)
         wait_until(lambda: c.stats()["running"] == 3, what="3 workers")
 
+    def test_priority_keyword(self):
+        p = self.start_pard()
+        c = self.client(p)
+        r = c.submit("pi", 1000, seed=4, priority=-3).result(60)
+        self.assertEqual((r.priority, r.hits), (-3, c.run("pi", 1000, seed=4).hits))
+        self.assertEqual(c.status(r.id)["priority"], -3)
+        self.assertEqual([j["priority"] for j in c.list()], [-3, 0])
+        with self.assertRaises(pard.BadArgError):
+            c.submit("pi", 1000, priority=21).result(60)
+
     def test_with_block_waits_for_its_futures(self):
         p = self.start_pard()
         with pard.Client(p.socket) as c:

@@ -76,7 +76,7 @@ static struct job *submit(struct fixture *f, const char *kind, const char *arg, 
 	assert_non_null(k);
 	assert_int_equal(k->parse(opt ? 2 : 1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, &job, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, 0, &job, err, sizeof(err)), 0);
 	return job;
 }
 
@@ -165,7 +165,7 @@ static void test_every_state_kept(void **state)
 	const struct pard_kernel *fr = pard_kernel_find("fractal");
 	assert_int_equal(fr->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *next;
-	assert_int_equal(jobs_submit(&f->js, fr, &p, 1000, 0, &next, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, fr, &p, 1000, 0, 0, &next, err, sizeof(err)), 0);
 	assert_int_equal(next->id, ids[4] + 1);
 	assert_int_not_equal(next->buffer_off, image_off);
 	/* The requeued chunk runs once more; the chunks done before are not run again. */
@@ -180,7 +180,7 @@ static void test_every_state_kept(void **state)
 	char *pargv[] = {(char *)"20000000", (char *)"seed=4"};
 	const struct pard_kernel *pi = pard_kernel_find("pi");
 	assert_int_equal(pi->parse(2, pargv, &f->cfg.limits, &pp, err, sizeof(err)), 0);
-	assert_int_equal(jobs_submit(&f->js, pi, &pp, 1000, 0, &clean, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &pp, 1000, 0, 0, &clean, err, sizeof(err)), 0);
 	run(f, 3, 0);
 	jobs_collect(&f->js);
 	assert_string_equal(r->result, clean->result);
@@ -280,6 +280,31 @@ static void test_slot_of_another_job_fails(void **state)
 	check_failed(f, id, "its slot describes another job");
 }
 
+/* A job's priority is kept across the restart (record and slot), so it is served as before;
+ * one outside the range, or a slot that disagrees, makes the job fail. */
+static void test_priority_kept(void **state)
+{
+	struct fixture *f = *state;
+	const struct pard_kernel *k = pard_kernel_find("pi");
+	union pard_params p;
+	char err[256];
+	char *argv[] = {"20000000", "seed=1"};
+	assert_int_equal(k->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	struct job *low, *odd, *torn;
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, -7, 0, &low, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 3, 0, &odd, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->old, k, &p, 1000, 0, 0, &torn, err, sizeof(err)), 0);
+	uint64_t low_id = low->id, odd_id = odd->id, torn_id = torn->id;
+	pard_segment_record(&f->seg, odd->slot)->priority = PARD_PRIORITY_MAX + 1;
+	pard_segment_job(&f->seg, torn->slot)->priority = 2;
+	adopt(f);
+	struct job *kept = find(f, low_id);
+	assert_int_equal(kept->priority, -7);
+	assert_int_equal(pard_segment_job(&f->seg, kept->slot)->priority, -7);
+	check_failed(f, odd_id, "its record has a priority 21 outside -20..20");
+	check_failed(f, torn_id, "its slot describes another job");
+}
+
 static void test_done_with_chunk_not_done_fails(void **state)
 {
 	struct fixture *f = *state;
@@ -346,7 +371,7 @@ static void test_unrecorded_submission_cleared(void **state)
 	char *argv[] = {(char *)"1000"};
 	const struct pard_kernel *pi = pard_kernel_find("pi");
 	assert_int_equal(pi->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
-	assert_int_equal(jobs_submit(&f->js, pi, &p, 1000, 0, &next, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, 1000, 0, 0, &next, err, sizeof(err)), 0);
 	assert_int_equal(next->id, id + 1);
 }
 
@@ -394,6 +419,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_impossible_chunk_word_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_by_impossible_worker_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_of_another_job_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_priority_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_with_chunk_not_done_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_state_and_kind_fail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_overlapping_buffers_fail, setup, teardown),

@@ -143,6 +143,9 @@ static const struct {
 	{"socket_mode = \"01000\";\n", ":1:", "socket_mode must be an octal mode"},
 	{"socket_mode = \"\";\n", ":1:", "socket_mode must be an octal mode"},
 	{"socket_mode = \"-600\";\n", ":1:", "socket_mode must be an octal mode"},
+	{"user_weights = \"1000:0\";\n",
+	 ":1:", "user_weights: \"1000:0\": the weight must be a whole number from 1 to 1000"},
+	{"user_weights = 3;\n", ":1:", "user_weights must be a string"},
 	/* A value is echoed with control bytes escaped: each message stays one line. */
 	{"strategy = \"x\\ny\";\n", ":1:", "(got \"x\\x0ay\")"},
 	{"result_retention = -5;\n", ":1:", "result_retention must be from 0"},
@@ -349,6 +352,20 @@ static void test_dropins(void **state)
 	}
 	rmdir(dir);
 	rmdir(top);
+}
+
+/* user_weights is resolved to uids when loaded (an unknown name is a load error, tested above). */
+static void test_user_weights(void **state)
+{
+	(void)state;
+	struct pard_config c;
+	char err[512] = "";
+	config_defaults(&c);
+	assert_int_equal(c.weights.n, 0);
+	assert_int_equal(load_text(&c, "user_weights = \"1000:3, root:2\";\n", err, sizeof(err)), 0);
+	assert_int_equal(weights_of(&c.weights, 1000), 3);
+	assert_int_equal(weights_of(&c.weights, 0), 2);
+	assert_int_equal(weights_of(&c.weights, 1001), 1);
 }
 
 static void test_socket_mode(void **state)
@@ -671,6 +688,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_invalid_leaves_config_untouched),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_dropins),
+		cmocka_unit_test(test_user_weights),
 		cmocka_unit_test(test_socket_mode),
 		cmocka_unit_test(test_shipped_conf_matches_table),
 		cmocka_unit_test(test_shipped_conf_loads),

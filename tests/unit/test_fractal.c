@@ -210,19 +210,22 @@ static void test_reference_vectors_by_chunks(void **state)
 		size_t n = (size_t)rc->width * rc->height;
 		int32_t *img = malloc(n * sizeof(int32_t));
 		assert_non_null(img);
-		/* The parser's rows_per_chunk, then small ones that cut the image at odd rows. */
-		const uint32_t rows[] = {fractal_params_of(&p)->rows_per_chunk, 1, 3, 7};
-		for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		/* The parser's plan, then chunks that cut rows at odd places (1, 3, 7 pixels, a row and a
+		 * bit), and whole rows. */
+		const uint64_t sizes[] =
+			{fractal_params_of(&p)->chunk_pixels, 1, 3, 7, (uint64_t)rc->width + 5, rc->width};
+		for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
 			union pard_params q = p;
-			fractal_params_of(&q)->rows_per_chunk = rows[r];
+			fractal_params_of(&q)->chunk_pixels = sizes[r];
 			memset(img, 0xa5, n * sizeof(int32_t));
 			uint64_t sum;
 			run_chunks_shuffled(&q, img, c * 31 + r + 1, &sum);
 			char what[256];
-			snprintf(what, sizeof(what), "%s by chunks of %" PRIu32 " rows", rc->file, rows[r]);
+			snprintf(what, sizeof(what), "%s by chunks of %" PRIu64 " pixels", rc->file, sizes[r]);
 			assert_images_equal(img, want, rc->width, rc->height, what);
-			/* Each chunk's word is its band's row count, so together they count every row once. */
-			assert_int_equal(sum, rc->height);
+			/* Each chunk's word is its pixel count, so together they count every pixel once (a
+			 * chunk size that would need more than PARD_MAX_CHUNKS gets a larger last chunk). */
+			assert_int_equal(sum, n);
 		}
 		free(img);
 		free(want);
@@ -262,7 +265,6 @@ static void test_odd_sizes_match_scalar(void **state)
 						.width = widths[wi],
 						.height = heights[hi],
 						.iterations = iterations[ii],
-						.rows_per_chunk = 1,
 						.xmin = regions[ri].xmin,
 						.xmax = regions[ri].xmax,
 						.ymin = regions[ri].ymin,
@@ -389,7 +391,7 @@ static void test_unsupported_impl_falls_back(void **state)
 	}
 }
 
-/* Chunking depends on the parameters only, covers every row once, and stays within the slot. */
+/* Chunking depends on the parameters only, covers every pixel once, and stays within the slot. */
 static void test_chunk_arithmetic(void **state)
 {
 	(void)state;
@@ -399,31 +401,90 @@ static void test_chunk_arithmetic(void **state)
 	};
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		uint32_t w = shapes[s][0], h = shapes[s][1], it = shapes[s][2];
-		uint32_t rows = fractal_rows_per_chunk(w, h, it);
-		assert_true(rows >= 1 && rows <= h);
-		assert_int_equal(rows, fractal_rows_per_chunk(w, h, it));
+		uint64_t pixels = (uint64_t)w * h, per = fractal_chunk_pixels(w, h, it);
+		assert_true(per >= 1 && per <= pixels);
+		assert_int_equal(per, fractal_chunk_pixels(w, h, it));
 		union pard_params p;
 		memset(&p, 0, sizeof(p));
 		struct fractal_params *f = fractal_params_of(&p);
 		f->width = w;
 		f->height = h;
 		f->iterations = it;
-		f->rows_per_chunk = rows;
+		f->chunk_pixels = per;
 		uint32_t n = kfractal->chunk_count(&p);
-		assert_true(n >= 1 && n <= 256);
-		assert_true((uint64_t)n * rows >= h);
-		assert_true((uint64_t)(n - 1) * rows < h);
-		assert_int_equal(kfractal->result_bytes(&p), (uint64_t)w * h * 4);
+		assert_true(n >= 1 && n <= PARD_MAX_CHUNKS);
+		assert_true((uint64_t)n * per >= pixels);
+		assert_true((uint64_t)(n - 1) * per < pixels);
+		assert_int_equal(kfractal->result_bytes(&p), pixels * 4);
+		/* Spans are disjoint, in order, and cover the image. */
+		uint64_t at = 0;
+		for (uint32_t c = 0; c < n; c++) {
+			uint64_t off, len;
+			kfractal->chunk_span(&p, c, &off, &len);
+			assert_int_equal(off, at);
+			at += len;
+		}
+		assert_int_equal(at, pixels * 4);
 	}
 	/* The tutorial's image: enough chunks that 2 workers stay busy despite uneven rows. */
-	uint32_t rows = fractal_rows_per_chunk(3000, 4000, 20);
-	assert_true(rows >= 4 && rows <= 32);
-	/* Few rows of cheap pixels are not cut into slivers. */
-	assert_int_equal(fractal_rows_per_chunk(7, 5, 20), 5);
+	uint64_t per = fractal_chunk_pixels(3000, 4000, 20);
+	assert_true(per >= 4 * 3000 && per <= 32 * 3000);
+	/* Few cheap pixels are not cut into slivers. */
+	assert_int_equal(fractal_chunk_pixels(7, 5, 20), 35);
 }
 
-/* A corrupt rows_per_chunk in shared memory must neither divide by zero nor leave rows unwritten. */
-static void test_corrupt_rows_per_chunk(void **state)
+/* The bound a higher-priority job relies on (design.md, "Scheduling"): no chunk of any image of at
+ * most PARD_MAX_CHUNKS * FRACTAL_MAX_CHUNK_WORK pixel-iterations holds more than
+ * FRACTAL_MAX_CHUNK_WORK of them, whatever its shape: a single row of the default max_pixels is
+ * cut. Beyond that the image has PARD_MAX_CHUNKS chunks, the fewest the slot allows. */
+static void test_chunk_work_is_bounded(void **state)
+{
+	(void)state;
+	static const uint64_t widths[] = {1, 2, 3, 7, 640, 3000, 65536, 1000000, 100000000};
+	static const uint64_t heights[] = {1, 2, 5, 480, 4000, 100000, 100000000};
+	static const uint64_t iterations[] = {1, 2, 20, 255, 1000, 4097, 33000, 100000};
+	const uint64_t max_pixels = 100000000; /* pard.conf's default caps (max_iterations: 100000) */
+	unsigned checked = 0, beyond = 0;
+	for (size_t wi = 0; wi < sizeof(widths) / sizeof(widths[0]); wi++)
+		for (size_t hi = 0; hi < sizeof(heights) / sizeof(heights[0]); hi++)
+			for (size_t ii = 0; ii < sizeof(iterations) / sizeof(iterations[0]); ii++) {
+				uint64_t w = widths[wi], h = heights[hi], it = iterations[ii], pixels = w * h;
+				if (pixels > max_pixels)
+					continue;
+				union pard_params p;
+				memset(&p, 0, sizeof(p));
+				struct fractal_params *f = fractal_params_of(&p);
+				f->width = (uint32_t)w;
+				f->height = (uint32_t)h;
+				f->iterations = (uint32_t)it;
+				f->chunk_pixels = fractal_chunk_pixels(f->width, f->height, f->iterations);
+				uint32_t n = kfractal->chunk_count(&p);
+				uint64_t most = 0;
+				for (uint32_t c = 0; c < n; c++) {
+					uint64_t off, len;
+					kfractal->chunk_span(&p, c, &off, &len);
+					if (len / 4 > most)
+						most = len / 4;
+				}
+				if (pixels * it <= (uint64_t)PARD_MAX_CHUNKS * FRACTAL_MAX_CHUNK_WORK) {
+					if (most * it > FRACTAL_MAX_CHUNK_WORK)
+						fail_msg("%" PRIu64 "x%" PRIu64 " it=%" PRIu64 ": a chunk of %" PRIu64
+							 " pixels is %" PRIu64 " pixel-iterations",
+							 w, h, it, most, most * it);
+					checked++;
+				} else {
+					assert_int_equal(n, PARD_MAX_CHUNKS);
+					assert_true(most <= pixels / PARD_MAX_CHUNKS + 1);
+					beyond++;
+				}
+			}
+	assert_true(checked > 100 && beyond > 0);
+	/* The case that blocked a worker: one row of the largest width is one chunk no more. */
+	assert_true(fractal_chunk_pixels(100000000, 1, 20) * 20 <= FRACTAL_MAX_CHUNK_WORK);
+}
+
+/* A corrupt chunk_pixels in shared memory must neither divide by zero nor leave rows unwritten. */
+static void test_corrupt_chunk_pixels(void **state)
 {
 	(void)state;
 	union pard_params p;
@@ -442,7 +503,7 @@ static void test_corrupt_rows_per_chunk(void **state)
 	assert_non_null(img);
 	fractal_rows(f, 0, 2000, want, SIMD_SCALAR);
 
-	f->rows_per_chunk = 0;
+	f->chunk_pixels = 0;
 	uint32_t count = kfractal->chunk_count(&p);
 	assert_true(count >= 1 && count <= PARD_MAX_CHUNKS);
 	memset(img, 0x33, n * sizeof(int32_t));
@@ -450,13 +511,13 @@ static void test_corrupt_rows_per_chunk(void **state)
 	run_chunks_shuffled(&p, img, 5, &sum);
 	assert_memory_equal(img, want, n * sizeof(int32_t));
 
-	/* 2000 chunks would overrun the slot: clamped to PARD_MAX_CHUNKS, the last takes the rest. */
-	f->rows_per_chunk = 1;
+	/* 6000 chunks would overrun the slot: clamped to PARD_MAX_CHUNKS, the last takes the rest. */
+	f->chunk_pixels = 1;
 	assert_int_equal(kfractal->chunk_count(&p), PARD_MAX_CHUNKS);
 	memset(img, 0x33, n * sizeof(int32_t));
 	run_chunks_shuffled(&p, img, 6, &sum);
 	assert_memory_equal(img, want, n * sizeof(int32_t));
-	assert_int_equal(sum, 2000); /* every row written once */
+	assert_int_equal(sum, n); /* every pixel written once */
 
 	/* A chunk number past the end does nothing and reports 0. */
 	uint64_t out = 99;
@@ -575,7 +636,7 @@ static void test_parse_ok(void **state)
 	assert_int_equal(f->iterations, 20);
 	assert_true(f->xmin == -1.5 && f->xmax == 0.0);
 	assert_true(f->ymin == -1.0 && f->ymax == 0.0);
-	assert_int_equal(f->rows_per_chunk, fractal_rows_per_chunk(3000, 4000, 20));
+	assert_int_equal(f->chunk_pixels, fractal_chunk_pixels(3000, 4000, 20));
 	assert_int_equal(kfractal->result_bytes(&p), UINT64_C(48000000));
 	for (size_t i = sizeof(struct fractal_params); i < sizeof(p.raw); i++)
 		assert_int_equal(p.raw[i], 0);
@@ -694,7 +755,8 @@ int main(void)
 		cmocka_unit_test(test_row_bands),
 		cmocka_unit_test(test_unsupported_impl_falls_back),
 		cmocka_unit_test(test_chunk_arithmetic),
-		cmocka_unit_test(test_corrupt_rows_per_chunk),
+		cmocka_unit_test(test_chunk_work_is_bounded),
+		cmocka_unit_test(test_corrupt_chunk_pixels),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_small_err_buffer),

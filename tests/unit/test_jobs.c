@@ -74,7 +74,7 @@ static struct job *submit_pi(struct fixture *f, const char *trials, const char *
 	assert_non_null(pi);
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	int r = jobs_submit(&f->js, pi, &p, 1000, f->timeout_ns, &job, err, sizeof(err));
+	int r = jobs_submit(&f->js, pi, &p, 1000, 0, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
 }
 
@@ -173,7 +173,7 @@ static void test_queue_full(void **state)
 	char err[256];
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job;
-	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, &job, err, sizeof(err)), -EBUSY);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, 0, &job, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "queue_depth 3"));
 }
 
@@ -191,14 +191,14 @@ static void test_per_user_jobs(void **state)
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	uid_t uid = geteuid() + 1000; /* neither root nor the daemon's user */
 	struct job *a, *b, *c;
-	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &a, err, sizeof(err)), 0);
-	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &b, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, 0, &b, err, sizeof(err)), 0);
 	assert_int_equal(usage_find(&f->js.usage, uid)->jobs, 2);
-	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &c, err, sizeof(err)), -EDQUOT);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, 0, &c, err, sizeof(err)), -EDQUOT);
 	assert_true(!strncmp(err, "max_jobs_per_user=2: ", 21));
 	assert_int_equal(f->js.active, 2);
 	/* Another uid is not held back (the global queue_depth of 3 still counts). */
-	assert_int_equal(jobs_submit(&f->js, pi, &p, uid + 1, 0, &c, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid + 1, 0, 0, &c, err, sizeof(err)), 0);
 	/* A cancelled job stops counting when it settles; finished ones when their chunks are done. */
 	assert_int_equal(jobs_cancel(&f->js, a), 0);
 	assert_int_equal(usage_find(&f->js.usage, uid)->jobs, 1);
@@ -206,7 +206,7 @@ static void test_per_user_jobs(void **state)
 	jobs_collect(&f->js);
 	assert_null(usage_find(&f->js.usage, uid));
 	assert_null(usage_find(&f->js.usage, uid + 1));
-	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, &a, err, sizeof(err)), 0);
+	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, 0, &a, err, sizeof(err)), 0);
 	(void)b;
 }
 
@@ -217,7 +217,7 @@ static struct job *submit_image(struct fixture *f, uid_t uid, const char *size, 
 	const struct pard_kernel *fr = pard_kernel_find("fractal");
 	assert_int_equal(fr->parse(1, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	assert_int_equal(jobs_submit(&f->js, fr, &p, uid, 0, &job, err, sizeof(err)), expect);
+	assert_int_equal(jobs_submit(&f->js, fr, &p, uid, 0, 0, &job, err, sizeof(err)), expect);
 	if (expect == -EDQUOT)
 		assert_true(!strncmp(err, "max_arena_bytes_per_user=", 25));
 	return job;

@@ -247,9 +247,9 @@ static void test_list_oldest_first(void **state)
 	jobs_expire(&f->d.jobs, UINT64_MAX);
 	assert_prefix(request(f, fd, "SUBMIT pi 100", 1), "OK id=4 ");
 	char *r = request(f, fd, "LIST", 4);
-	assert_prefix(r, "OK count=3\nJOB id=2 kind=pi state=queued chunks=1 done=0 owner=0\n"
-			 "JOB id=3 kind=pi state=queued chunks=1 done=0 owner=0\n"
-			 "JOB id=4 kind=pi state=queued chunks=1 done=0 owner=0\n");
+	assert_prefix(r, "OK count=3\nJOB id=2 kind=pi state=queued chunks=1 done=0 owner=0 priority=0\n"
+			 "JOB id=3 kind=pi state=queued chunks=1 done=0 owner=0 priority=0\n"
+			 "JOB id=4 kind=pi state=queued chunks=1 done=0 owner=0 priority=0\n");
 	close(fd);
 }
 
@@ -269,7 +269,7 @@ static void test_list_pages(void **state)
 	assert_prefix(request(f, fd, "RESULT 4", 1), "ERR cancelled");
 	jobs_expire(&f->d.jobs, UINT64_MAX);
 	r = request(f, fd, "LIST after=4 limit=2", 2);
-	assert_string_equal(r, "OK count=1\nJOB id=5 kind=pi state=queued chunks=1 done=0 owner=0\n");
+	assert_string_equal(r, "OK count=1\nJOB id=5 kind=pi state=queued chunks=1 done=0 owner=0 priority=0\n");
 	assert_string_equal(request(f, fd, "LIST after=5", 1), "OK count=0\n");
 	assert_prefix(request(f, fd, "LIST limit=0", 1), "ERR usage LIST [after=ID] [limit=1..1000]");
 	assert_prefix(request(f, fd, "LIST limit=1001", 1), "ERR usage ");
