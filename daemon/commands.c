@@ -128,7 +128,8 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	if (timeout_ns)
 		loop_tick_at(s->loop, job->deadline_ns);
 	loop_tick_soon(s->loop);
-	joblog(PARD_LOG_INFO, job->id, k->name, c->uid, "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
+	joblog(joblog_submit_level(s->cfg->log_job_min_duration), job->id, k->name, c->uid,
+	       "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
 	metrics_job_submitted(k);
 	notify_status_changed(s->notify);
 	return job;

@@ -166,6 +166,13 @@ static const struct config_setting_info settings[] = {
 	 FIELD(log_level),
 	 .def_str = "info",
 	 .desc = "The most detailed messages logged: error, warning, notice, info or debug."},
+	{.name = "log_job_min_duration",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(log_job_min_duration),
+	 .min = -1,
+	 .max = 86400000,
+	 .def = 1000,
+	 .desc = "A done job is logged at info if it took this many ms (0: every job, -1: none; failures: always)."},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -31,11 +31,12 @@ struct pard_config {
 	unsigned stop_grace;            /* seconds SIGTERM waits for running chunks */
 	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
 	int log_level;
+	int log_job_min_duration; /* ms: a done job that took this long is logged at info (0: all, -1: none) */
 	struct pard_limits limits;
 };
 
 enum config_kind {
-	CONFIG_NUMBER,    /* whole number in [min, max]; stored as a 4- or 8-byte unsigned */
+	CONFIG_NUMBER,    /* whole number in [min, max]; stored in 4 or 8 bytes (a negative min: an int field) */
 	CONFIG_MODE,      /* octal permissions in a string ("0660"); stored as unsigned */
 	CONFIG_STRATEGY,  /* "fork", "spawn" or "forkserver"; stored as the string */
 	CONFIG_PATH,      /* absolute file path; stored as the string */

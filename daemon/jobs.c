@@ -518,12 +518,14 @@ static void job_finish(struct jobs *js, struct job *job)
 			  : job->state == JOB_FAILED ? METRICS_FAILED
 						     : METRICS_CANCELLED,
 			  secs);
+	enum pard_log_level level =
+		joblog_end_level(js->cfg->log_job_min_duration, job->state == JOB_DONE, now - job->submit_ns);
 	if (job->state == JOB_FAILED)
-		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
+		joblog(level, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
 		       (unsigned)job->owner, job->error);
 	else
-		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)",
-		       job_state_name(job), secs, (unsigned)job->owner);
+		joblog(level, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)", job_state_name(job),
+		       secs, (unsigned)job->owner);
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
 }

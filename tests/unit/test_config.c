@@ -64,7 +64,8 @@ static void test_valid_file(void **state)
 			  "arena_size = 1048576;\n"
 			  "result_retention = 5;\n"
 			  "chunk_retries = 9;\n"
-			  "log_level = \"debug\";\n",
+			  "log_level = \"debug\";\n"
+			  "log_job_min_duration = -1;\n",
 			  err, sizeof(err));
 	assert_int_equal(r, 0);
 	assert_int_equal(c.workers, 3);
@@ -79,6 +80,7 @@ static void test_valid_file(void **state)
 	assert_int_equal(c.result_retention, 5);
 	assert_int_equal(c.chunk_retries, 9);
 	assert_int_equal(c.log_level, PARD_LOG_DEBUG);
+	assert_int_equal(c.log_job_min_duration, -1);
 }
 
 static void test_expand(void **state)
@@ -141,6 +143,7 @@ static const struct {
 	{"strategy = \"x\\ny\";\n", ":1:", "(got \"x\\x0ay\")"},
 	{"result_retention = -5;\n", ":1:", "result_retention must be from 0"},
 	{"log_level = \"loud\";\n", ":1:", "log_level must be one of"},
+	{"log_job_min_duration = -2;\n", ":1:", "log_job_min_duration must be from -1 to 86400000"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
 	{"workers = ;\n", ":1:", "syntax error"},
 	/* Without L, libconfig 1.5 keeps the low 32 bits: 4294967306 would load as 10. */
@@ -456,6 +459,7 @@ static void test_table(void **state)
 	assert_null(config_setting_find("bogus"));
 	assert_null(config_setting_at(config_settings_count()));
 	assert_int_equal(d.log_level, PARD_LOG_INFO);
+	assert_int_equal(d.log_job_min_duration, 1000);
 }
 
 /* Reload keeps exactly the restart-only settings and names those that changed. */
