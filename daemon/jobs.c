@@ -179,7 +179,10 @@ static void job_save(struct jobs *js, const struct job *job)
 	r->buffer_off = job->buffer_off;
 	r->buffer_bytes = job->buffer_bytes;
 	r->params = job->params;
-	snprintf(r->error, sizeof(r->error), "%s", job->error);
+	/* Not snprintf: this runs after every change of every job. */
+	size_t elen = strnlen(job->error, sizeof(r->error) - 1);
+	memcpy(r->error, job->error, elen);
+	r->error[elen] = '\0';
 	atomic_store(&r->updating, 0);
 }
 
@@ -236,13 +239,21 @@ static void job_publish(struct jobs *js, struct job *job)
 		job_set_state(job, JOB_QUEUED);
 	job_save(js, job);
 
-	/* Wake as many sleeping workers as there are chunks to take; when none is idle (all busy
-	 * under load) skip the system call: each looks for work before it sleeps, and a worker
-	 * about to sleep sees work_seq changed and does not. */
-	struct pard_segment_header *h = js->seg->hdr;
-	atomic_fetch_add(&h->work_seq, 1);
+	/* A worker about to sleep sees work_seq changed and looks again; sleeping ones are woken
+	 * once the daemon has published what a batch of requests brought (jobs_wake_workers). */
+	atomic_fetch_add(&js->seg->hdr->work_seq, 1);
+	js->wake_pending = n < INT32_MAX - js->wake_pending ? js->wake_pending + n : INT32_MAX;
+}
+
+void jobs_wake_workers(struct jobs *js)
+{
+	if (!js->wake_pending)
+		return;
+	/* As many as there are chunks to take; none when no worker is idle (all busy under load):
+	 * each looks for work before it sleeps. */
 	if (jobs_any_idle_worker(js))
-		pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
+		pard_futex_wake(&js->seg->hdr->work_seq, (int)js->wake_pending);
+	js->wake_pending = 0;
 }
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);

@@ -85,6 +85,8 @@ struct jobs {
 	unsigned id_shift;
 	/* Called for every job that reached a terminal state. */
 	void (*on_finished)(void *ctx, struct job *job);
+	/* Chunks published since the workers were last woken (jobs_wake_workers). */
+	uint32_t wake_pending;
 	/* Stops worker w, whose chunk belongs to a job that timed out (NULL: let it finish). */
 	void (*kill_worker)(void *ctx, uint32_t w, const char *why);
 	void *ctx;
@@ -110,6 +112,9 @@ struct job *jobs_find(struct jobs *js, uint64_t id);
 /* Drops the job's queued chunks; chunks already running finish and are discarded.
  * Returns 0, or -EALREADY when the job is already terminal. */
 int jobs_cancel(struct jobs *js, struct job *job);
+/* Wakes sleeping workers for the chunks published since the last call: one futex wake for a
+ * batch of jobs instead of one per job. The loop calls it before every wait (loop.before_wait). */
+void jobs_wake_workers(struct jobs *js);
 /* Finds jobs whose chunks all settled and finishes them (calls on_finished). */
 void jobs_collect(struct jobs *js);
 /* Puts back the chunks worker w held when it died; fails jobs whose chunks ran out of retries.

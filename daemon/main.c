@@ -76,6 +76,11 @@ static void done_handle(struct watch *w, uint32_t events)
 	jobs_collect(&d->jobs);
 }
 
+static void wake_workers(void *ctx)
+{
+	jobs_wake_workers(ctx);
+}
+
 static void job_finished(void *ctx, struct job *job)
 {
 	struct daemon *d = ctx;
@@ -331,6 +336,8 @@ static int setup(struct daemon *d)
 	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
 	if (r < 0)
 		return r;
+	d->loop.before_wait = wake_workers;
+	d->loop.before_ctx = &d->jobs;
 	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;

@@ -2,6 +2,7 @@
 /* Clients waiting for jobs: results, the fan-out when a job finishes, and progress lines. */
 #include <stdio.h>
 
+#include "pard/decimal.h"
 #include "pard/log.h"
 #include "pard/util.h"
 #include "server_internal.h"
@@ -13,10 +14,11 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 	switch (job->state) {
 	case JOB_DONE: {
 		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
-		double elapsed = start && end >= start ? pard_seconds(end - start) : 0.0;
-		client_reply(c, "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f%s", id,
-			     job->kernel->name, job->result, elapsed, pard_seconds(job->finish_ns - job->submit_ns),
-			     job->has_buffer && !data ? " data=none" : "");
+		char elapsed[32], turnaround[32];
+		pard_format_seconds(elapsed, sizeof(elapsed), start && end >= start ? end - start : 0);
+		pard_format_seconds(turnaround, sizeof(turnaround), job->finish_ns - job->submit_ns);
+		client_reply(c, "OK id=%llu kind=%s state=done %s elapsed=%s turnaround=%s%s", id, job->kernel->name,
+			     job->result, elapsed, turnaround, job->has_buffer && !data ? " data=none" : "");
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)
 			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),

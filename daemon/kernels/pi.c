@@ -2,6 +2,7 @@
 /* The Monte Carlo pi job kind: reproducible hit counting with runtime-dispatched SIMD paths. */
 #include "kernels/pi.h"
 
+#include "pard/decimal.h"
 #include "pard/kernel.h"
 #include "pard/options.h"
 
@@ -355,8 +356,12 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 
 	if (!buf || len == 0)
 		return -ENOSPC;
-	int n = snprintf(buf, len, "trials=%" PRIu64 " hits=%" PRIu64 " estimate=%.10f stderr=%.3e seed=%" PRIu64,
-			 trials, hits, estimate, std_err, params_of(p)->seed);
+	/* printf's "%.10f" and "%.3e", without its multi-precision formatting: see pard/decimal.h. */
+	char est[64], err[64];
+	pard_format_fixed(est, sizeof(est), estimate, 10);
+	pard_format_exp(err, sizeof(err), std_err, 3);
+	int n = snprintf(buf, len, "trials=%" PRIu64 " hits=%" PRIu64 " estimate=%s stderr=%s seed=%" PRIu64, trials,
+			 hits, est, err, params_of(p)->seed);
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	return n;

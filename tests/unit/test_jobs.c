@@ -113,6 +113,27 @@ static void test_complete(void **state)
 	assert_null(jobs_find(&f->js, id));
 }
 
+/* Publishing only counts the chunks to wake workers for; jobs_wake_workers (the loop calls it
+ * before it waits) makes the one futex wake for the whole batch. */
+static void test_wake_once_per_batch(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(f->js.wake_pending, 0);
+	struct job *a = submit_pi(f, "1000", "1"), *b = submit_pi(f, "20000000", "2");
+	assert_non_null(a);
+	assert_non_null(b);
+	uint32_t chunks = pard_segment_job(&f->seg, a->slot)->nchunks + pard_segment_job(&f->seg, b->slot)->nchunks;
+	assert_int_equal(f->js.wake_pending, chunks);
+	jobs_wake_workers(&f->js);
+	assert_int_equal(f->js.wake_pending, 0);
+	/* Nothing new: nothing to wake. */
+	jobs_wake_workers(&f->js);
+	assert_int_equal(f->js.wake_pending, 0);
+	assert_int_equal(run_all(f, 0), (int)chunks);
+	jobs_collect(&f->js);
+	assert_int_equal(f->nfinished, 2);
+}
+
 /* More finished-but-unsettled jobs than a worker remembers trying (64), all older than a queued
  * one: the queued job must still be found. It was not, and the worker slept until its 10 s
  * heartbeat with work waiting (a client pipelining over 64 small jobs hit it). */
@@ -307,6 +328,7 @@ int main(void)
 	pard_log_init("test_jobs", PARD_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wake_once_per_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_past_many_full_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
