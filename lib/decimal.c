@@ -7,14 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int pard_format_seconds(char *buf, size_t len, uint64_t ns)
-{
-	uint64_t us = ns / 1000u + (ns % 1000u >= 500u);
-	int n = snprintf(buf, len, "%llu.%06llu", (unsigned long long)(us / 1000000u),
-			 (unsigned long long)(us % 1000000u));
-	return n < 0 || (size_t)n >= len ? -1 : n;
-}
-
 /* Writes x in decimal, at least width digits (zeros in front); returns the digits written. */
 static size_t put_digits(char *out, uint64_t x, unsigned width)
 {
@@ -27,6 +19,25 @@ static size_t put_digits(char *out, uint64_t x, unsigned width)
 	for (size_t i = 0; i < n; i++)
 		out[i] = tmp[n - 1 - i];
 	return n;
+}
+
+size_t pard_put_u64(char *out, uint64_t v)
+{
+	return put_digits(out, v, 1);
+}
+
+int pard_format_seconds(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t us = ns / 1000u + (ns % 1000u >= 500u);
+	char text[32];
+	size_t n = put_digits(text, us / 1000000u, 1);
+	text[n++] = '.';
+	n += put_digits(text + n, us % 1000000u, 6);
+	if (n >= len)
+		return -1;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return (int)n;
 }
 
 /* Copies text (NUL-terminated, n bytes) into buf as snprintf would. */

@@ -9,6 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Writes v in decimal at out (no NUL; out has room for 20 digits); returns the digits written. */
+size_t pard_put_u64(char *out, uint64_t v);
+
 /* Nanoseconds as seconds with 6 decimals ("0.000123"), as printf("%.6f", ns / 1e9) prints it
  * except that a value halfway between two microseconds is rounded up. Returns the length, or
  * -1 when buf is too small. */
