@@ -131,6 +131,8 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	joblog(joblog_submit_level(s->cfg->log_job_min_duration), job->id, k->name, c->uid,
 	       "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
 	metrics_job_submitted(k);
+	/* A tiny job runs here and now (inline_work), after its submission was logged. */
+	jobs_release(s->jobs, job);
 	notify_status_changed(s->notify);
 	return job;
 }

@@ -32,6 +32,7 @@ struct pard_config {
 	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
 	int log_level;
 	int log_job_min_duration; /* ms: a done job that took this long is logged at info (0: all, -1: none) */
+	unsigned inline_work;     /* a job of at most this much work (pi: trials) runs in the daemon (0: never) */
 	struct pard_limits limits;
 };
 

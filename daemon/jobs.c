@@ -195,8 +195,10 @@ static bool jobs_any_idle_worker(const struct jobs *js)
 	return false;
 }
 
-/* Makes an admitted job visible to the workers and wakes them. */
-static void job_publish(struct jobs *js, struct job *job)
+/* Makes an admitted job visible to the workers and has them woken. With results (a job the
+ * daemon ran itself, from start_ns to end_ns) every chunk is published done instead. */
+static void job_publish_results(struct jobs *js, struct job *job, const uint64_t *results, uint64_t start_ns,
+				uint64_t end_ns)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	uint32_t pos = 0;
@@ -219,14 +221,15 @@ static void job_publish(struct jobs *js, struct job *job)
 	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
 	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->running, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->start_ns, start_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->end_ns, end_ns, memory_order_relaxed);
 	/* Release, not relaxed: a worker that picked this slot while it still held the previous job
 	 * claims a chunk with a CAS that reads one of these stores, and that CAS (acquire) is then
 	 * what makes this job's kind and params visible to it (the ACTIVE store below comes later). */
 	for (uint32_t i = 0; i < n; i++) {
-		s->chunk_result[i] = 0;
-		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_release);
+		s->chunk_result[i] = results ? results[i] : 0;
+		atomic_store_explicit(&s->chunk_state[i], results ? PARD_CHUNK_DONE : PARD_CHUNK_QUEUED,
+				      memory_order_release);
 	}
 	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
 	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
@@ -238,11 +241,18 @@ static void job_publish(struct jobs *js, struct job *job)
 	if (job->state == JOB_WAITING)
 		job_set_state(job, JOB_QUEUED);
 	job_save(js, job);
+	if (results)
+		return;
 
 	/* A worker about to sleep sees work_seq changed and looks again; sleeping ones are woken
 	 * once the daemon has published what a batch of requests brought (jobs_wake_workers). */
 	atomic_fetch_add(&js->seg->hdr->work_seq, 1);
 	js->wake_pending = n < INT32_MAX - js->wake_pending ? js->wake_pending + n : INT32_MAX;
+}
+
+static void job_publish(struct jobs *js, struct job *job)
+{
+	job_publish_results(js, job, NULL, 0, 0);
 }
 
 void jobs_wake_workers(struct jobs *js)
@@ -257,6 +267,7 @@ void jobs_wake_workers(struct jobs *js)
 }
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
+static void job_finish(struct jobs *js, struct job *job);
 
 /* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
  * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
@@ -430,8 +441,45 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	}
 	job->has_buffer = placed;
 	job_set_state(job, JOB_QUEUED);
+	job->held = !bytes && k->work && k->work(params) <= js->cfg->inline_work;
+	if (job->held) {
+		job->held_next = js->held;
+		js->held = job;
+		return 0;
+	}
 	job_publish(js, job);
 	return 0;
+}
+
+void jobs_release(struct jobs *js, struct job *job)
+{
+	if (!job->held)
+		return;
+	for (struct job **p = &js->held; *p; p = &(*p)->held_next)
+		if (*p == job) {
+			*p = job->held_next;
+			break;
+		}
+	job->held = false;
+	job->held_next = NULL;
+	/* The same chunks a worker would run, with the same kernel: the same result. */
+	uint64_t results[PARD_MAX_CHUNKS];
+	uint32_t n = job->kernel->chunk_count(&job->params);
+	uint64_t start = pard_now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		results[i] = 0;
+		job->kernel->run_chunk(&job->params, i, NULL, &results[i]);
+	}
+	uint64_t end = pard_now_ns();
+	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);
+	job_publish_results(js, job, results, start, end);
+	job_finish(js, job);
+}
+
+void jobs_release_held(struct jobs *js)
+{
+	while (js->held)
+		jobs_release(js, js->held);
 }
 
 struct job *jobs_find(struct jobs *js, uint64_t id)

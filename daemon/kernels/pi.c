@@ -387,6 +387,11 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 	return (int)n;
 }
 
+static uint64_t pi_work(const union pard_params *p)
+{
+	return params_of(p)->trials;
+}
+
 static uint64_t cap_trials(const struct pard_limits *lim)
 {
 	return lim ? lim->max_trials : UINT64_MAX;
@@ -416,4 +421,5 @@ const struct pard_kernel pard_kernel_pi = {
 	.result_bytes = pi_result_bytes,
 	.run_chunk = pi_run_chunk,
 	.format_result = pi_format_result,
+	.work = pi_work,
 };

@@ -31,8 +31,9 @@ static inline void daemon_fixture_init(struct daemon_fixture *f, const char *tes
 	config_defaults(&f->cfg);
 }
 
-static inline void daemon_fixture_wake_workers(void *ctx)
+static inline void daemon_fixture_before_wait(void *ctx)
 {
+	jobs_release_held(ctx);
 	jobs_wake_workers(ctx);
 }
 
@@ -42,7 +43,7 @@ static inline void daemon_fixture_open(struct daemon_fixture *f, const struct pa
 	assert_int_equal(pard_segment_create(&f->seg, f->shm, g), 0);
 	assert_int_equal(loop_init(&f->loop), 0);
 	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
-	f->loop.before_wait = daemon_fixture_wake_workers;
+	f->loop.before_wait = daemon_fixture_before_wait;
 	f->loop.before_ctx = &f->jobs;
 }
 
