@@ -240,9 +240,11 @@ static void job_publish_results(struct jobs *js, struct job *job, const uint64_t
 	job->published = true;
 	if (job->state == JOB_WAITING)
 		job_set_state(job, JOB_QUEUED);
-	job_save(js, job);
+	/* A job the daemon ran is saved finished at once (job_finish_at): a successor finding its
+	 * slot active under a free record clears it, and its client never had its id. */
 	if (results)
 		return;
+	job_save(js, job);
 
 	/* A worker about to sleep sees work_seq changed and looks again; sleeping ones are woken
 	 * once the daemon has published what a batch of requests brought (jobs_wake_workers). */
@@ -267,7 +269,7 @@ void jobs_wake_workers(struct jobs *js)
 }
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
-static void job_finish(struct jobs *js, struct job *job);
+static void job_finish_at(struct jobs *js, struct job *job, uint64_t now);
 
 /* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
  * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
@@ -473,7 +475,7 @@ void jobs_release(struct jobs *js, struct job *job)
 	uint64_t end = pard_now_ns();
 	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);
 	job_publish_results(js, job, results, start, end);
-	job_finish(js, job);
+	job_finish_at(js, job, end);
 }
 
 void jobs_release_held(struct jobs *js)
@@ -530,7 +532,7 @@ void jobs_refresh_state(struct jobs *js, struct job *job)
 }
 
 /* Turns an active job whose chunks all settled into a terminal one. */
-static void job_finish(struct jobs *js, struct job *job)
+static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 {
 	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
@@ -542,7 +544,6 @@ static void job_finish(struct jobs *js, struct job *job)
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
 	js->active--;
-	uint64_t now = pard_now_ns();
 	job->finish_ns = now;
 	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
 	if (job->state == JOB_ENDING) {
@@ -587,6 +588,11 @@ static void job_finish(struct jobs *js, struct job *job)
 		       secs, (unsigned)job->owner);
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
+}
+
+static void job_finish(struct jobs *js, struct job *job)
+{
+	job_finish_at(js, job, pard_now_ns());
 }
 
 /* Drops every still-queued chunk; returns true when the job is now settled. */

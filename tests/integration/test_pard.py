@@ -844,6 +844,32 @@ class DropinTest(PardTestCase):
         self.assertEqual(self.stats(p)["workers"], 3)
 
 
+class InlineTest(PardTestCase):
+    """inline_work: a job of at most that much work (pi: trials) is computed by the daemon itself,
+    with the result the workers give; a bigger one waits for a worker."""
+
+    def test_tiny_jobs_run_without_workers(self):
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)
+        try:
+            before = int(self.stats(p)["chunks_run"])
+            r = self.parctl_json(p, "submit", "pi", 16384, "--seed", 5, "--wait", timeout=30)
+            self.assertEqual(r["state"], "done")
+            self.assertEqual(int(self.stats(p)["chunks_run"]), before + 1)
+            # One trial more goes to the (stopped) workers and stays queued.
+            big = int(self.parctl_ok(p, "submit", "pi", 16385).stdout)
+            time.sleep(0.2)
+            self.assertEqual(self.parctl_json(p, "status", big)["state"], "queued")
+        finally:
+            self.cont_workers(ws)
+        self.assertEqual(self.parctl_json(p, "wait", big)["state"], "done")
+        # The same answer as a worker's.
+        q = self.start_pard(workers=1, inline_work=0)
+        w = self.parctl_json(q, "submit", "pi", 16384, "--seed", 5, "--wait")
+        for k in ("trials", "hits", "estimate", "stderr", "seed"):
+            self.assertEqual(r[k], w[k], k)
+
+
 class JobLogTest(PardTestCase):
     """A job's lifecycle is logged: submitted, done, failed, cancelled, with id, kind, uid and
     duration; at info every job with log_job_min_duration = 0, only done jobs that took that long

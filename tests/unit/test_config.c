@@ -144,6 +144,7 @@ static const struct {
 	{"result_retention = -5;\n", ":1:", "result_retention must be from 0"},
 	{"log_level = \"loud\";\n", ":1:", "log_level must be one of"},
 	{"log_job_min_duration = -2;\n", ":1:", "log_job_min_duration must be from -1 to 86400000"},
+	{"inline_work = 1048577;\n", ":1:", "inline_work must be from 0 to 1048576"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
 	{"workers = ;\n", ":1:", "syntax error"},
 	/* Without L, libconfig 1.5 keeps the low 32 bits: 4294967306 would load as 10. */
@@ -460,6 +461,7 @@ static void test_table(void **state)
 	assert_null(config_setting_at(config_settings_count()));
 	assert_int_equal(d.log_level, PARD_LOG_INFO);
 	assert_int_equal(d.log_job_min_duration, 1000);
+	assert_int_equal(d.inline_work, 16384);
 }
 
 /* Reload keeps exactly the restart-only settings and names those that changed. */
