@@ -43,8 +43,7 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 		if (n + 64 < sizeof(line))
 			n += (size_t)pard_format_seconds(line + n, 32, job->finish_ns - job->submit_ns);
 		n = append(line, n, sizeof(line), job->has_buffer && !data ? " data=none" : "");
-		line[n < sizeof(line) ? n : sizeof(line) - 1] = '\0';
-		client_reply(c, "%s", line);
+		client_reply_text(c, line, n);
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)
 			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),
