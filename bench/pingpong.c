@@ -8,7 +8,8 @@
  * one send per request, as pard's event loop does at best). Each client thread sends, then blocks
  * in read() for the reply, as lib/client.c does; with --poll it waits in poll(POLLIN) first (see
  * docs/performance.md: a blocked read() is woken once more when the server consumes the request).
- * Prints one JSON line like bench/loadgen: rate and latency percentiles in microseconds. */
+ * Prints one JSON line like bench/loadgen: rate and latency percentiles in microseconds, and the
+ * server's CPU time per request (the echo's own cost, beside which pard's daemon CPU per job is put). */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -193,7 +195,12 @@ int main(int argc, char **argv)
 		close(cfd[i]);
 	}
 	double wall = (double)(now_ns() - t0) / 1e9;
-	waitpid(pid, NULL, 0);
+	/* The server exits once every client has closed: its CPU time is the echo's whole cost. */
+	struct rusage ru;
+	memset(&ru, 0, sizeof(ru));
+	wait4(pid, NULL, 0, &ru);
+	double server_cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	uint64_t *all = malloc((total ? total : 1) * sizeof(*all)), k = 0;
 	if (!all)
 		return 1;
@@ -204,9 +211,10 @@ int main(int argc, char **argv)
 	}
 	qsort(all, total, sizeof(*all), cmp_u64);
 	printf("{\"clients\": %u, \"poll\": %s, \"requests\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f, "
-	       "\"lat_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f}}\n",
+	       "\"lat_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f}, \"server_cpu_us_per_request\": %.3f}\n",
 	       clients, use_poll ? "true" : "false", total, wall, wall > 0 ? (double)total / wall : 0.0,
-	       pct(all, total, 50), pct(all, total, 90), pct(all, total, 99));
+	       pct(all, total, 50), pct(all, total, 90), pct(all, total, 99),
+	       total ? server_cpu / (double)total * 1e6 : 0.0);
 	free(all);
 	free(cs);
 	free(tid);

@@ -163,9 +163,13 @@ static struct job *submit(struct server *s, struct client *c, int argc, char **a
 	/* Arming the timer is cheap; a full schedule pass per job would not be. */
 	if (timeout_ns)
 		loop_tick_at(s->loop, job->deadline_ns);
-	loop_tick_soon(s->loop);
-	joblog(PARD_LOG_INFO, job->id, k->name, c->uid, "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
+	joblog(joblog_submit_level(s->cfg->log_job_min_duration), job->id, k->name, c->uid,
+	       "submitted by uid %u (pid %d)", (unsigned)c->uid, (int)c->pid);
 	metrics_job_submitted(k);
+	/* A tiny job runs here and now (inline_work), after its submission was logged. */
+	jobs_release(s->jobs, job);
+	if (!job_is_terminal(job))
+		loop_tick_soon(s->loop);
 	notify_status_changed(s->notify);
 	return job;
 }

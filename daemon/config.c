@@ -187,6 +187,13 @@ static const struct config_setting_info settings[] = {
 	 .max = 86400,
 	 .def = 60,
 	 .desc = "Seconds a client may leave its answers (or a result buffer) unread before it is dropped (0: never)."},
+	{.name = "inline_work",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(inline_work),
+	 .min = 0,
+	 .max = 1 << 20,
+	 .def = 16384,
+	 .desc = "Jobs of at most this much work (pi: trials) run in the daemon, waking no worker (0: never)."},
 	{.name = "stop_grace",
 	 .kind = CONFIG_NUMBER,
 	 FIELD(stop_grace),
@@ -204,6 +211,13 @@ static const struct config_setting_info settings[] = {
 	 FIELD(log_level),
 	 .def_str = "info",
 	 .desc = "The most detailed messages logged: error, warning, notice, info or debug."},
+	{.name = "log_job_min_duration",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(log_job_min_duration),
+	 .min = -1,
+	 .max = 86400000,
+	 .def = 1000,
+	 .desc = "A done job is logged at info if it took this many ms (0: every job, -1: none; failures: always)."},
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

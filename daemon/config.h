@@ -39,13 +39,15 @@ struct pard_config {
 	uint64_t max_arena_bytes_per_user;
 	char monitor_group[64]; /* its members see every uid's usage (monitor_group.h); empty: none */
 	int log_level;
-	char user_weights[1024]; /* fair-share weights as written (CONFIG_WEIGHTS) */
-	struct weights weights;  /* ...resolved to uids when loaded */
+	char user_weights[1024];  /* fair-share weights as written (CONFIG_WEIGHTS) */
+	struct weights weights;   /* ...resolved to uids when loaded */
+	int log_job_min_duration; /* ms: a done job that took this long is logged at info (0: all, -1: none) */
+	unsigned inline_work;     /* a job of at most this much work (pi: trials) runs in the daemon (0: never) */
 	struct pard_limits limits;
 };
 
 enum config_kind {
-	CONFIG_NUMBER,    /* whole number in [min, max]; stored as a 4- or 8-byte unsigned */
+	CONFIG_NUMBER,    /* whole number in [min, max]; stored in 4 or 8 bytes (a negative min: an int field) */
 	CONFIG_MODE,      /* octal permissions in a string ("0660"); stored as unsigned */
 	CONFIG_STRATEGY,  /* "fork", "spawn" or "forkserver"; stored as the string */
 	CONFIG_PATH,      /* absolute file path; stored as the string */

@@ -32,3 +32,17 @@ void joblog(enum pard_log_level level, uint64_t id, const char *kind, uid_t uid,
 	(void)uid;
 	pard_log(level, "job %llu %s %s", (unsigned long long)id, kind, text);
 }
+
+enum pard_log_level joblog_submit_level(int min_duration_ms)
+{
+	return min_duration_ms == 0 ? PARD_LOG_INFO : PARD_LOG_DEBUG;
+}
+
+enum pard_log_level joblog_end_level(int min_duration_ms, bool done, uint64_t took_ns)
+{
+	if (!done)
+		return PARD_LOG_INFO;
+	if (min_duration_ms < 0)
+		return PARD_LOG_DEBUG;
+	return took_ns >= (uint64_t)min_duration_ms * 1000000u ? PARD_LOG_INFO : PARD_LOG_DEBUG;
+}

@@ -4,6 +4,7 @@
 #ifndef PARD_JOBLOG_H
 #define PARD_JOBLOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -13,5 +14,14 @@
  * PARD_UID= when stderr is the journal ($JOURNAL_STREAM names it), else as a plain line. */
 void joblog(enum pard_log_level level, uint64_t id, const char *kind, uid_t uid, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/* Which lines of a job go out at info, after the setting log_job_min_duration (milliseconds), as
+ * PostgreSQL's log_min_duration_statement: a job that ends done is logged at info when it took at
+ * least that long from submission, and at debug otherwise; 0 logs every job at info, its submission
+ * too; -1 logs no done job at info. Failures and cancellations are always logged at info. A line
+ * per job of a stream of tiny ones would cost the daemon more than the jobs (and journald's rate
+ * limit would drop most of them). */
+enum pard_log_level joblog_submit_level(int min_duration_ms);
+enum pard_log_level joblog_end_level(int min_duration_ms, bool done, uint64_t took_ns);
 
 #endif

@@ -204,7 +204,10 @@ static void job_save(struct jobs *js, const struct job *job)
 	r->buffer_off = job->buffer_off;
 	r->buffer_bytes = job->buffer_bytes;
 	r->params = job->params;
-	snprintf(r->error, sizeof(r->error), "%s", job->error);
+	/* Not snprintf: this runs after every change of every job. */
+	size_t elen = strnlen(job->error, sizeof(r->error) - 1);
+	memcpy(r->error, job->error, elen);
+	r->error[elen] = '\0';
 	atomic_store(&r->updating, 0);
 }
 
@@ -217,8 +220,10 @@ static bool jobs_any_idle_worker(const struct jobs *js)
 	return false;
 }
 
-/* Makes an admitted job visible to the workers and wakes them. */
-static void job_publish(struct jobs *js, struct job *job)
+/* Makes an admitted job visible to the workers and has them woken. With results (a job the
+ * daemon ran itself, from start_ns to end_ns) every chunk is published done instead. */
+static void job_publish_results(struct jobs *js, struct job *job, const uint64_t *results, uint64_t start_ns,
+				uint64_t end_ns)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	uint32_t pos = 0;
@@ -243,14 +248,15 @@ static void job_publish(struct jobs *js, struct job *job)
 	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
 	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->running, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->start_ns, start_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->end_ns, end_ns, memory_order_relaxed);
 	/* Release, not relaxed: a worker that picked this slot while it still held the previous job
 	 * claims a chunk with a CAS that reads one of these stores, and that CAS (acquire) is then
 	 * what makes this job's kind and params visible to it (the ACTIVE store below comes later). */
 	for (uint32_t i = 0; i < n; i++) {
-		s->chunk_result[i] = 0;
-		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_release);
+		s->chunk_result[i] = results ? results[i] : 0;
+		atomic_store_explicit(&s->chunk_state[i], results ? PARD_CHUNK_DONE : PARD_CHUNK_QUEUED,
+				      memory_order_release);
 	}
 	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
 	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
@@ -261,18 +267,36 @@ static void job_publish(struct jobs *js, struct job *job)
 	job->published = true;
 	if (job->state == JOB_WAITING)
 		job_set_state(job, JOB_QUEUED);
+	/* A job the daemon ran is saved finished at once (job_finish_at): a successor finding its
+	 * slot active under a free record clears it, and its client never had its id. */
+	if (results)
+		return;
 	job_save(js, job);
 
-	/* Wake as many sleeping workers as there are chunks to take; when none is idle (all busy
-	 * under load) skip the system call: each looks for work before it sleeps, and a worker
-	 * about to sleep sees work_seq changed and does not. */
-	struct pard_segment_header *h = js->seg->hdr;
-	atomic_fetch_add(&h->work_seq, 1);
+	/* A worker about to sleep sees work_seq changed and looks again; sleeping ones are woken
+	 * once the daemon has published what a batch of requests brought (jobs_wake_workers). */
+	atomic_fetch_add(&js->seg->hdr->work_seq, 1);
+	js->wake_pending = n < INT32_MAX - js->wake_pending ? js->wake_pending + n : INT32_MAX;
+}
+
+static void job_publish(struct jobs *js, struct job *job)
+{
+	job_publish_results(js, job, NULL, 0, 0);
+}
+
+void jobs_wake_workers(struct jobs *js)
+{
+	if (!js->wake_pending)
+		return;
+	/* As many as there are chunks to take; none when no worker is idle (all busy under load):
+	 * each looks for work before it sleeps. */
 	if (jobs_any_idle_worker(js))
-		pard_futex_wake(&h->work_seq, n < (uint32_t)INT32_MAX ? (int)n : INT32_MAX);
+		pard_futex_wake(&js->seg->hdr->work_seq, (int)js->wake_pending);
+	js->wake_pending = 0;
 }
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
+static void job_finish_at(struct jobs *js, struct job *job, uint64_t now);
 
 /* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
  * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
@@ -455,8 +479,45 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	if (placed)
 		hold_buffer(js, job);
 	job_set_state(job, JOB_QUEUED);
+	job->held = !bytes && k->work && k->work(params) <= js->cfg->inline_work;
+	if (job->held) {
+		job->held_next = js->held;
+		js->held = job;
+		return 0;
+	}
 	job_publish(js, job);
 	return 0;
+}
+
+void jobs_release(struct jobs *js, struct job *job)
+{
+	if (!job->held)
+		return;
+	for (struct job **p = &js->held; *p; p = &(*p)->held_next)
+		if (*p == job) {
+			*p = job->held_next;
+			break;
+		}
+	job->held = false;
+	job->held_next = NULL;
+	/* The same chunks a worker would run, with the same kernel: the same result. */
+	uint64_t results[PARD_MAX_CHUNKS];
+	uint32_t n = job->kernel->chunk_count(&job->params);
+	uint64_t start = pard_now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		results[i] = 0;
+		job->kernel->run_chunk(&job->params, i, NULL, &results[i]);
+	}
+	uint64_t end = pard_now_ns();
+	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);
+	job_publish_results(js, job, results, start, end);
+	job_finish_at(js, job, end);
+}
+
+void jobs_release_held(struct jobs *js)
+{
+	while (js->held)
+		jobs_release(js, js->held);
 }
 
 struct job *jobs_find(struct jobs *js, uint64_t id)
@@ -507,7 +568,7 @@ void jobs_refresh_state(struct jobs *js, struct job *job)
 }
 
 /* Turns an active job whose chunks all settled into a terminal one. */
-static void job_finish(struct jobs *js, struct job *job)
+static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 {
 	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
@@ -519,7 +580,6 @@ static void job_finish(struct jobs *js, struct job *job)
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
 	count_active(js, job, -1);
-	uint64_t now = pard_now_ns();
 	job->finish_ns = now;
 	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
 	if (job->state == JOB_ENDING) {
@@ -554,14 +614,21 @@ static void job_finish(struct jobs *js, struct job *job)
 			  : job->state == JOB_FAILED ? METRICS_FAILED
 						     : METRICS_CANCELLED,
 			  secs);
+	enum pard_log_level level =
+		joblog_end_level(js->cfg->log_job_min_duration, job->state == JOB_DONE, now - job->submit_ns);
 	if (job->state == JOB_FAILED)
-		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
+		joblog(level, job->id, job->kernel->name, job->owner, "failed after %.3f s (uid %u): %s", secs,
 		       (unsigned)job->owner, job->error);
 	else
-		joblog(PARD_LOG_INFO, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)",
-		       job_state_name(job), secs, (unsigned)job->owner);
+		joblog(level, job->id, job->kernel->name, job->owner, "%s after %.3f s (uid %u)", job_state_name(job),
+		       secs, (unsigned)job->owner);
 	if (js->on_finished)
 		js->on_finished(js->ctx, job);
+}
+
+static void job_finish(struct jobs *js, struct job *job)
+{
+	job_finish_at(js, job, pard_now_ns());
 }
 
 /* Drops every still-queued chunk; returns true when the job is now settled. */

@@ -57,7 +57,9 @@ struct job {
 	char error[384];      /* why a failed job failed */
 	uint32_t runq_pos;    /* its entry in the segment run queue while published and not terminal */
 	bool published;       /* its segment slot describes it (workers may have run it) */
-	bool has_buffer;      /* holds [buffer_off, +buffer_bytes) of the arena */
+	bool held;            /* admitted to run in the daemon (inline_work), not run yet: see jobs_release */
+	struct job *held_next;
+	bool has_buffer; /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;
 	uint32_t readers; /* result transfers in progress: keep the buffer until they end */
 	union pard_params params;
@@ -88,6 +90,9 @@ struct jobs {
 	unsigned id_shift;
 	/* Called for every job that reached a terminal state. */
 	void (*on_finished)(void *ctx, struct job *job);
+	/* Chunks published since the workers were last woken (jobs_wake_workers). */
+	uint32_t wake_pending;
+	struct job *held; /* jobs admitted to run in the daemon, not run yet */
 	/* Stops worker w, whose chunk belongs to a job that timed out (NULL: let it finish). */
 	void (*kill_worker)(void *ctx, uint32_t w, const char *why);
 	void *ctx;
@@ -114,6 +119,17 @@ struct job *jobs_find(struct jobs *js, uint64_t id);
 /* Drops the job's queued chunks; chunks already running finish and are discarded.
  * Returns 0, or -EALREADY when the job is already terminal. */
 int jobs_cancel(struct jobs *js, struct job *job);
+/* A job of at most inline_work (the kind's work) is not published when admitted but held: it is
+ * computed in the daemon by jobs_release, which its submitter calls once it has logged the
+ * submission (a tiny job costs less than waking a worker and hearing back from it: see
+ * docs/performance.md). jobs_release runs it, publishes it already done and finishes it (calls
+ * on_finished); it does nothing for a job that is not held. jobs_release_held runs every held
+ * job: the loop calls it before it waits, so no job stays held whoever submitted it. */
+void jobs_release(struct jobs *js, struct job *job);
+void jobs_release_held(struct jobs *js);
+/* Wakes sleeping workers for the chunks published since the last call: one futex wake for a
+ * batch of jobs instead of one per job. The loop calls it before every wait (loop.before_wait). */
+void jobs_wake_workers(struct jobs *js);
 /* Finds jobs whose chunks all settled and finishes them (calls on_finished). */
 void jobs_collect(struct jobs *js);
 /* Puts back the chunks worker w held when it died; fails jobs whose chunks ran out of retries.

@@ -114,6 +114,8 @@ void loop_tick_soon(struct loop *l)
 int loop_run_once(struct loop *l, int timeout_ms)
 {
 	struct epoll_event evs[64];
+	if (l->before_wait)
+		l->before_wait(l->before_ctx);
 	int n = epoll_wait(l->epfd, evs, 64, timeout_ms);
 	if (n < 0) {
 		if (errno == EINTR)

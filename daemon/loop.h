@@ -35,6 +35,10 @@ struct loop {
 	/* Called once after each batch of events (the server continues clients there). */
 	void (*after_events)(void *ctx);
 	void *after_ctx;
+	/* Called before every wait for events: what was put off during a batch is done here at the
+	 * latest (jobs wakes the workers for the jobs it published). */
+	void (*before_wait)(void *ctx);
+	void *before_ctx;
 };
 
 /* The earlier of two deadlines, 0 meaning none: how every deadline function combines its own. */

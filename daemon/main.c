@@ -76,6 +76,13 @@ static void done_handle(struct watch *w, uint32_t events)
 	jobs_collect(&d->jobs);
 }
 
+/* Before the loop waits: held jobs run, and workers are woken for what the batch published. */
+static void before_wait(void *ctx)
+{
+	jobs_release_held(ctx);
+	jobs_wake_workers(ctx);
+}
+
 static void job_finished(void *ctx, struct job *job)
 {
 	struct daemon *d = ctx;
@@ -332,6 +339,8 @@ static int setup(struct daemon *d)
 	r = jobs_init(&d->jobs, &d->seg, &d->cfg);
 	if (r < 0)
 		return r;
+	d->loop.before_wait = before_wait;
+	d->loop.before_ctx = &d->jobs;
 	d->jobs.on_finished = job_finished;
 	d->jobs.kill_worker = kill_worker;
 	d->jobs.ctx = d;

@@ -239,6 +239,9 @@ static uint64_t watchdog_due(struct notify *n, uint64_t now)
 
 void notify_status_changed(struct notify *n)
 {
+	/* One is on its way and will say how things are then: no clock read per job. */
+	if (n->status_pending)
+		return;
 	uint64_t now = pard_now_ns();
 	if (now - n->status_last_ns < STATUS_INTERVAL_NS) {
 		if (!n->status_pending) {

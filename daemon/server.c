@@ -129,6 +129,16 @@ void client_reply(struct client *c, const char *fmt, ...)
 	client_write(c, line, (size_t)n);
 }
 
+void client_reply_text(struct client *c, const char *line, size_t len)
+{
+	char buf[PARD_MAX_LINE];
+	if (len > sizeof(buf) - 2)
+		len = sizeof(buf) - 2;
+	memcpy(buf, line, len);
+	buf[len++] = '\n';
+	client_write(c, buf, len);
+}
+
 /* Sends as much of buf as the socket takes now; a hard error marks the client dead. Returns the
  * bytes sent. */
 static size_t client_send(struct client *c, const char *buf, size_t len)

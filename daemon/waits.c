@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* Clients waiting for jobs: results, the fan-out when a job finishes, and progress lines. */
 #include <stdio.h>
+#include <string.h>
 
+#include "pard/decimal.h"
 #include "pard/log.h"
 #include "pard/util.h"
 #include "server_internal.h"
+
+/* Appends s to line (of cap bytes) at used, keeping room for a number (or 64 bytes) after it:
+ * what does not fit is left out; client_reply cuts a line at the protocol's limit anyway. */
+static size_t append(char *line, size_t used, size_t cap, const char *s)
+{
+	size_t n = strlen(s);
+	if (used + n + 64 >= cap)
+		return used;
+	memcpy(line + used, s, n);
+	return used + n;
+}
 
 void waits_reply_result(struct server *s, struct client *c, struct job *job, bool data)
 {
@@ -12,17 +25,39 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 	unsigned long long id = (unsigned long long)job->id;
 	switch (job->state) {
 	case JOB_DONE: {
+		/* "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f queued=%.6f started=%.6f
+		 * priority=%d[ data=none]", put
+		 * together without printf: this line is most of a small job's answer. */
 		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
-		double elapsed = start && end >= start ? pard_seconds(end - start) : 0.0;
+		char line[PARD_MAX_LINE];
+		size_t n = 0;
+		n = append(line, n, sizeof(line), "OK id=");
+		n += pard_put_u64(line + n, job->id);
+		n = append(line, n, sizeof(line), " kind=");
+		n = append(line, n, sizeof(line), job->kernel->name);
+		n = append(line, n, sizeof(line), " state=done ");
+		n = append(line, n, sizeof(line), job->result);
+		n = append(line, n, sizeof(line), " elapsed=");
+		if (n + 64 < sizeof(line))
+			n += (size_t)pard_format_seconds(line + n, 32, start && end >= start ? end - start : 0);
+		n = append(line, n, sizeof(line), " turnaround=");
+		if (n + 64 < sizeof(line))
+			n += (size_t)pard_format_seconds(line + n, 32, job->finish_ns - job->submit_ns);
 		/* queued: submission to the first chunk; started: the daemon's CLOCK_MONOTONIC at the
 		 * first chunk, comparable between jobs. */
-		double queued = start >= job->submit_ns ? pard_seconds(start - job->submit_ns) : 0.0;
-		client_reply(c,
-			     "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f queued=%.6f started=%.6f "
-			     "priority=%d%s",
-			     id, job->kernel->name, job->result, elapsed, pard_seconds(job->finish_ns - job->submit_ns),
-			     queued, pard_seconds(start), (int)job->priority,
-			     job->has_buffer && !data ? " data=none" : "");
+		n = append(line, n, sizeof(line), " queued=");
+		if (n + 64 < sizeof(line))
+			n += (size_t)pard_format_seconds(line + n, 32,
+							 start >= job->submit_ns ? start - job->submit_ns : 0);
+		n = append(line, n, sizeof(line), " started=");
+		if (n + 64 < sizeof(line))
+			n += (size_t)pard_format_seconds(line + n, 32, start);
+		n = append(line, n, sizeof(line), job->priority < 0 ? " priority=-" : " priority=");
+		if (n + 64 < sizeof(line))
+			n += pard_put_u64(line + n,
+					  (uint64_t)(job->priority < 0 ? -(int64_t)job->priority : job->priority));
+		n = append(line, n, sizeof(line), job->has_buffer && !data ? " data=none" : "");
+		client_reply_text(c, line, n);
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)
 			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),

@@ -76,12 +76,19 @@ static const char *option_name_at(size_t i, const void *ctx)
 	return ((const struct pard_kernel_option *)ctx)[i].name;
 }
 
+/* The usage text errors end with; written only when there is an error (a request that parses
+ * must not pay for it: every small job is parsed). */
+static const char *usage_of(const struct pard_kernel *k, char *usage, size_t len)
+{
+	if (pard_options_usage(k, usage, len) < 0)
+		snprintf(usage, len, "see help for %s", k->name);
+	return usage;
+}
+
 int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[], const struct pard_limits *lim,
 		      struct pard_options *out, char *err, size_t errlen)
 {
 	char usage[256];
-	if (pard_options_usage(k, usage, sizeof(usage)) < 0)
-		snprintf(usage, sizeof(usage), "see help for %s", k->name);
 	size_t nopts = 0;
 	while (k->options && k->options[nopts].name)
 		nopts++;
@@ -102,7 +109,7 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 			if (out->positional.given) {
 				pard_options_error(err, errlen,
 						   "unexpected extra argument '%.40s': %s already given (%s)", arg,
-						   k->positional, usage);
+						   k->positional, usage_of(k, usage, sizeof(usage)));
 				return -EINVAL;
 			}
 			rc = scan_value(k->positional_value, k->positional, arg, lim, &out->positional, err, errlen);
@@ -112,7 +119,8 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 		}
 		size_t keylen = (size_t)(eq - arg);
 		if (keylen == 0) {
-			pard_options_error(err, errlen, "malformed option '%.40s' (%s)", arg, usage);
+			pard_options_error(err, errlen, "malformed option '%.40s' (%s)", arg,
+					   usage_of(k, usage, sizeof(usage)));
 			return -EINVAL;
 		}
 		size_t j = 0;
@@ -125,7 +133,8 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 			const char *near = pard_suggest(key, option_name_at, nopts, k->options);
 			if (near)
 				snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
-			pard_options_error(err, errlen, "unknown option '%s'%s (%s)", key, hint, usage);
+			pard_options_error(err, errlen, "unknown option '%s'%s (%s)", key, hint,
+					   usage_of(k, usage, sizeof(usage)));
 			return -EINVAL;
 		}
 		if (out->opt[j].given) {
@@ -137,7 +146,7 @@ int pard_options_scan(const struct pard_kernel *k, int argc, char *const argv[],
 			return rc;
 	}
 	if (!out->positional.given) {
-		pard_options_error(err, errlen, "missing %s (%s)", k->positional, usage);
+		pard_options_error(err, errlen, "missing %s (%s)", k->positional, usage_of(k, usage, sizeof(usage)));
 		return -EINVAL;
 	}
 	return 0;

@@ -2,6 +2,7 @@
 /* The Monte Carlo pi job kind: reproducible hit counting with runtime-dispatched SIMD paths. */
 #include "kernels/pi.h"
 
+#include "pard/decimal.h"
 #include "pard/kernel.h"
 #include "pard/options.h"
 
@@ -342,6 +343,14 @@ static int pi_parse(int argc, char *const argv[], const struct pard_limits *lim,
 	return 0;
 }
 
+/* Copies s (of at most 63 bytes, as the buffers above) to out; returns its length. */
+static size_t put_text(char *out, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(out, s, n);
+	return n;
+}
+
 static int pi_format_result(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
 			    size_t len)
 {
@@ -355,11 +364,32 @@ static int pi_format_result(const union pard_params *p, const uint64_t *chunk_re
 
 	if (!buf || len == 0)
 		return -ENOSPC;
-	int n = snprintf(buf, len, "trials=%" PRIu64 " hits=%" PRIu64 " estimate=%.10f stderr=%.3e seed=%" PRIu64,
-			 trials, hits, estimate, std_err, params_of(p)->seed);
-	if (n < 0 || (size_t)n >= len)
+	/* "trials=%llu hits=%llu estimate=%.10f stderr=%.3e seed=%llu", without printf: its
+	 * floating point alone cost more than the rest of a small job (see pard/decimal.h). */
+	char est[64], err[64], text[256];
+	pard_format_fixed(est, sizeof(est), estimate, 10);
+	pard_format_exp(err, sizeof(err), std_err, 3);
+	size_t n = 0;
+	n += put_text(text + n, "trials=");
+	n += pard_put_u64(text + n, trials);
+	n += put_text(text + n, " hits=");
+	n += pard_put_u64(text + n, hits);
+	n += put_text(text + n, " estimate=");
+	n += put_text(text + n, est);
+	n += put_text(text + n, " stderr=");
+	n += put_text(text + n, err);
+	n += put_text(text + n, " seed=");
+	n += pard_put_u64(text + n, params_of(p)->seed);
+	if (n >= len)
 		return -ENOSPC;
-	return n;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static uint64_t pi_work(const union pard_params *p)
+{
+	return params_of(p)->trials;
 }
 
 static uint64_t cap_trials(const struct pard_limits *lim)
@@ -391,4 +421,5 @@ const struct pard_kernel pard_kernel_pi = {
 	.result_bytes = pi_result_bytes,
 	.run_chunk = pi_run_chunk,
 	.format_result = pi_format_result,
+	.work = pi_work,
 };

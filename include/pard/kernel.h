@@ -74,6 +74,10 @@ struct pard_kernel {
 	/* Writes the result as space-separated key=value pairs. Returns the length, or -ENOSPC. */
 	int (*format_result)(const union pard_params *p, const uint64_t *chunk_results, uint32_t nchunks, char *buf,
 			     size_t len);
+	/* The job's work in the kind's own unit (pi: trials), which the setting inline_work is
+	 * compared with: a job of at most that much runs in the daemon, without a worker. NULL: a
+	 * kind whose jobs always go to workers (one with a result buffer, for instance). */
+	uint64_t (*work)(const union pard_params *p);
 };
 
 /* The kind table, in the order help lists it: pard_kernel_at(0 .. pard_kernel_count() - 1). */

@@ -844,13 +844,40 @@ class DropinTest(PardTestCase):
         self.assertEqual(self.stats(p)["workers"], 3)
 
 
+class InlineTest(PardTestCase):
+    """inline_work: a job of at most that much work (pi: trials) is computed by the daemon itself,
+    with the result the workers give; a bigger one waits for a worker."""
+
+    def test_tiny_jobs_run_without_workers(self):
+        p = self.start_pard(workers=2)
+        ws = self.stop_workers(p)
+        try:
+            before = int(self.stats(p)["chunks_run"])
+            r = self.parctl_json(p, "submit", "pi", 16384, "--seed", 5, "--wait", timeout=30)
+            self.assertEqual(r["state"], "done")
+            self.assertEqual(int(self.stats(p)["chunks_run"]), before + 1)
+            # One trial more goes to the (stopped) workers and stays queued.
+            big = int(self.parctl_ok(p, "submit", "pi", 16385).stdout)
+            time.sleep(0.2)
+            self.assertEqual(self.parctl_json(p, "status", big)["state"], "queued")
+        finally:
+            self.cont_workers(ws)
+        self.assertEqual(self.parctl_json(p, "wait", big)["state"], "done")
+        # The same answer as a worker's.
+        q = self.start_pard(workers=1, inline_work=0)
+        w = self.parctl_json(q, "submit", "pi", 16384, "--seed", 5, "--wait")
+        for k in ("trials", "hits", "estimate", "stderr", "seed"):
+            self.assertEqual(r[k], w[k], k)
+
+
 class JobLogTest(PardTestCase):
-    """Each job's lifecycle is logged at info: submitted, done, failed, cancelled, with id, kind,
-    uid and duration. Not under journald, the lines are plain text on stderr (the journal's
-    fields are checked in the booted-systemd package test)."""
+    """A job's lifecycle is logged: submitted, done, failed, cancelled, with id, kind, uid and
+    duration; at info every job with log_job_min_duration = 0, only done jobs that took that long
+    otherwise (failures and cancellations always). Not under journald, the lines are plain text on
+    stderr (the journal's fields are checked in the booted-systemd package test)."""
 
     def test_lifecycle_lines(self):
-        p = self.new_pard(workers=1, log_level="info")
+        p = self.new_pard(workers=1, log_level="info", log_job_min_duration=0)
         # Inherited from a service manager but not this stderr: still plain text.
         st = os.stat("/dev/null")
         p.extra_env = {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)}
@@ -874,6 +901,39 @@ class JobLogTest(PardTestCase):
         for w in want:
             self.assertRegex(log, re.compile(w, re.M))
         self.assertNotIn("PARD_JOB=", log)
+
+    def test_min_duration(self):
+        """The default (1000 ms) and a lower threshold: a tiny done job leaves no line at info, a
+        done job that took longer than the threshold leaves its end line, a failure always."""
+        p = self.start_pard(workers=1, log_level="info", log_job_min_duration=None)
+        uid = os.getuid()
+        tiny = self.parctl_json(p, "submit", "pi", 1000, "--wait")["id"]
+        r = self.parctl(p, "submit", "pi", 10**12, "--timeout", "0.05", "--wait")
+        self.assertEqual(r.returncode, 1, r)
+        failed = self.parctl_json(p, "list")["jobs"][-1]["id"]
+        wait_until(lambda: "job %d pi failed after" % failed in p.log(), what="the failed job's line")
+        log = p.log()
+        self.assertNotIn("job %d pi" % tiny, log)
+        self.assertNotIn("job %d pi submitted" % failed, log)
+        # The threshold is reloadable: 1 ms, then a job that takes longer than that.
+        settings = dict(p.settings)
+        settings["log_job_min_duration"] = 1
+        pardtest.write_config(p.config, settings)
+        p.signal(signal.SIGHUP)
+        wait_until(lambda: p.log().count("configuration reloaded") >= 1, what="the reload")
+        slow = self.parctl_json(p, "submit", "pi", 2 * 10**8, "--wait")
+        self.assertGreaterEqual(slow["turnaround"], 0.001)
+        wait_until(lambda: "job %d pi done after" % slow["id"] in p.log(), what="the slow job's line")
+        log = p.log()
+        self.assertRegex(log, re.compile(r"pard\[\d+\]: info: job %d pi done after \d+\.\d{3} s \(uid %d\)$"
+                                         % (slow["id"], uid), re.M))
+        self.assertNotIn("job %d pi submitted" % slow["id"], log)
+
+    def test_debug_logs_every_job(self):
+        p = self.start_pard(workers=1, log_level="debug", log_job_min_duration=-1)
+        jid = self.parctl_json(p, "submit", "pi", 1000, "--wait")["id"]
+        wait_until(lambda: "debug: job %d pi done after" % jid in p.log(), what="the job's end line")
+        self.assertRegex(p.log(), re.compile(r"debug: job %d pi submitted by uid \d+ \(pid \d+\)$" % jid, re.M))
 
     def test_quiet_below_info(self):
         p = self.start_pard(workers=1, log_level="notice")

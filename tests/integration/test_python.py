@@ -221,7 +221,7 @@ class PythonClientTest(PardTestCase):
         self.assertEqual(c.submit("pi", 1000, seed=2).result(60).seed, 2)
 
     def test_cancel_before_the_id_is_known_and_a_queued_job(self):
-        p = self.start_pard()
+        p = self.start_pard(inline_work=0)  # tiny jobs must wait for stopped workers
         ws = self.stop_workers(p)
         c = self.client(p)
         f = c.submit("pi", 1000)
@@ -345,7 +345,8 @@ class PythonClientTest(PardTestCase):
     # -- errors --------------------------------------------------------------------------------
 
     def test_error_codes(self):
-        p = self.start_pard(queue_depth=2, max_trials=10**9)
+        # inline_work=0: the tiny jobs below must wait for the stopped workers.
+        p = self.start_pard(queue_depth=2, max_trials=10**9, inline_work=0)
         c = self.client(p)
         cases = [(pard.UnknownError, ("nope", 1)), (pard.BadArgError, ("pi", "abc")),
                  (pard.TooLargeError, ("pi", 10**10))]
@@ -454,7 +455,7 @@ class PythonClientTest(PardTestCase):
     # -- timeouts ------------------------------------------------------------------------------
 
     def test_timeouts(self):
-        p = self.start_pard()
+        p = self.start_pard(inline_work=0)  # tiny jobs must wait for stopped workers
         c = self.client(p)
         ws = self.stop_workers(p)
         f = c.submit("pi", 1000)

@@ -489,6 +489,8 @@ class StrategyIdentityTest(SupervisorTestCase):
             if strategy == "forkserver":
                 self.assertEqual(len(kids), 1, "forkserver: pard's only child is the helper: %s" % kids)
                 self.assertIn("--forkserver", cmdline(kids[0]))
+                # The daemon accepts clients without waiting for the helper's forks.
+                wait_until(lambda: len(children_of(kids[0])) == 2, what="the helper's 2 workers")
                 ws = children_of(kids[0])
                 self.assertEqual(len(ws), 2, "the helper's children are the workers")
             else:

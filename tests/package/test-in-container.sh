@@ -140,6 +140,9 @@ if [ "$rc" -eq 3 ] && grep -q "Permission denied" /tmp/bob.err; then
 else
 	fail "non-member refused: permission denied on the socket, exit 3" "exit $rc"
 fi
+# A tiny job's lines are at info only when every job is logged (log_job_min_duration = 0).
+echo "log_job_min_duration = 0;" >/etc/pard/pard.conf.d/40-every-job.conf
+check "systemctl reload pard: every job logged" systemctl reload pard.service
 id=$(as_user alice parctl submit pi 1000 --seed 3)
 echo "alice's job: $id"
 as_user alice parctl wait "$id"
@@ -152,6 +155,11 @@ check "journalctl PARD_JOB=$id: job $id's submitted and done lines" \
 journalctl PARD_JOB="$id" -o verbose --no-pager | grep -E 'PARD_|MESSAGE='
 check "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) finds alice's jobs" \
 	sh -c "journalctl PARD_KIND=pi PARD_UID=$(id -u alice) -o cat | grep -q 'job $id pi'"
+rm -f /etc/pard/pard.conf.d/40-every-job.conf
+check "systemctl reload pard: the default log_job_min_duration again" systemctl reload pard.service
+quiet=$(as_user alice parctl submit pi 1000 --seed 4 --wait --json | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
+check "a tiny job leaves no line by default (log_job_min_duration = 1000)" \
+	sh -c "test -n '$quiet' && ! journalctl PARD_JOB=$quiet -o cat | grep -q ."
 # bash completion: commands, and job ids asked from the daemon.
 completion() {
 	bash -c 'source /usr/share/bash-completion/completions/parctl

@@ -31,12 +31,20 @@ static inline void daemon_fixture_init(struct daemon_fixture *f, const char *tes
 	config_defaults(&f->cfg);
 }
 
-/* Creates the segment, the loop and the jobs. */
+static inline void daemon_fixture_before_wait(void *ctx)
+{
+	jobs_release_held(ctx);
+	jobs_wake_workers(ctx);
+}
+
+/* Creates the segment, the loop and the jobs, wired as main.c wires them. */
 static inline void daemon_fixture_open(struct daemon_fixture *f, const struct pard_segment_geometry *g)
 {
 	assert_int_equal(pard_segment_create(&f->seg, f->shm, g), 0);
 	assert_int_equal(loop_init(&f->loop), 0);
 	assert_int_equal(jobs_init(&f->jobs, &f->seg, &f->cfg), 0);
+	f->loop.before_wait = daemon_fixture_before_wait;
+	f->loop.before_ctx = &f->jobs;
 }
 
 static inline void daemon_fixture_close(struct daemon_fixture *f)

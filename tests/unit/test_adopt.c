@@ -42,6 +42,7 @@ static int setup(void **state)
 	snprintf(f.name, sizeof(f.name), "/pard-unit-adopt-%d", (int)getpid());
 	shm_unlink(f.name);
 	config_defaults(&f.cfg);
+	f.cfg.inline_work = 0; /* the jobs are left half done by workers these tests play */
 	f.cfg.max_jobs = 8;
 	f.cfg.queue_depth = 8;
 	/* Jobs here are uid 1000's: only the global limits are under test (per-user ones: test_usage). */

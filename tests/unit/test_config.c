@@ -66,7 +66,8 @@ static void test_valid_file(void **state)
 			  "result_retention = 5;\n"
 			  "chunk_retries = 9;\n"
 			  "monitor_group = \"ops.team-1\";\n"
-			  "log_level = \"debug\";\n",
+			  "log_level = \"debug\";\n"
+			  "log_job_min_duration = -1;\n",
 			  err, sizeof(err));
 	assert_int_equal(r, 0);
 	assert_int_equal(c.workers, 3);
@@ -82,6 +83,7 @@ static void test_valid_file(void **state)
 	assert_int_equal(c.chunk_retries, 9);
 	assert_string_equal(c.monitor_group, "ops.team-1");
 	assert_int_equal(c.log_level, PARD_LOG_DEBUG);
+	assert_int_equal(c.log_job_min_duration, -1);
 	/* "" turns the monitoring group off. */
 	assert_int_equal(load_text(&c, "monitor_group = \"\";\n", err, sizeof(err)), 0);
 	assert_string_equal(c.monitor_group, "");
@@ -156,6 +158,8 @@ static const struct {
 	{"monitor_group = 5;\n", ":1:", "monitor_group must be a string"},
 	{"monitor_group = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n",
 	 ":1:", "monitor_group must be a group name"},
+	{"log_job_min_duration = -2;\n", ":1:", "log_job_min_duration must be from -1 to 86400000"},
+	{"inline_work = 1048577;\n", ":1:", "inline_work must be from 0 to 1048576"},
 	{"workers = 2;\nstrategy = = \"fork\";\n", ":2:", "syntax error"},
 	{"workers = ;\n", ":1:", "syntax error"},
 	/* Without L, libconfig 1.5 keeps the low 32 bits: 4294967306 would load as 10. */
@@ -485,6 +489,8 @@ static void test_table(void **state)
 	assert_null(config_setting_find("bogus"));
 	assert_null(config_setting_at(config_settings_count()));
 	assert_int_equal(d.log_level, PARD_LOG_INFO);
+	assert_int_equal(d.log_job_min_duration, 1000);
+	assert_int_equal(d.inline_work, 16384);
 }
 
 /* Reload keeps exactly the restart-only settings and names those that changed. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,6 +40,8 @@ static int setup(void **state)
 	snprintf(f.name, sizeof(f.name), "/pard-unit-jobs-%d", (int)getpid());
 	shm_unlink(f.name);
 	config_defaults(&f.cfg);
+	/* Jobs go to the workers these tests play (run_all); test_inline runs them in the daemon. */
+	f.cfg.inline_work = 0;
 	f.cfg.max_jobs = 4;
 	f.cfg.queue_depth = 3;
 	f.cfg.chunk_retries = 2;
@@ -115,6 +118,85 @@ static void test_complete(void **state)
 	assert_ptr_equal(jobs_find(&f->js, id), job);
 	jobs_expire(&f->js, UINT64_MAX);
 	assert_null(jobs_find(&f->js, id));
+}
+
+/* Publishing only counts the chunks to wake workers for; jobs_wake_workers (the loop calls it
+ * before it waits) makes the one futex wake for the whole batch. */
+static void test_wake_once_per_batch(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(f->js.wake_pending, 0);
+	struct job *a = submit_pi(f, "1000", "1"), *b = submit_pi(f, "20000000", "2");
+	assert_non_null(a);
+	assert_non_null(b);
+	uint32_t chunks = pard_segment_job(&f->seg, a->slot)->nchunks + pard_segment_job(&f->seg, b->slot)->nchunks;
+	assert_int_equal(f->js.wake_pending, chunks);
+	jobs_wake_workers(&f->js);
+	assert_int_equal(f->js.wake_pending, 0);
+	/* Nothing new: nothing to wake. */
+	jobs_wake_workers(&f->js);
+	assert_int_equal(f->js.wake_pending, 0);
+	assert_int_equal(run_all(f, 0), (int)chunks);
+	jobs_collect(&f->js);
+	assert_int_equal(f->nfinished, 2);
+}
+
+/* inline_work: a job of at most that much work is held at admission, run by jobs_release in the
+ * daemon, and ends with the result the workers give; a bigger one is published as before. */
+static void test_inline(void **state)
+{
+	struct fixture *f = *state;
+	struct job *by_worker = submit_pi(f, "16384", "5");
+	assert_non_null(by_worker);
+	assert_int_equal(run_all(f, 0), 1);
+	jobs_collect(&f->js);
+	assert_int_equal(by_worker->state, JOB_DONE);
+	char *want = strdup(by_worker->result);
+	assert_non_null(want);
+	uint64_t chunks_run = atomic_load(&f->seg.hdr->chunks_run);
+
+	f->cfg.inline_work = 16384;
+	f->js.wake_pending = 0;
+	struct job *job = submit_pi(f, "16384", "5");
+	assert_non_null(job);
+	assert_true(job->held);
+	assert_false(job->published);
+	assert_int_equal(job->state, JOB_QUEUED);
+	assert_int_equal(f->js.wake_pending, 0);
+	assert_int_equal(run_all(f, 1), 0); /* no worker can see it */
+	jobs_release(&f->js, job);
+	assert_false(job->held);
+	assert_int_equal(job->state, JOB_DONE);
+	assert_string_equal(job->result, want);
+	assert_int_equal(f->nfinished, 2);
+	assert_int_equal(atomic_load(&f->seg.hdr->chunks_run), chunks_run + 1);
+	const struct pard_job_slot *slot = pard_segment_job(&f->seg, job->slot);
+	assert_true(atomic_load(&slot->start_ns) > 0);
+	assert_true(atomic_load(&slot->end_ns) >= atomic_load(&slot->start_ns));
+	jobs_release(&f->js, job); /* not held any more: nothing happens */
+	assert_int_equal(f->nfinished, 2);
+	free(want);
+
+	/* One over the limit goes to the workers; jobs_release leaves it alone. */
+	struct job *big = submit_pi(f, "16385", "5");
+	assert_non_null(big);
+	assert_false(big->held);
+	assert_true(big->published);
+	jobs_release(&f->js, big);
+	assert_int_equal(big->state, JOB_QUEUED);
+	assert_int_equal(run_all(f, 0), 1);
+	jobs_collect(&f->js);
+	assert_int_equal(big->state, JOB_DONE);
+
+	/* Held jobs nobody released run when the loop is about to wait (jobs_release_held). */
+	jobs_expire(&f->js, UINT64_MAX);
+	struct job *a = submit_pi(f, "10", "1"), *b = submit_pi(f, "20", "2");
+	assert_true(a->held && b->held);
+	jobs_release_held(&f->js);
+	assert_null(f->js.held);
+	assert_int_equal(a->state, JOB_DONE);
+	assert_int_equal(b->state, JOB_DONE);
+	assert_non_null(strstr(b->result, "trials=20 "));
 }
 
 /* More finished-but-unsettled jobs than a worker remembers trying (64), all older than a queued
@@ -406,6 +488,8 @@ int main(void)
 	pard_log_init("test_jobs", PARD_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wake_once_per_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_past_many_full_jobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),

@@ -55,6 +55,7 @@ static int setup(void **state)
 	daemon_fixture_init(&f->d, "server");
 	f->d.cfg.max_jobs = 8;
 	f->d.cfg.queue_depth = 8;
+	f->d.cfg.inline_work = 0; /* run_chunks plays the workers */
 	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 4, .runq_len = 8, .arena_size = 1 << 20};
 	daemon_fixture_open(&f->d, &g);
 	assert_int_equal(pool_init(&f->pool, &no_workers, &f->d.loop, &f->d.jobs, -1, ""), 0);

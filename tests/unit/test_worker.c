@@ -34,6 +34,7 @@ static int setup(void **state)
 	snprintf(f.name, sizeof(f.name), "/pard-unit-worker-%d", (int)getpid());
 	shm_unlink(f.name);
 	config_defaults(&f.cfg);
+	f.cfg.inline_work = 0; /* these tests are about workers */
 	struct pard_segment_geometry g = {.max_jobs = 8, .max_workers = 16, .runq_len = 8, .arena_size = 0};
 	assert_int_equal(pard_segment_create(&f.seg, f.name, &g), 0);
 	assert_int_equal(jobs_init(&f.js, &f.seg, &f.cfg), 0);
