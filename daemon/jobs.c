@@ -291,8 +291,22 @@ static void release_buffer(struct jobs *js, struct job *job)
 {
 	if (!job->has_buffer)
 		return;
-	arena_free(&js->arena, job->buffer_off);
 	job->has_buffer = false;
+	/* Pages lent to a socket may still sit in a client's receive queue, which the daemon cannot
+	 * see once the transfer ended or the connection was dropped: the next job must not write
+	 * into them. Taken out of the file, they live on for that reader only; the range gets fresh
+	 * pages. A range that cannot be cleared is never handed out again. */
+	if (job->pages_lent) {
+		/* Whole pages (the arena's unit): a partial one would be zeroed in place. */
+		uint64_t span = (job->buffer_bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+		int r = pard_segment_discard(js->seg, job->buffer_off, span);
+		if (r < 0) {
+			log_error("job %llu: cannot clear its %llu bytes of arena (%s); they stay out of use",
+				  (unsigned long long)job->id, (unsigned long long)job->buffer_bytes, strerror(-r));
+			return;
+		}
+	}
+	arena_free(&js->arena, job->buffer_off);
 	start_waiting(js);
 }
 
@@ -398,6 +412,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->buffer_off = off;
 	job->buffer_bytes = bytes;
 	job->readers = 0;
+	job->pages_lent = false;
 	job->attempts = NULL;
 	index_insert(js, job);
 	/* Ids only grow: a new job is the newest. */
@@ -774,6 +789,8 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 	job->buffer_bytes = r->buffer_bytes;
 	job->published = r->flags & PARD_RECORD_PUBLISHED;
 	job->has_buffer = false;
+	/* The previous daemon may have lent its pages to a socket: assume it did. */
+	job->pages_lent = true;
 	snprintf(job->error, sizeof(job->error), "%s", r->error);
 	if ((r->flags & PARD_RECORD_HAS_BUFFER) && arena_claim(&js->arena, r->buffer_off, r->buffer_bytes) < 0) {
 		snprintf(why, len, "its result buffer [%llu, +%llu) overlaps another job's",
