@@ -30,6 +30,7 @@ struct pard_config {
 	unsigned max_chunks_per_worker; /* recycle a worker after about this many chunks (0: never) */
 	unsigned stop_grace;            /* seconds SIGTERM waits for running chunks */
 	unsigned arena_wait;            /* jobs that may wait for arena space; beyond it: ERR busy */
+	uint64_t arena_prefault;        /* free arena bytes kept resident for the next results (0: none) */
 	int log_level;
 	struct pard_limits limits;
 };

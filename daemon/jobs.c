@@ -156,6 +156,7 @@ void jobs_fini(struct jobs *js)
 	free(js->id_index);
 	free(js->free_stack);
 	js->table = NULL;
+	arena_warm_stop(&js->warm);
 	arena_fini(&js->arena);
 }
 
@@ -247,6 +248,37 @@ static void job_publish(struct jobs *js, struct job *job)
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
 
+/* Asks the prefault thread for the first arena_prefault bytes of free space, in address order:
+ * where first fit places the next results. */
+static void warm_next(struct jobs *js)
+{
+	if (!js->warm.started)
+		return;
+	struct arena_warm_range r[ARENA_WARM_MAX_RANGES];
+	unsigned n = 0;
+	uint64_t left = js->cfg->arena_prefault, base = js->seg->hdr->arena_off;
+	for (uint32_t i = 0; i < js->arena.nblocks && left && n < ARENA_WARM_MAX_RANGES; i++) {
+		const struct arena_block *b = &js->arena.blocks[i];
+		if (b->used)
+			continue;
+		uint64_t len = b->size < left ? b->size : left;
+		r[n++] = (struct arena_warm_range){.off = base + b->off, .len = len};
+		left -= len;
+	}
+	arena_warm_want(&js->warm, r, n);
+}
+
+int jobs_warm_start(struct jobs *js)
+{
+	if (!js->cfg->arena_prefault || !js->arena.size || js->seg->fd < 0)
+		return 0;
+	int r = arena_warm_start(&js->warm, js->seg->fd);
+	if (r < 0)
+		return r;
+	warm_next(js);
+	return 0;
+}
+
 /* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
  * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
  * err says why. */
@@ -281,6 +313,7 @@ static void start_waiting(struct jobs *js)
 		}
 		oldest->has_buffer = true;
 		js->waiting--;
+		warm_next(js);
 		log_debug("job %llu got %llu bytes of arena after waiting", (unsigned long long)oldest->id,
 			  (unsigned long long)oldest->buffer_bytes);
 		job_publish(js, oldest);
@@ -308,6 +341,7 @@ static void release_buffer(struct jobs *js, struct job *job)
 	}
 	arena_free(&js->arena, job->buffer_off);
 	start_waiting(js);
+	warm_next(js);
 }
 
 /* Forgets a terminal job and gives its slot and buffer back. */
@@ -396,6 +430,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			return -ENOSPC;
 		}
 		placed = true;
+		warm_next(js);
 	}
 	job->id = js->next_id++;
 	/* Stored before the job is announced: a successor never gives its id again. */

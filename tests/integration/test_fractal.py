@@ -1038,6 +1038,26 @@ class TransferTest(FractalTestCase):
         self.assertEqual(read_file(out), b"keep me")
 
 
+class PrefaultTest(FractalTestCase):
+
+    @staticmethod
+    def shm_usage(p):
+        st = os.stat(p.shm_path)
+        return st.st_blocks * 512
+
+    def test_free_arena_is_made_resident(self):
+        # arena_prefault bytes of the arena are in /dev/shm before any job, and images placed
+        # there come out exact; with 0 the arena stays sparse.
+        cold = self.start_pard(workers=2, arena_prefault=0)
+        warm = self.start_pard(workers=2, arena_prefault=8 << 20)
+        wait_until(lambda: "arena prefault: 8 MiB made resident" in warm.log(), what="the prefault's log line")
+        self.assertNotIn("arena prefault", cold.log())
+        self.assertGreaterEqual(self.shm_usage(warm) - self.shm_usage(cold), 8 << 20)
+        spec = Spec(97, 61, 64, (-2.5, 1.0, -1.5, 1.5))
+        for p in (cold, warm):
+            self.assertImage(self.raw_image(p, spec), reference_for(spec), spec, "prefaulted arena")
+
+
 if __name__ == "__main__":
     pardtest.take_build_dir_argument(sys.argv)
     unittest.main(verbosity=2)
