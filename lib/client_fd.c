@@ -27,19 +27,35 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Moves what the pipe holds (len bytes) into fd. Returns 0 or -errno. */
-static int drain_pipe(int pipe_rd, int fd, size_t len)
+/* Moves what the pipe holds (len bytes) into fd. A descriptor splice cannot write to (a terminal,
+ * a file opened O_APPEND) gets the bytes through buf instead, and *no_splice is set. Returns 0 or
+ * -errno. */
+static int drain_pipe(int pipe_rd, int fd, size_t len, char *buf, size_t buflen, bool *no_splice)
 {
 	while (len) {
-		ssize_t w = splice(pipe_rd, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
-		if (w < 0 && errno == EINTR)
+		ssize_t w = *no_splice ? -1 : splice(pipe_rd, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+		if (w < 0 && !*no_splice && errno == EINTR)
 			continue;
+		if (w < 0 && (*no_splice || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			*no_splice = true;
+			ssize_t r = read(pipe_rd, buf, len < buflen ? len : buflen);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return r < 0 ? -errno : -EIO;
+			int e = write_all(fd, buf, (size_t)r);
+			if (e < 0)
+				return e;
+			w = r;
+		}
 		if (w <= 0)
 			return w < 0 ? -errno : -EIO;
 		len -= (size_t)w;
 	}
 	return 0;
 }
+
+enum { BOUNCE = 1 << 20 };
 
 struct mover {
 	struct pard_client *c;
@@ -88,7 +104,11 @@ static ssize_t move_spliced(struct mover *m, size_t n)
 			return -errno;
 		}
 		if (!m->fd_is_pipe) {
-			int w = drain_pipe(m->pipe[0], m->fd, (size_t)r);
+			if (!m->bounce && !(m->bounce = malloc(BOUNCE))) {
+				m->write_err = -ENOMEM;
+				return r;
+			}
+			int w = drain_pipe(m->pipe[0], m->fd, (size_t)r, m->bounce, BOUNCE, &m->no_splice);
 			if (w < 0) {
 				/* Read off the socket already: they count; what the pipe still holds is
 				 * dropped with it. */
@@ -107,7 +127,6 @@ static ssize_t move_spliced(struct mover *m, size_t n)
  * Returns bytes read or -errno of the read side. */
 static ssize_t move_buffered(struct mover *m, size_t n)
 {
-	enum { BOUNCE = 1 << 20 };
 	if (!m->bounce && !(m->bounce = malloc(BOUNCE)))
 		return -ENOMEM;
 	size_t take = n < BOUNCE ? n : BOUNCE;

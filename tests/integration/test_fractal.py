@@ -1022,6 +1022,13 @@ class TransferTest(FractalTestCase):
                                env=pardtest.clean_env())
         self.assertEqual(r.returncode, EXIT_OK, r.stderr)
         self.assertEqual(read_file(out), stream)
+        # ... opened for appending (`>>`), where splice cannot write: the bytes still all come.
+        with open(out, "ab") as fh:
+            r = subprocess.run([pardtest.parctl_bin(), "--socket", p.socket, "result", str(jid), "-o", "-"],
+                               stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.PIPE, timeout=60,
+                               env=pardtest.clean_env())
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertEqual(read_file(out), stream + stream)
 
     def test_no_file_left_without_an_image(self):
         p = self.start_pard(workers=2)
