@@ -143,7 +143,10 @@ class DeadPredecessorTest(PardTestCase):
                 self.assertTrue(first.workers())
                 # SIGKILL and no wait(): it stays a zombie, its pid and name still answer.
                 os.kill(first.pid, signal.SIGKILL)
-                wait_until(lambda: proc_stat(first.pid)[0] == "Z", timeout=30, what="pard to become a zombie")
+                # A zombie leader shows "Z" while its other threads (the arena's prefault thread)
+                # may still be exiting, its socket still listening: wait until only it is left.
+                wait_until(lambda: proc_stat(first.pid)[0] == "Z" and os.listdir("/proc/%d/task" % first.pid) ==
+                           [str(first.pid)], timeout=30, what="pard to become a zombie")
                 second = self.start_pard(workers=2, strategy=strategy, socket=first.socket,
                                          shm_name=first.shm_name)
                 self.assertEqual(proc_stat(first.pid)[0], "Z", "the predecessor must still be unreaped")
