@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The prefault thread. It runs at SCHED_IDLE: it only takes a CPU nobody else wants, so it never
- * slows a worker, the daemon or a client; under load the arena just stays as cold as before.
+/* The prefault thread. It works only while no job is queued or running (jobs.c pauses it), and at
+ * SCHED_IDLE where that is allowed (pard.service's system call filter refuses it: it then runs at
+ * the daemon's priority), so it takes CPUs nobody else wants; under load the arena just stays as
+ * cold as before.
  * Populating never changes a page's content, so it needs no lock against jobs: a range granted
  * (or freed and punched) while the thread works on it is harmless. It maps 2 MiB at a time into a
  * window of its own, populates it and unmaps it, so the daemon's resident set and page tables do
@@ -57,10 +59,12 @@ static int64_t warm_piece(int fd, uint64_t off, uint64_t len)
 
 static bool superseded(struct arena_warm *w, uint64_t gen)
 {
-	return __atomic_load_n(&w->generation, __ATOMIC_RELAXED) != gen || __atomic_load_n(&w->stop, __ATOMIC_RELAXED);
+	return __atomic_load_n(&w->generation, __ATOMIC_RELAXED) != gen ||
+	       __atomic_load_n(&w->stop, __ATOMIC_RELAXED) || __atomic_load_n(&w->paused, __ATOMIC_RELAXED);
 }
 
-/* Brings the ranges in, giving up when a newer wish comes. Returns 0 or -errno; *brought counts. */
+/* Brings the ranges in, giving up when a newer wish comes or a job starts (the wish is taken up
+ * again once the jobs are done). Returns 0 or -errno; *brought counts. */
 static int warm_ranges(struct arena_warm *w, const struct arena_warm_range *want, unsigned n, uint64_t gen,
 		       uint64_t *brought)
 {
@@ -86,7 +90,7 @@ static void *warm_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	bool logged = false;
 	for (;;) {
-		while (!w->stop && w->generation == w->done)
+		while (!w->stop && (w->generation == w->done || w->paused))
 			pthread_cond_wait(&w->cond, &w->lock);
 		if (w->stop)
 			break;
@@ -108,7 +112,7 @@ static void *warm_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		w->bytes_warmed += brought;
 		w->error = err;
-		if (err || w->generation == gen)
+		if (err || (w->generation == gen && !w->paused))
 			w->done = gen;
 		pthread_cond_broadcast(&w->cond);
 	}
@@ -147,6 +151,17 @@ void arena_warm_want(struct arena_warm *w, const struct arena_warm_range *r, uns
 		__atomic_store_n(&w->generation, w->generation + 1, __ATOMIC_RELAXED);
 		pthread_cond_signal(&w->cond);
 	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void arena_warm_pause(struct arena_warm *w, bool pause)
+{
+	if (!w->started || w->paused == pause)
+		return;
+	pthread_mutex_lock(&w->lock);
+	__atomic_store_n(&w->paused, pause, __ATOMIC_RELAXED);
+	if (!pause)
+		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 

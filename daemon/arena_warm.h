@@ -27,6 +27,7 @@ struct arena_warm {
 	uint64_t generation; /* bumped with every new wish: the thread drops the old one */
 	uint64_t done;       /* the generation the thread last completed */
 	bool stop;
+	bool paused;           /* jobs are queued or running: the thread waits, leaving the CPUs to them */
 	uint64_t bytes_warmed; /* bytes of the ranges the thread found not resident and brought in */
 	int error;             /* how the last wish failed (-errno), 0 when it did not */
 };
@@ -35,6 +36,8 @@ struct arena_warm {
 int arena_warm_start(struct arena_warm *w, int fd);
 /* Replaces the ranges to keep warm (file offsets). Never blocks on the thread's work. */
 void arena_warm_want(struct arena_warm *w, const struct arena_warm_range *r, unsigned n);
+/* Pauses the thread (between two 2 MiB steps) while jobs run, and lets it go on after. */
+void arena_warm_pause(struct arena_warm *w, bool pause);
 /* Stops and joins the thread (a no-op when it never started). */
 void arena_warm_stop(struct arena_warm *w);
 /* Waits until the current wish is done (tests). Returns 0, or how it failed (-errno). */

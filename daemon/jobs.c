@@ -268,6 +268,12 @@ static void warm_next(struct jobs *js)
 	arena_warm_want(&js->warm, r, n);
 }
 
+/* The prefault waits while jobs run: their workers need the CPUs. */
+static void warm_pause_update(struct jobs *js)
+{
+	arena_warm_pause(&js->warm, js->active > 0);
+}
+
 int jobs_warm_start(struct jobs *js)
 {
 	if (!js->cfg->arena_prefault || !js->arena.size || js->seg->fd < 0)
@@ -275,6 +281,7 @@ int jobs_warm_start(struct jobs *js)
 	int r = arena_warm_start(&js->warm, js->seg->fd);
 	if (r < 0)
 		return r;
+	warm_pause_update(js);
 	warm_next(js);
 	return 0;
 }
@@ -456,6 +463,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	*(js->newest ? &js->newest->newer : &js->oldest) = job;
 	js->newest = job;
 	js->active++;
+	warm_pause_update(js);
 	atomic_fetch_add_explicit(&js->seg->hdr->jobs_submitted, 1, memory_order_relaxed);
 	*out = job;
 	if (bytes && !placed) {
@@ -533,6 +541,7 @@ static void job_finish(struct jobs *js, struct job *job)
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store(&s->state, PARD_SLOT_SETTLED);
 	js->active--;
+	warm_pause_update(js);
 	uint64_t now = pard_now_ns();
 	job->finish_ns = now;
 	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
@@ -598,6 +607,7 @@ static void job_abort(struct jobs *js, struct job *job, enum job_state state)
 		job_set_state(job, state);
 		js->waiting--;
 		js->active--;
+		warm_pause_update(js);
 		job->finish_ns = pard_now_ns();
 		job->expire_ns = job->finish_ns + (uint64_t)js->cfg->result_retention * 1000000000u;
 		job_save(js, job);

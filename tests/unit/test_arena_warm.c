@@ -96,6 +96,25 @@ static void test_content_is_never_changed(void **state)
 	close(fd);
 }
 
+static void test_paused_wish_is_done_after_the_pause(void **state)
+{
+	(void)state;
+	int fd = new_file();
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct arena_warm w;
+	assert_int_equal(arena_warm_start(&w, fd), 0);
+	/* A wish made while jobs run waits for them; once they are done it is carried out whole. */
+	arena_warm_pause(&w, true);
+	struct arena_warm_range r = {.off = 0, .len = 6 << 20};
+	arena_warm_want(&w, &r, 1);
+	arena_warm_pause(&w, true); /* again: no change */
+	arena_warm_pause(&w, false);
+	assert_int_equal(arena_warm_settle(&w), 0);
+	assert_int_equal(resident_pages(fd, 0, 6 << 20), (6 << 20) / page);
+	arena_warm_stop(&w);
+	close(fd);
+}
+
 static void test_unstarted_is_inert(void **state)
 {
 	(void)state;
@@ -111,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_warms_what_it_is_asked_for),
 		cmocka_unit_test(test_content_is_never_changed),
+		cmocka_unit_test(test_paused_wish_is_done_after_the_pause),
 		cmocka_unit_test(test_unstarted_is_inert),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
