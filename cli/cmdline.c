@@ -117,6 +117,7 @@ int parctl_main(int argc, char **argv)
 	}
 	int rc = c->run(&p, args, rest + 1);
 	fflush(stdout);
+	parctl_stream_close(&p);
 	parctl_disconnect(&p);
 	return rc;
 }

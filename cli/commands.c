@@ -43,9 +43,10 @@ static int check_id(const struct parctl *p, const char *arg, uint64_t *id)
 static struct pard_result *new_result(struct parctl *p)
 {
 	struct pard_result *r = pard_result_new();
-	if (r)
+	if (r) {
 		pard_result_set_keep_image(r, !p->output);
-	else
+		parctl_stream_prepare(p, r);
+	} else
 		parctl_errorf(p, "nomem", "out of memory");
 	return r;
 }

@@ -33,6 +33,14 @@ struct parctl {
 	bool cancel_on_interrupt;     /* Ctrl-C during a wait cancels the job */
 	struct pard_connection *conn; /* libpard's, opened by the first request */
 	bool quiet;                   /* report no error (a reconnection attempt) */
+	/* -o's file while libpard writes the image straight into it (result.c) */
+	struct parctl_stream {
+		bool open;    /* fd is ours to finish */
+		bool created; /* we made the file: removed unless the image is all in */
+		bool done;
+		bool npy; /* the header goes in front once the size is known */
+		int fd;
+	} stream;
 };
 
 /* What a command's (or an option's) argument is, for help and shell completions. */
@@ -136,6 +144,12 @@ int parctl_check_output(const struct parctl *p, uint64_t id);
 /* result.c: handles a job's final result: saves an image that came with it (-o), then prints
  * the reply. Returns an exit code. */
 int parctl_result(struct parctl *p, struct pard_result *r);
+/* Before the request: when -o's format is raw or .npy, opens its file (or takes stdout) and has
+ * libpard write the image into it as it arrives, inside the kernel where it can, instead of
+ * holding it in memory first. Anything it cannot open this way takes the memory path. */
+void parctl_stream_prepare(struct parctl *p, struct pard_result *r);
+/* At exit: a file opened for an image that did not all come is removed (when we made it). */
+void parctl_stream_close(struct parctl *p);
 
 /* Prints an OK reply's key=value pairs as text lines or one JSON object (--json) to f; the
  * writers are shared with pard-mpi (lib/output/output.h). */

@@ -152,6 +152,13 @@ static const struct config_setting_info settings[] = {
 	 .desc = "Members of this group (primary or supplementary) see every uid's usage in parctl stats and "
 		 "metrics, as root and pard's own user do, and nothing more: the metrics exporter runs in it. A "
 		 "missing group means nobody (logged); \"\" disables it. Applies to new connections."},
+	{.name = "arena_prefault",
+	 .kind = CONFIG_NUMBER,
+	 FIELD(arena_prefault),
+	 .min = 0,
+	 .max = 1LL << 40,
+	 .def = 64LL << 20,
+	 .desc = "Free arena bytes kept resident for the next fractal images (memory used even while idle; 0: none)."},
 	{.name = "result_retention",
 	 .kind = CONFIG_NUMBER,
 	 FIELD(result_retention),

@@ -37,7 +37,8 @@ struct pard_config {
 	unsigned max_clients_per_user;
 	unsigned max_jobs_per_user;
 	uint64_t max_arena_bytes_per_user;
-	char monitor_group[64]; /* its members see every uid's usage (monitor_group.h); empty: none */
+	char monitor_group[64];  /* its members see every uid's usage (monitor_group.h); empty: none */
+	uint64_t arena_prefault; /* free arena bytes kept resident for the next results (0: none) */
 	int log_level;
 	char user_weights[1024];  /* fair-share weights as written (CONFIG_WEIGHTS) */
 	struct weights weights;   /* ...resolved to uids when loaded */

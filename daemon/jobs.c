@@ -158,15 +158,19 @@ void jobs_fini(struct jobs *js)
 	free(js->id_index);
 	free(js->free_stack);
 	js->table = NULL;
+	arena_warm_stop(&js->warm);
 	arena_fini(&js->arena);
 	usage_fini(&js->usage);
 }
+
+static void warm_pause_update(struct jobs *js);
 
 /* A job starts (+1) or stops (-1) counting against queue_depth and its owner's jobs. */
 static void count_active(struct jobs *js, const struct job *job, int delta)
 {
 	js->active += (uint32_t)delta;
 	usage_jobs(&js->usage, job->owner, delta);
+	warm_pause_update(js);
 }
 
 /* The job holds its arena range from now on: counted against its owner until release_buffer. */
@@ -298,6 +302,44 @@ void jobs_wake_workers(struct jobs *js)
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
 static void job_finish_at(struct jobs *js, struct job *job, uint64_t now);
 
+/* Asks the prefault thread for the first arena_prefault bytes of free space, in address order:
+ * where first fit places the next results. */
+static void warm_next(struct jobs *js)
+{
+	if (!js->warm.started)
+		return;
+	struct arena_warm_range r[ARENA_WARM_MAX_RANGES];
+	unsigned n = 0;
+	uint64_t left = js->cfg->arena_prefault, base = js->seg->hdr->arena_off;
+	for (uint32_t i = 0; i < js->arena.nblocks && left && n < ARENA_WARM_MAX_RANGES; i++) {
+		const struct arena_block *b = &js->arena.blocks[i];
+		if (b->used)
+			continue;
+		uint64_t len = b->size < left ? b->size : left;
+		r[n++] = (struct arena_warm_range){.off = base + b->off, .len = len};
+		left -= len;
+	}
+	arena_warm_want(&js->warm, r, n);
+}
+
+/* The prefault waits while jobs run: their workers need the CPUs. */
+static void warm_pause_update(struct jobs *js)
+{
+	arena_warm_pause(&js->warm, js->active > 0);
+}
+
+int jobs_warm_start(struct jobs *js)
+{
+	if (!js->cfg->arena_prefault || !js->arena.size || js->seg->fd < 0)
+		return 0;
+	int r = arena_warm_start(&js->warm, js->seg->fd);
+	if (r < 0)
+		return r;
+	warm_pause_update(js);
+	warm_next(js);
+	return 0;
+}
+
 /* Makes /dev/shm back a job's arena range before any worker writes to it: an unbacked page of a
  * full /dev/shm is a SIGBUS in whoever touches it first. On failure the range is given back and
  * err says why. */
@@ -332,6 +374,7 @@ static void start_waiting(struct jobs *js)
 		}
 		count_waiting(js, oldest, -1);
 		hold_buffer(js, oldest);
+		warm_next(js);
 		log_debug("job %llu got %llu bytes of arena after waiting", (unsigned long long)oldest->id,
 			  (unsigned long long)oldest->buffer_bytes);
 		job_publish(js, oldest);
@@ -342,10 +385,25 @@ static void release_buffer(struct jobs *js, struct job *job)
 {
 	if (!job->has_buffer)
 		return;
-	arena_free(&js->arena, job->buffer_off);
 	job->has_buffer = false;
 	usage_arena(&js->usage, job->owner, -(int64_t)job->buffer_bytes);
+	/* Pages lent to a socket may still sit in a client's receive queue, which the daemon cannot
+	 * see once the transfer ended or the connection was dropped: the next job must not write
+	 * into them. Taken out of the file, they live on for that reader only; the range gets fresh
+	 * pages. A range that cannot be cleared is never handed out again. */
+	if (job->pages_lent) {
+		/* Whole pages (the arena's unit): a partial one would be zeroed in place. */
+		uint64_t span = (job->buffer_bytes + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+		int r = pard_segment_discard(js->seg, job->buffer_off, span);
+		if (r < 0) {
+			log_error("job %llu: cannot clear its %llu bytes of arena (%s); they stay out of use",
+				  (unsigned long long)job->id, (unsigned long long)job->buffer_bytes, strerror(-r));
+			return;
+		}
+	}
+	arena_free(&js->arena, job->buffer_off);
 	start_waiting(js);
+	warm_next(js);
 }
 
 /* Forgets a terminal job and gives its slot and buffer back. */
@@ -440,6 +498,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 			return -ENOSPC;
 		}
 		placed = true;
+		warm_next(js);
 	}
 	job->id = js->next_id++;
 	/* Stored before the job is announced: a successor never gives its id again. */
@@ -457,6 +516,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->buffer_off = off;
 	job->buffer_bytes = bytes;
 	job->readers = 0;
+	job->pages_lent = false;
 	job->attempts = NULL;
 	index_insert(js, job);
 	/* Ids only grow: a new job is the newest. */
@@ -879,6 +939,8 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 	job->buffer_bytes = r->buffer_bytes;
 	job->published = r->flags & PARD_RECORD_PUBLISHED;
 	job->has_buffer = false;
+	/* The previous daemon may have lent its pages to a socket: assume it did. */
+	job->pages_lent = true;
 	snprintf(job->error, sizeof(job->error), "%s", r->error);
 	if ((r->flags & PARD_RECORD_HAS_BUFFER) && arena_claim(&js->arena, r->buffer_off, r->buffer_bytes) < 0) {
 		snprintf(why, len, "its result buffer [%llu, +%llu) overlaps another job's",

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "arena.h"
+#include "arena_warm.h"
 #include "config.h"
 #include "pard/kernel.h"
 #include "pard/segment.h"
@@ -62,6 +63,7 @@ struct job {
 	bool has_buffer; /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;
 	uint32_t readers; /* result transfers in progress: keep the buffer until they end */
+	bool pages_lent;  /* its buffer's pages went to a socket by reference (sendfile): see release_buffer */
 	union pard_params params;
 	uint16_t *attempts;              /* times each chunk was lost to a dying worker (allocated at the first loss) */
 	struct job *older, *newer;       /* every job in the table, by id (submission order) */
@@ -71,6 +73,7 @@ struct job {
 
 struct jobs {
 	struct pard_segment *seg;
+	struct arena_warm warm; /* keeps the next free arena_prefault bytes resident */
 	const struct pard_config *cfg;
 	struct job *table; /* cfg->max_jobs entries, index = segment slot */
 	uint32_t nslots;
@@ -101,6 +104,9 @@ struct jobs {
 /* Returns 0 or -ENOMEM. Job ids go on from the segment's next_id. */
 int jobs_init(struct jobs *js, struct pard_segment *seg, const struct pard_config *cfg);
 void jobs_fini(struct jobs *js);
+/* Starts prefaulting the arena (arena_prefault bytes of free space ahead of the results), after
+ * the first workers were forked. Returns 0 or -errno; without it the arena just stays cold. */
+int jobs_warm_start(struct jobs *js);
 /* Rebuilds the table from a segment a previous daemon left (after its workers are gone, see
  * adopt.h): every slot is checked; consistent jobs are kept (chunks the dead workers held are
  * requeued, finished results stay fetchable), a job whose record or slot cannot be trusted fails

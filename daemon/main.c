@@ -353,6 +353,9 @@ static int setup(struct daemon *d)
 	r = pool_start(&d->pool, &d->seg, d->cfg.workers);
 	if (r < 0)
 		return r;
+	/* After the first forks: a forked worker never inherits the thread's state. */
+	if ((r = jobs_warm_start(&d->jobs)) < 0)
+		log_warning("arena prefault not started: %s", strerror(-r));
 	if ((r = loop_watch(&d->loop, &d->signals, EPOLLIN)) < 0 || (r = loop_watch(&d->loop, &d->done, EPOLLIN)) < 0)
 		return r;
 	r = server_listen(&d->server);

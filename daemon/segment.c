@@ -579,6 +579,22 @@ int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t 
 	return allocate(seg->fd, (off_t)(seg->hdr->arena_off + off), (off_t)bytes);
 }
 
+int pard_segment_discard(const struct pard_segment *seg, uint64_t off, uint64_t bytes)
+{
+	if (seg->fd < 0)
+		return -EBADF;
+	uint64_t arena = seg->hdr->arena_size;
+	if (off > arena || bytes > arena - off)
+		return -EINVAL;
+	if (!bytes)
+		return 0;
+	while (fallocate(seg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(seg->hdr->arena_off + off),
+			 (off_t)bytes) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
 /* Removes the name if it still is this segment (an admin may have removed it, and another pard
  * made a new one since). */
 static void unlink_own(const struct pard_segment *seg)

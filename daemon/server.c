@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -63,6 +64,7 @@ static void client_bulk_done(struct client *c)
 	c->bulk_job = NULL;
 	c->bulk = NULL;
 	c->bulk_len = 0;
+	c->bulk_fd = -1;
 	c->resume = true;
 }
 
@@ -158,6 +160,35 @@ static size_t client_send(struct client *c, const char *buf, size_t len)
 	return done;
 }
 
+/* Sends as much of the result buffer as the socket takes now. From the segment's file with
+ * sendfile: the socket then holds references to the arena's pages instead of a copy (one copy
+ * fewer, and no page of the arena mapped into the daemon), so the job is marked: its pages may be
+ * read after the transfer ends, and freeing its buffer must take them out of the file rather than
+ * give them to the next job (jobs.c). A kernel or socket that refuses sendfile gets the copy. */
+static size_t client_send_bulk(struct client *c)
+{
+	size_t done = 0;
+	while (c->bulk_fd >= 0 && done < c->bulk_len) {
+		off_t off = c->bulk_file_off + (off_t)done;
+		c->bulk_job->pages_lent = true;
+		ssize_t w = sendfile(c->watch.fd, c->bulk_fd, &off, c->bulk_len - done);
+		if (w > 0) {
+			done += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return done;
+		if (w < 0 && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) {
+			c->dead = true;
+			return done;
+		}
+		c->bulk_fd = -1; /* no sendfile here: copy the rest */
+	}
+	return done + client_send(c, c->bulk + done, c->bulk_len - done);
+}
+
 static void client_flush(struct client *c)
 {
 	size_t sent = client_send(c, c->out + c->outoff, c->outlen - c->outoff);
@@ -173,8 +204,9 @@ static void client_flush(struct client *c)
 	}
 	/* A result buffer goes out after the reply line that announces it, straight from the arena. */
 	if (c->outlen == 0 && c->bulk_len && !c->dead) {
-		size_t n = client_send(c, c->bulk, c->bulk_len);
+		size_t n = client_send_bulk(c);
 		c->bulk += n;
+		c->bulk_file_off += (off_t)n;
 		c->bulk_len -= n;
 		sent += n;
 		if (!c->bulk_len)
@@ -424,6 +456,11 @@ void client_send_buffer(struct client *c, struct job *job, const void *buf, size
 	c->bulk = buf;
 	c->bulk_len = len;
 	c->bulk_job = job;
+	/* The mapping starts at the file's offset 0. Pages larger than the arena's unit could not
+	 * be taken out of the file one buffer at a time: those systems get the copy. */
+	const struct pard_segment *seg = c->server->jobs->seg;
+	c->bulk_fd = sysconf(_SC_PAGESIZE) == ARENA_ALIGN ? seg->fd : -1;
+	c->bulk_file_off = (off_t)((const char *)buf - (const char *)seg->hdr);
 	job->readers++;
 	client_flush(c);
 }

@@ -34,6 +34,8 @@ struct client {
 	const char *bulk;
 	size_t bulk_len;
 	struct job *bulk_job;
+	int bulk_fd;         /* the segment's file, to sendfile from (-1: send from the mapping) */
+	off_t bulk_file_off; /* where bulk is in that file */
 	uint32_t last_done;
 	uint64_t progress_ns; /* when it last took a byte of its answers (or was first given some) */
 	bool resume;          /* its wait ended: process buffered requests */

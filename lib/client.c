@@ -283,3 +283,8 @@ void pard_client_close(struct pard_client *c)
 		close(c->fd);
 	c->fd = -1;
 }
+
+int pard_client_poll(struct pard_client *c)
+{
+	return client_poll(c);
+}

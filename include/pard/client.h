@@ -62,6 +62,16 @@ int pard_client_read_line(struct pard_client *c, char *out, size_t outlen);
  * stream, -ETIMEDOUT after c->deadline_ns, or -errno; *got (when not NULL) says how many came. */
 int pard_client_read_bytes(struct pard_client *c, void *out, size_t n);
 int pard_client_read_bytes_counted(struct pard_client *c, void *out, size_t n, size_t *got);
+/* Sleeps until the socket is readable. Returns 0, -ETIMEDOUT at c->deadline_ns, -EINTR for a
+ * signal when c->interruptible, or -errno. */
+int pard_client_poll(struct pard_client *c);
+/* Moves the next n bytes of the stream to fd (at its offset) without passing them through user
+ * memory where the kernel allows: what the line buffer holds first, then splice from the socket
+ * (into fd when it is a pipe, else through a pipe of our own), or read and write through a buffer
+ * when splice is refused. A write that fails does not stop the reading: the rest is read and
+ * dropped so the stream stays in step, and *write_err is set (-errno; 0 when every byte went out).
+ * Returns 0 or the read side's -errno (as pard_client_read_bytes); *got counts the bytes read. */
+int pard_client_read_bytes_to_fd(struct pard_client *c, int fd, size_t n, size_t *got, int *write_err);
 void pard_client_close(struct pard_client *c);
 
 #endif

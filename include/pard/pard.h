@@ -132,13 +132,21 @@ PARD_PUBLIC enum pard_error pard_stats_users(struct pard_connection *c, struct p
 PARD_PUBLIC enum pard_error pard_set_workers(struct pard_connection *c, unsigned workers, struct pard_info **out);
 
 /* Results. A result receives a job's image into the memory it is told: by default one it
- * allocates (pard_result_take_image hands it over); or the caller's buffer; or none, keeping
- * the image on the daemon for a later pard_fetch_result. A buffer too small for the image is
- * PARD_ERROR_ARGUMENT, the image then stays on the daemon. */
+ * allocates (pard_result_take_image hands it over); or the caller's buffer; or a descriptor; or
+ * none, keeping the image on the daemon for a later pard_fetch_result. A buffer too small for the
+ * image is PARD_ERROR_ARGUMENT, the image then stays on the daemon. */
 PARD_PUBLIC struct pard_result *pard_result_new(void);
 PARD_PUBLIC void pard_result_free(struct pard_result *r);
 PARD_PUBLIC void pard_result_set_buffer(struct pard_result *r, void *buffer, size_t size);
 PARD_PUBLIC void pard_result_set_keep_image(struct pard_result *r, bool keep);
+/* Writes the image, as the daemon sends it (little-endian int32), to fd from its current offset
+ * instead of into memory; -1 (the default) turns this off. The bytes go from the socket to fd
+ * inside the kernel (splice) where it allows, else through a small buffer. A write that fails is
+ * PARD_ERROR_SYSTEM (errno set); the rest of the image is read and dropped, so the connection
+ * stays usable, and the image stays on the daemon. pard_result_get_image then returns NULL. */
+PARD_PUBLIC void pard_result_set_image_fd(struct pard_result *r, int fd);
+/* Bytes of the image the last call wrote to that descriptor (0: none came). */
+PARD_PUBLIC uint64_t pard_result_get_image_written(const struct pard_result *r);
 PARD_PUBLIC uint64_t pard_result_get_id(const struct pard_result *r);
 PARD_PUBLIC const char *pard_result_get_kind(const struct pard_result *r);
 /* The reply's pairs (trials, hits, estimate, stderr, seed, elapsed, turnaround...). */

@@ -191,6 +191,10 @@ int pard_segment_attach(struct pard_segment *seg, const char *name);
  * them can never raise SIGBUS. Cheap when they already are. Returns 0, -ENOSPC, -EINVAL (outside
  * the arena), -EBADF (not the creator) or another -errno. */
 int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes);
+/* Takes arena bytes [off, off + bytes) out of the file (creator only; a punched hole): whoever
+ * still holds references to those pages keeps their content, and the range reads as zeros and gets
+ * fresh pages when it is backed again. Returns 0, -EINVAL, -EBADF or another -errno. */
+int pard_segment_discard(const struct pard_segment *seg, uint64_t off, uint64_t bytes);
 /* Unmaps; the creator also unlinks the name (when it is still its segment) and drops the lock. */
 void pard_segment_close(struct pard_segment *seg);
 

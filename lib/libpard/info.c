@@ -83,7 +83,10 @@ void pard_info_free(struct pard_info *i)
 
 struct pard_result *pard_result_new(void)
 {
-	return calloc(1, sizeof(struct pard_result));
+	struct pard_result *r = calloc(1, sizeof(struct pard_result));
+	if (r)
+		r->image_fd = -1;
+	return r;
 }
 
 void result_clear(struct pard_result *r)
@@ -95,6 +98,7 @@ void result_clear(struct pard_result *r)
 	r->owned = false;
 	r->width = r->height = 0;
 	r->id = 0;
+	r->image_written = 0;
 }
 
 void pard_result_free(struct pard_result *r)
@@ -109,6 +113,16 @@ void pard_result_set_buffer(struct pard_result *r, void *buffer, size_t size)
 {
 	r->buffer = buffer;
 	r->buffer_size = buffer ? size : 0;
+}
+
+void pard_result_set_image_fd(struct pard_result *r, int fd)
+{
+	r->image_fd = fd < 0 ? -1 : fd;
+}
+
+uint64_t pard_result_get_image_written(const struct pard_result *r)
+{
+	return r->image_written;
 }
 
 void pard_result_set_keep_image(struct pard_result *r, bool keep)

@@ -22,6 +22,8 @@ struct pard_result {
 	size_t buffer_size;
 	int32_t *image; /* into buffer, or allocated when owned */
 	bool owned;
+	int image_fd;           /* the image goes to this descriptor instead (-1: into memory) */
+	uint64_t image_written; /* bytes of the last image written to image_fd */
 	uint32_t width, height;
 };
 

@@ -75,7 +75,7 @@ static void colour(const struct stop *s, size_t n, double t, unsigned char *rgb)
 	rgb[2] = (unsigned char)(s[i].b + f * (s[i + 1].b - s[i].b) + 0.5);
 }
 
-static int write_npy(FILE *f, const int32_t *px, uint32_t w, uint32_t h)
+size_t image_npy_header(unsigned char *buf, uint32_t w, uint32_t h)
 {
 	char dict[128];
 	int n = snprintf(dict, sizeof(dict), "{'descr': '<i4', 'fortran_order': False, 'shape': (%u, %u), }", h, w);
@@ -85,11 +85,17 @@ static int write_npy(FILE *f, const int32_t *px, uint32_t w, uint32_t h)
 	unsigned hlen = (unsigned)(n + (int)pad + 1);
 	unsigned char pre[10] =
 		{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff), (unsigned char)(hlen >> 8)};
-	fwrite(pre, 1, sizeof(pre), f);
-	fwrite(dict, 1, (size_t)n, f);
-	for (size_t i = 0; i < pad; i++)
-		fputc(' ', f);
-	fputc('\n', f);
+	memcpy(buf, pre, sizeof(pre));
+	memcpy(buf + sizeof(pre), dict, (size_t)n);
+	memset(buf + sizeof(pre) + n, ' ', pad);
+	buf[total + pad - 1] = '\n';
+	return total + pad;
+}
+
+static int write_npy(FILE *f, const int32_t *px, uint32_t w, uint32_t h)
+{
+	unsigned char head[IMAGE_NPY_HEADER_MAX];
+	fwrite(head, 1, image_npy_header(head, w, h), f);
 	/* Data is little-endian int32 already: the daemon sends it so, and x86-64 stores it so. */
 	fwrite(px, sizeof(int32_t), (size_t)w * h, f);
 	return ferror(f) ? -EIO : 0;

@@ -14,6 +14,10 @@ enum image_format {
 	IMAGE_PGM,
 };
 
+/* The .npy header of a height x width int32 array into buf (IMAGE_NPY_HEADER_MAX bytes). Returns
+ * its length, a multiple of 64: 128 for every 32-bit width and height. */
+#define IMAGE_NPY_HEADER_MAX 128
+size_t image_npy_header(unsigned char *buf, uint32_t width, uint32_t height);
 /* Picks the format from a name ("npy", "png", "pgm", "raw") or, when name is NULL, from path's
  * extension ("-" means raw). Returns 0 or -EINVAL. */
 int image_format_pick(const char *name, const char *path, enum image_format *out);

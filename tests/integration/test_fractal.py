@@ -939,6 +939,132 @@ class NoDataTest(FractalTestCase):
         self.assertEqual(parse_reply(c.request("STATS"))[0], "OK")
 
 
+# ---------------------------------------------------------------------------------------------
+# 7. The transfer paths: pard sends from the segment's file (sendfile), parctl writes raw and .npy
+#    images from the socket into the file (splice); the bytes are those of the plain stream.
+
+
+class TransferTest(FractalTestCase):
+
+    def test_late_reader_gets_its_own_bytes(self):
+        # Job A's image sits unread in a client's socket while A's result is forgotten
+        # (result_retention 0) and job B is computed into the same arena range (the arena holds
+        # one image). The late reader still gets A's pixels, never B's.
+        a = Spec(200, 100)
+        b = Spec(200, 100, 50, (-2.5, 1.0, -1.5, 1.5))
+        p = self.start_pard(workers=2, arena_size=20 * 4096, result_retention=0)
+        with self.raw(p) as c3:
+            want_a = self.proto_run(c3, a)[1]
+            want_b = self.proto_run(c3, b)[1]
+        self.assertNotEqual(sha(want_a), sha(want_b))
+        for rnd in range(3):
+            with self.raw(p) as late, self.raw(p) as other:
+                w, f = parse_reply(late.request("RUN " + a.proto()))
+                self.assertEqual(w, "OK", f)
+                # A's bytes are all queued on the socket (they fit its buffer) and nobody reads them.
+                got_b = self.proto_run(other, b)[1]
+                self.assertImage(got_b, want_b, b, "job B while A's reader waits (round %d)" % rnd)
+                self.assertImage(self.read_exact(late, a.nbytes), want_a, a, "late reader of A (round %d)" % rnd)
+
+    def test_retained_results_stay_intact(self):
+        # Retained images keep their bytes while other results come and go around them (freed
+        # ranges are taken out of the file and given fresh pages).
+        keep = Spec(97, 61, 64, (-2.5, 1.0, -1.5, 1.5))
+        churn = Spec(300, 200)
+        p = self.start_pard(workers=2, arena_size=4 << 20, result_retention=600, max_jobs=8,
+                            queue_depth=8)
+        want = reference_for(keep)
+        # Submitted, never fetched: a full table gives up fetched results only.
+        jid = self.parctl_json(p, "submit", *keep.cli())["id"]
+        wait_until(lambda: self.parctl_json(p, "status", jid)["state"] == "done", what="job %d done" % jid)
+        with self.raw(p) as c:
+            for _ in range(12):  # more than max_jobs: fetched results give their slots up
+                self.proto_run(c, churn)
+            w, f = parse_reply(c.request("RESULT %d" % jid))
+            self.assertEqual(w, "OK", f)
+            self.assertImage(self.read_exact(c, keep.nbytes), want, keep, "retained result after churn")
+
+    def test_streamed_files_equal_the_byte_stream(self):
+        p = self.start_pard(workers=2)
+        spec = Spec(1001, 333, 33)
+        jid = self.parctl_json(p, "submit", *spec.cli(), "--wait")["id"]
+        with self.raw(p) as c:
+            w, f = parse_reply(c.request("RESULT %d" % jid))
+            self.assertEqual(w, "OK", f)
+            stream = self.read_exact(c, spec.nbytes)
+        self.assertImage(stream, model_fractal(spec.width, spec.height, spec.iterations), spec, "byte stream")
+        # A raw file, and a longer file that was there before: exactly the image afterwards.
+        out = self.path("s.raw")
+        with open(out, "wb") as fh:
+            fh.write(b"x" * (spec.nbytes + 5000))
+        self.parctl_ok(p, "result", jid, "-o", out)
+        self.assertEqual(read_file(out), stream)
+        # .npy: the same header as the in-memory writer, then the stream's bytes.
+        out = self.path("s.npy")
+        self.parctl_ok(p, "result", jid, "-o", out)
+        data = read_file(out)
+        header, payload, _ = parse_npy(data)
+        self.assertEqual(header["shape"], (spec.height, spec.width))
+        self.assertEqual(payload, stream)
+        self.assertEqual(len(data), 128 + spec.nbytes)
+        # -o - into a pipe (raw), and --format npy into a pipe (the memory path: no seeking).
+        r = self.parctl_bytes(p, "result", jid, "-o", "-")
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertEqual(r.stdout, stream)
+        r = self.parctl_bytes(p, "result", jid, "-o", "-", "--format", "npy")
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertEqual(r.stdout, data)
+        # -o - to a file the shell opened.
+        out = self.path("stdout.raw")
+        with open(out, "wb") as fh:
+            r = subprocess.run([pardtest.parctl_bin(), "--socket", p.socket, "result", str(jid), "-o", "-"],
+                               stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.PIPE, timeout=60,
+                               env=pardtest.clean_env())
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertEqual(read_file(out), stream)
+        # ... opened for appending (`>>`), where splice cannot write: the bytes still all come.
+        with open(out, "ab") as fh:
+            r = subprocess.run([pardtest.parctl_bin(), "--socket", p.socket, "result", str(jid), "-o", "-"],
+                               stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.PIPE, timeout=60,
+                               env=pardtest.clean_env())
+        self.assertEqual(r.returncode, EXIT_OK, r.stderr)
+        self.assertEqual(read_file(out), stream + stream)
+
+    def test_no_file_left_without_an_image(self):
+        p = self.start_pard(workers=2)
+        for name, args in (("missing.raw", ["result", "999999"]),
+                           ("pi.npy", ["submit", "pi", "1000", "--wait"])):
+            out = self.path(name)
+            self.parctl(p, *args, "-o", out)
+            self.assertFalse(os.path.exists(out), "%s left behind by parctl %s" % (name, " ".join(args)))
+        # An existing file the failed fetch did not overwrite keeps its bytes.
+        out = self.path("kept.raw")
+        with open(out, "wb") as fh:
+            fh.write(b"keep me")
+        self.parctl(p, "result", "999999", "-o", out)
+        self.assertEqual(read_file(out), b"keep me")
+
+
+class PrefaultTest(FractalTestCase):
+
+    @staticmethod
+    def shm_usage(p):
+        st = os.stat(p.shm_path)
+        return st.st_blocks * 512
+
+    def test_free_arena_is_made_resident(self):
+        # arena_prefault bytes of the arena are in /dev/shm before any job, and images placed
+        # there come out exact; with 0 the arena stays sparse.
+        cold = self.start_pard(workers=2, arena_prefault=0)
+        warm = self.start_pard(workers=2, arena_prefault=8 << 20)
+        wait_until(lambda: "arena prefault: 8 MiB made resident" in warm.log(), what="the prefault's log line")
+        self.assertNotIn("arena prefault", cold.log())
+        self.assertGreaterEqual(self.shm_usage(warm) - self.shm_usage(cold), 8 << 20)
+        spec = Spec(97, 61, 64, (-2.5, 1.0, -1.5, 1.5))
+        for p in (cold, warm):
+            self.assertImage(self.raw_image(p, spec), reference_for(spec), spec, "prefaulted arena")
+
+
 if __name__ == "__main__":
     pardtest.take_build_dir_argument(sys.argv)
     unittest.main(verbosity=2)

@@ -85,7 +85,9 @@ class SmallShmTest(PardTestCase):
         # Room for the fixed part and a little more: images that cannot be backed fail with the
         # reason (at submission, and when a waiting one gets its turn); pard stays up and pi jobs
         # and small images still run.
-        p = self.start_pard(wrapper=small_shm(8 << 20), max_jobs=16, queue_depth=8, arena_size=1 << 20, workers=2)
+        # No prefault: it would back the whole arena before the filler takes the room.
+        p = self.start_pard(wrapper=small_shm(8 << 20), max_jobs=16, queue_depth=8, arena_size=1 << 20, workers=2,
+                            arena_prefault=0)
         # Fill /dev/shm (pard's) until 400 KiB are left.
         frsize, avail = (int(x) for x in in_namespace(p.pid, "stat", "-f", "-c", "%S %a", "/dev/shm").split())
         free = frsize * avail
@@ -141,7 +143,10 @@ class DeadPredecessorTest(PardTestCase):
                 self.assertTrue(first.workers())
                 # SIGKILL and no wait(): it stays a zombie, its pid and name still answer.
                 os.kill(first.pid, signal.SIGKILL)
-                wait_until(lambda: proc_stat(first.pid)[0] == "Z", timeout=30, what="pard to become a zombie")
+                # A zombie leader shows "Z" while its other threads (the arena's prefault thread)
+                # may still be exiting, its socket still listening: wait until only it is left.
+                wait_until(lambda: proc_stat(first.pid)[0] == "Z" and os.listdir("/proc/%d/task" % first.pid) ==
+                           [str(first.pid)], timeout=30, what="pard to become a zombie")
                 second = self.start_pard(workers=2, strategy=strategy, socket=first.socket,
                                          shm_name=first.shm_name)
                 self.assertEqual(proc_stat(first.pid)[0], "Z", "the predecessor must still be unreaped")
