@@ -566,7 +566,7 @@ void jobs_release(struct jobs *js, struct job *job)
 	uint64_t start = pard_now_ns();
 	for (uint32_t i = 0; i < n; i++) {
 		results[i] = 0;
-		job->kernel->run_chunk(&job->params, i, NULL, &results[i]);
+		job->kernel->run_chunk(&job->params, i, NULL, &results[i], NULL);
 	}
 	uint64_t end = pard_now_ns();
 	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);

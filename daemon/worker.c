@@ -56,8 +56,8 @@ static void claimed(struct pard_job_slot *job, uint32_t s, uint32_t *slot)
 	atomic_compare_exchange_strong(&job->start_ns, &zero, pard_now_ns());
 }
 
-/* Claims a chunk of any active job, in queue order. */
-static bool claim_any(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
+/* Claims a chunk of any active job of a priority above above, in queue order. */
+static bool claim_any(const struct pard_segment *seg, uint32_t w, int64_t above, uint32_t *slot, uint32_t *chunk)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(seg);
 	uint32_t used = atomic_load_explicit(&seg->hdr->runq_used, memory_order_acquire);
@@ -66,7 +66,8 @@ static bool claim_any(const struct pard_segment *seg, uint32_t w, uint32_t *slot
 		if (!e)
 			continue;
 		struct pard_job_slot *job = pard_segment_job(seg, e - 1);
-		if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE)
+		if (atomic_load_explicit(&job->state, memory_order_acquire) != PARD_SLOT_ACTIVE ||
+		    job->priority <= above)
 			continue;
 		if (claim_in_job(job, w, chunk)) {
 			claimed(job, e - 1, slot);
@@ -129,6 +130,11 @@ static struct pard_job_slot *active_job(const struct pard_segment *seg, _Atomic 
 
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk)
 {
+	return worker_claim_above(seg, w, INT64_MIN, slot, chunk);
+}
+
+bool worker_claim_above(const struct pard_segment *seg, uint32_t w, int64_t above, uint32_t *slot, uint32_t *chunk)
+{
 	const struct pard_segment_header *h = seg->hdr;
 	_Atomic uint32_t *runq = pard_segment_runq(seg);
 	/* The order workers serve jobs in (design.md, "Scheduling"): the highest priority first; within
@@ -155,7 +161,7 @@ bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, ui
 				if (job->weight > shares.e[u].weight)
 					shares.e[u].weight = job->weight;
 			}
-			if (job->priority > top && !tried_before(tried, ntried, s))
+			if (job->priority > top && job->priority > above && !tried_before(tried, ntried, s))
 				top = job->priority;
 		}
 		uint32_t best = UINT32_MAX, best_running = 0, best_user_running = 0, best_weight = 1;
@@ -197,7 +203,7 @@ bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, ui
 			/* More full jobs than we remember (finished ones the daemon has not settled yet):
 			 * every job once, in queue order. Giving up here would sleep until the next wake,
 			 * which may not come while work waits. */
-			return claim_any(seg, w, slot, chunk);
+			return claim_any(seg, w, above, slot, chunk);
 		tried[ntried++] = best;
 	}
 }
@@ -239,6 +245,83 @@ void worker_report(const struct pard_segment *seg, uint32_t slot, uint32_t chunk
 		;
 }
 
+/* What the yield hook of a running chunk needs: who runs it, at what priority, and the work_seq it
+ * last found nothing above that priority at. */
+struct yield_ctx {
+	const struct pard_segment *seg;
+	uint32_t w;
+	int done_fd;
+	int32_t priority;
+	uint32_t seen_seq;
+	uint64_t nested; /* chunks run inside this one */
+};
+
+static void run_claimed(const struct pard_segment *seg, uint32_t w, uint32_t slot, uint32_t chunk, int done_fd,
+			bool may_yield, uint32_t seq, uint64_t *nested);
+
+/* Between two pieces of a chunk: when a job of higher priority than the chunk's may have a queued
+ * chunk (work_seq moved since nothing was found), claim and run one of it here, then return to the
+ * outer chunk, whose progress is on the stack. The nested chunk gets no hook: one level at most. */
+static void yield_to_higher(void *arg)
+{
+	struct yield_ctx *y = arg;
+	uint32_t seq = atomic_load_explicit(&y->seg->hdr->work_seq, memory_order_relaxed);
+	if (seq == y->seen_seq)
+		return;
+	uint32_t slot, chunk;
+	if (!worker_claim_above(y->seg, y->w, y->priority, &slot, &chunk)) {
+		y->seen_seq = seq;
+		return;
+	}
+	/* The row names the innermost chunk while it runs (the watchdog and the logs read it); the
+	 * outer chunk's clock stops meanwhile, so chunk_timeout counts each chunk's own run. */
+	struct pard_worker_row *row = pard_segment_worker(y->seg, y->w);
+	uint32_t outer_slot = atomic_load(&row->job_slot), outer_chunk = atomic_load(&row->chunk);
+	uint64_t outer_start = atomic_load(&row->chunk_start_ns), begin = pard_now_ns();
+	run_claimed(y->seg, y->w, slot, chunk, y->done_fd, false, seq, NULL);
+	atomic_store(&row->job_slot, outer_slot);
+	atomic_store(&row->chunk, outer_chunk);
+	atomic_store(&row->chunk_start_ns, outer_start + (pard_now_ns() - begin));
+	atomic_store(&row->state, PARD_WORKER_BUSY);
+	y->nested++;
+}
+
+/* Runs a chunk this worker has claimed and reports it. With may_yield, a higher-priority job's
+ * chunk may run inside it (seq: the work_seq read before the claim). */
+static void run_claimed(const struct pard_segment *seg, uint32_t w, uint32_t slot, uint32_t chunk, int done_fd,
+			bool may_yield, uint32_t seq, uint64_t *nested)
+{
+	struct pard_segment_header *h = seg->hdr;
+	struct pard_worker_row *row = pard_segment_worker(seg, w);
+	struct pard_job_slot *job = pard_segment_job(seg, slot);
+	atomic_store(&row->job_slot, slot);
+	atomic_store(&row->chunk, chunk);
+	uint64_t now = pard_now_ns();
+	atomic_store(&row->chunk_start_ns, now);
+	atomic_store(&row->heartbeat_ns, now);
+	atomic_store(&row->state, PARD_WORKER_BUSY);
+	const struct pard_kernel *k = pard_kernel_by_kind(job->kind);
+	uint64_t result = 0;
+	void *buf = job->result_bytes ? pard_segment_arena(seg, job->result_off) : NULL;
+	struct yield_ctx ctx = {.seg = seg, .w = w, .done_fd = done_fd, .priority = job->priority, .seen_seq = seq};
+	struct pard_yield y = {.fn = yield_to_higher, .ctx = &ctx};
+	k->run_chunk(&job->params, chunk, buf, &result, may_yield ? &y : NULL);
+	atomic_store(&row->heartbeat_ns, pard_now_ns());
+	atomic_fetch_add(&row->chunks_done, 1);
+	atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
+	worker_report(seg, slot, chunk, result, done_fd);
+	if (nested)
+		*nested = ctx.nested;
+}
+
+uint64_t worker_run(const struct pard_segment *seg, uint32_t w, uint32_t slot, uint32_t chunk, int done_fd,
+		    uint32_t seq)
+{
+	uint64_t nested = 0;
+	run_claimed(seg, w, slot, chunk, done_fd, true, seq, &nested);
+	return nested;
+}
+
 _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_fd)
 {
 	struct pard_segment_header *h = seg->hdr;
@@ -269,21 +352,6 @@ _Noreturn void worker_main(const struct pard_segment *seg, uint32_t w, int done_
 			atomic_store(&row->heartbeat_ns, pard_now_ns());
 			continue;
 		}
-		struct pard_job_slot *job = pard_segment_job(seg, slot);
-		atomic_store(&row->job_slot, slot);
-		atomic_store(&row->chunk, chunk);
-		uint64_t now = pard_now_ns();
-		atomic_store(&row->chunk_start_ns, now);
-		atomic_store(&row->heartbeat_ns, now);
-		atomic_store(&row->state, PARD_WORKER_BUSY);
-		const struct pard_kernel *k = pard_kernel_by_kind(job->kind);
-		uint64_t result = 0;
-		void *buf = job->result_bytes ? pard_segment_arena(seg, job->result_off) : NULL;
-		k->run_chunk(&job->params, chunk, buf, &result);
-		atomic_store(&row->heartbeat_ns, pard_now_ns());
-		atomic_fetch_add(&row->chunks_done, 1);
-		done_here++;
-		atomic_fetch_add_explicit(&h->chunks_run, 1, memory_order_relaxed);
-		worker_report(seg, slot, chunk, result, done_fd);
+		done_here += 1 + worker_run(seg, w, slot, chunk, done_fd, seq);
 	}
 }

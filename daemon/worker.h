@@ -17,6 +17,14 @@
 
 /* Claims the oldest queued chunk for worker index w. Returns true and sets *slot and *chunk. */
 bool worker_claim(const struct pard_segment *seg, uint32_t w, uint32_t *slot, uint32_t *chunk);
+/* Like worker_claim, but only chunks of jobs whose priority is above above. */
+bool worker_claim_above(const struct pard_segment *seg, uint32_t w, int64_t above, uint32_t *slot, uint32_t *chunk);
+/* Runs chunk of job slot, claimed by worker w, and reports it (see worker_report). Between its
+ * pieces, while a job of higher priority has a queued chunk, runs one such chunk at a time inside
+ * it (no deeper). seq: the work_seq read before the claim. Returns the number of chunks it ran
+ * inside. */
+uint64_t worker_run(const struct pard_segment *seg, uint32_t w, uint32_t slot, uint32_t chunk, int done_fd,
+		    uint32_t seq);
 /* Marks a claimed chunk done; returns true when it was the job's last unsettled chunk. */
 bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result);
 /* Marks a claimed chunk done and, when it was its job's last, tells the daemon through done_fd

@@ -324,7 +324,7 @@ static int run_chunks(struct run *r)
 	for (uint32_t c = 0; c < r->nchunks; c++) {
 		if (r->owner[c] != r->rank)
 			continue;
-		r->k->run_chunk(&r->params, c, r->buf, &r->words[c]);
+		r->k->run_chunk(&r->params, c, r->buf, &r->words[c], NULL);
 		if (r->rank == 0) {
 			if (finish(r, c) < 0 || collect(r, &left, false) < 0)
 				return -EIO;

@@ -576,7 +576,8 @@ static void fractal_chunk_span(const union pard_params *p, uint32_t chunk, uint6
 	*len = (end - first) * sizeof(int32_t);
 }
 
-static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
+static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out,
+			      const struct pard_yield *y)
 {
 	const struct fractal_params *f = params_of(p);
 	uint64_t sum = 0;
@@ -586,8 +587,18 @@ static void fractal_run_chunk(const union pard_params *p, uint32_t chunk, void *
 		if (first < end) {
 			int32_t *image = buf;
 			populate_band(image + first, (size_t)(end - first) * sizeof(int32_t));
-			/* Pixels are computed in place and fully overwritten, so a rerun after a crash is harmless. */
-			fractal_pixels(f, first, end - first, image, simd_best_impl());
+			/* Pixels are computed in place and fully overwritten, so a rerun after a crash is
+			 * harmless; each pixel is its own, so pieces of the band give the same image. */
+			uint64_t it = f->iterations ? f->iterations : 1;
+			uint64_t piece = PARD_PIECE_WORK / it ? PARD_PIECE_WORK / it : 1;
+			enum simd_impl impl = simd_best_impl();
+			for (uint64_t at = first; at < end;) {
+				uint64_t n = end - at < piece ? end - at : piece;
+				fractal_pixels(f, at, n, image, impl);
+				at += n;
+				if (at < end)
+					pard_yield_point(y);
+			}
 			/* The result is the image itself; the chunk's word just says how many pixels it
 			 * wrote (a checksum pass over the band cost 6-9% of the compute). */
 			sum = end - first;

@@ -294,7 +294,8 @@ static uint64_t pi_result_bytes(const union pard_params *p)
 	return 0;
 }
 
-static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out)
+static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out,
+			 const struct pard_yield *y)
 {
 	(void)buf;
 	const struct pi_params *pp = params_of(p);
@@ -307,7 +308,20 @@ static void pi_run_chunk(const union pard_params *p, uint32_t chunk, void *buf, 
 		n = per;
 	else
 		n = pp->trials - (uint64_t)chunk * per;
-	*out = n ? pi_range_hits(pp->seed, (uint64_t)chunk * (per / PI_BLOCK_TRIALS), n, simd_best_impl()) : 0;
+	/* Pieces of whole blocks: each block's hits are its own, and their sum is the same integer
+	 * whatever runs between pieces. */
+	const uint64_t piece = PARD_PIECE_WORK / PI_BLOCK_TRIALS * PI_BLOCK_TRIALS;
+	uint64_t block = (uint64_t)chunk * (per / PI_BLOCK_TRIALS), hits = 0;
+	enum simd_impl impl = simd_best_impl();
+	while (n > 0) {
+		uint64_t m = n < piece ? n : piece;
+		hits += pi_range_hits(pp->seed, block, m, impl);
+		block += m / PI_BLOCK_TRIALS;
+		n -= m;
+		if (n > 0)
+			pard_yield_point(y);
+	}
+	*out = hits;
 }
 
 static uint64_t pi_random_seed(void)

@@ -47,6 +47,25 @@ struct pard_kernel_option {
 	const char *cap;
 };
 
+/* The most work one piece of a chunk may do between two yield points: 2^25 work units (pi trials,
+ * fractal pixel-iterations), about 18 ms on one AVX-512 core. */
+#define PARD_PIECE_WORK (UINT64_C(1) << 25)
+
+/* A point between two pieces of a chunk where the caller may do other work: the worker runs one
+ * chunk of a higher-priority job there (design.md, "Scheduling"). The kernel's own progress stays
+ * in its locals, so the chunk's result does not depend on what ran in between. */
+struct pard_yield {
+	void (*fn)(void *ctx);
+	void *ctx;
+};
+
+/* Called by kernels between pieces; y may be NULL (no one to yield to: pard-mpi, tests). */
+static inline void pard_yield_point(const struct pard_yield *y)
+{
+	if (y)
+		y->fn(y->ctx);
+}
+
 struct pard_kernel {
 	const char *name;
 	uint32_t kind;          /* stored in job slots so a worker finds the kernel: fixed per kind, never reused */
@@ -65,8 +84,10 @@ struct pard_kernel {
 	/* Bytes of arena the result needs (0 when per-chunk result words suffice). */
 	uint64_t (*result_bytes)(const union pard_params *p);
 	/* Runs one chunk. buf is the job's arena buffer (NULL when result_bytes is 0);
-	 * out receives the chunk's result word. Must be safe to run again after a crash. */
-	void (*run_chunk)(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out);
+	 * out receives the chunk's result word. Must be safe to run again after a crash. It works in
+	 * pieces of at most PARD_PIECE_WORK and calls pard_yield_point(y) between them (y may be NULL). */
+	void (*run_chunk)(const union pard_params *p, uint32_t chunk, void *buf, uint64_t *out,
+			  const struct pard_yield *y);
 	/* Where chunk writes in the result buffer: bytes [*offset, *offset + *len), disjoint from every
 	 * other chunk's. Required when result_bytes can be non-zero (pard-mpi moves and journals
 	 * exactly these bytes), NULL otherwise. */

@@ -8,6 +8,7 @@ CLOCK_MONOTONIC), never from when the test happened to look. Needs root, to run 
 uids (setpriv); skipped (77) otherwise.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -174,6 +175,34 @@ class SchedTest(PardTestCase):
                         "the queue had run dry before the priority-5 job: the test shows nothing")
         st = self.parctl_json(p, "status", high)
         self.assertEqual(st["priority"], 5)
+
+    def test_priority_job_runs_inside_a_huge_jobs_chunks(self):
+        # pi 1e12 on 2 workers: chunks of ~1e9 trials (1/1024 of the job), seconds each. A
+        # priority-5 job submitted while both workers run the huge job's first chunks runs between
+        # two pieces of one of them: it finishes while the huge job has finished no chunk yet.
+        # (Without yielding it would wait for a huge chunk to end.)
+        p = self.start_shared()
+        big = int(self.parctl_ok(p, "submit", "pi", "1e12", "--seed", "1").stdout.strip())
+
+        def status(i):
+            with RawClient(p.socket) as c:
+                st, fields = parse_reply(c.request("STATUS %d" % i))
+            self.assertEqual(st, "OK", fields)
+            return fields
+
+        pardtest.wait_until(lambda: status(big)["state"] == "running", what="the huge job running")
+        before = int(status(big)["done"])
+        r = self.parctl_ok(p, "--json", "submit", "pi", "1e6", "--seed", "2", "--priority", "5", "--wait")
+        after = int(status(big)["done"])
+        self.assertIn('"hits": ', r.stdout)
+        # A huge chunk is ~1e9 trials (over half a second on the fastest core): none ends within
+        # the few milliseconds between seeing the job run and submitting.
+        self.assertEqual(before, 0, "a chunk of the huge job ended before the submission")
+        self.assertEqual(after, 0, "the priority-5 job waited for a chunk of the huge job to end")
+        # The same answer as the job alone (results never depend on scheduling).
+        alone = self.parctl_ok(p, "--json", "submit", "pi", "1e6", "--seed", "2", "--wait").stdout
+        self.assertEqual(json.loads(r.stdout)["hits"], json.loads(alone)["hits"])
+        self.parctl_ok(p, "cancel", big)
 
     def test_only_root_and_pards_user_raise_priority(self):
         p = self.start_shared()

@@ -90,7 +90,7 @@ static int run(struct fixture *f, uint32_t w, int max)
 		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
 		uint64_t out = 0;
 		void *buf = s->result_bytes ? pard_segment_arena(&f->seg, s->result_off) : NULL;
-		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out, NULL);
 		worker_finish(&f->seg, slot, chunk, out);
 		n++;
 	}

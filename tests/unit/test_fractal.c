@@ -146,7 +146,7 @@ static void run_chunks_shuffled(const union pard_params *p, int32_t *image, uint
 		uint64_t out = UINT64_MAX;
 		/* A fresh copy per chunk, as a worker in another process would see it. */
 		union pard_params copy = *p;
-		kfractal->run_chunk(&copy, order[i], image, &out);
+		kfractal->run_chunk(&copy, order[i], image, &out, NULL);
 		assert_true(out != UINT64_MAX);
 		sum += out;
 	}
@@ -522,7 +522,7 @@ static void test_corrupt_chunk_pixels(void **state)
 	/* A chunk number past the end does nothing and reports 0. */
 	uint64_t out = 99;
 	memset(img, 0x33, n * sizeof(int32_t));
-	kfractal->run_chunk(&p, PARD_MAX_CHUNKS, img, &out);
+	kfractal->run_chunk(&p, PARD_MAX_CHUNKS, img, &out, NULL);
 	assert_int_equal(out, 0);
 	assert_int_equal(img[0], 0x33333333);
 	assert_int_equal(img[n - 1], 0x33333333);
@@ -736,6 +736,47 @@ static void test_format_result(void **state)
 	assert_int_equal(kfractal->format_result(&p, words, 1, exact, 0), -ENOSPC);
 }
 
+static void count_yield(void *arg)
+{
+	(*(unsigned *)arg)++;
+}
+
+/* A chunk of more work than a piece yields between pixel ranges of at most PARD_PIECE_WORK
+ * pixel-iterations, and writes the same image as in one go. */
+static void test_pieces_yield_same_image(void **state)
+{
+	(void)state;
+	union pard_params p;
+	memset(&p, 0, sizeof(p));
+	struct fractal_params *f = fractal_params_of(&p);
+	*f = (struct fractal_params){.width = 1000,
+				     .height = 100,
+				     .iterations = 1000,
+				     .xmin = -2.0,
+				     .xmax = 1.0,
+				     .ymin = 0.5,
+				     .ymax = 1.5,
+				     .chunk_pixels = 100000};
+	assert_int_equal(kfractal->chunk_count(&p), 1);
+	size_t n = 100000;
+	int32_t *want = malloc(n * sizeof(int32_t)), *img = malloc(n * sizeof(int32_t));
+	assert_non_null(want);
+	assert_non_null(img);
+	uint64_t out = 0;
+	kfractal->run_chunk(&p, 0, want, &out, NULL);
+	assert_int_equal(out, n);
+	memset(img, 0x33, n * sizeof(int32_t));
+	unsigned calls = 0;
+	struct pard_yield y = {.fn = count_yield, .ctx = &calls};
+	kfractal->run_chunk(&p, 0, img, &out, &y);
+	assert_int_equal(out, n);
+	/* 100000 pixels of 1000 iterations in pieces of 33554 pixels: three pieces. */
+	assert_int_equal(calls, 2);
+	assert_memory_equal(img, want, n * sizeof(int32_t));
+	free(want);
+	free(img);
+}
+
 int main(void)
 {
 	kfractal = pard_kernel_find("fractal");
@@ -761,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_parse_ok),
 		cmocka_unit_test(test_parse_small_err_buffer),
 		cmocka_unit_test(test_format_result),
+		cmocka_unit_test(test_pieces_yield_same_image),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

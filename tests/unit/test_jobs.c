@@ -66,7 +66,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct job *submit_pi(struct fixture *f, const char *trials, const char *seed)
+static struct job *submit_pi_at(struct fixture *f, const char *trials, const char *seed, int32_t priority)
 {
 	union pard_params p;
 	char err[256];
@@ -77,8 +77,13 @@ static struct job *submit_pi(struct fixture *f, const char *trials, const char *
 	assert_non_null(pi);
 	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
 	struct job *job = NULL;
-	int r = jobs_submit(&f->js, pi, &p, 1000, 0, f->timeout_ns, &job, err, sizeof(err));
+	int r = jobs_submit(&f->js, pi, &p, 1000, priority, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
+}
+
+static struct job *submit_pi(struct fixture *f, const char *trials, const char *seed)
+{
+	return submit_pi_at(f, trials, seed, 0);
 }
 
 /* Runs every claimable chunk as worker w, like worker_main without the sleeping. */
@@ -90,7 +95,7 @@ static int run_all(struct fixture *f, uint32_t w)
 		struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
 		uint64_t out = 0;
 		void *buf = s->result_bytes ? pard_segment_arena(&f->seg, s->result_off) : NULL;
-		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out, NULL);
 		worker_finish(&f->seg, slot, chunk, out);
 		n++;
 	}
@@ -398,6 +403,46 @@ static void test_dead_worker_requeued(void **state)
 	assert_string_equal(job->result, clean->result);
 }
 
+/* A worker dies while it runs a higher-priority job's chunk inside one of its own (worker.c,
+ * yield_to_higher): it holds two claims, and both go back to the queue. */
+static void test_dead_worker_with_nested_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct job *outer = submit_pi(f, "20000000", "11");
+	uint32_t so, co, sn, cn;
+	assert_true(worker_claim(&f->seg, 2, &so, &co));
+	assert_int_equal(so, outer->slot);
+	struct job *high = submit_pi_at(f, "20000000", "12", 5);
+	assert_true(worker_claim_above(&f->seg, 2, 0, &sn, &cn));
+	assert_int_equal(sn, high->slot);
+	/* Another worker's claim on the high job stays its own. */
+	uint32_t s1, c1;
+	assert_true(worker_claim(&f->seg, 1, &s1, &c1));
+	assert_int_equal(s1, high->slot);
+	struct pard_job_slot *o = pard_segment_job(&f->seg, so), *h = pard_segment_job(&f->seg, sn);
+	jobs_worker_died(&f->js, 2, "killed by SIGKILL");
+	assert_int_equal(atomic_load(&o->chunk_state[co]), PARD_CHUNK_QUEUED);
+	assert_int_equal(atomic_load(&h->chunk_state[cn]), PARD_CHUNK_QUEUED);
+	assert_int_equal(atomic_load(&h->chunk_state[c1]), PARD_CHUNK_CLAIMED_BY(1));
+	assert_int_equal(atomic_load(&o->running), 0);
+	assert_int_equal(atomic_load(&h->running), 1);
+	assert_int_equal(outer->attempts[co], 1);
+	assert_int_equal(high->attempts[cn], 1);
+	/* Both jobs finish with the answers of jobs that never saw a crash. */
+	uint64_t out = 0;
+	pard_kernel_by_kind(h->kind)->run_chunk(&h->params, c1, NULL, &out, NULL);
+	worker_finish(&f->seg, s1, c1, out);
+	run_all(f, 0);
+	jobs_collect(&f->js);
+	assert_int_equal(outer->state, JOB_DONE);
+	assert_int_equal(high->state, JOB_DONE);
+	struct job *clean_outer = submit_pi(f, "20000000", "11"), *clean_high = submit_pi(f, "20000000", "12");
+	run_all(f, 1);
+	jobs_collect(&f->js);
+	assert_string_equal(outer->result, clean_outer->result);
+	assert_string_equal(high->result, clean_high->result);
+}
+
 static void test_done_but_unannounced(void **state)
 {
 	struct fixture *f = *state;
@@ -497,6 +542,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_per_user_arena, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_worker_requeued, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_worker_with_nested_claim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_but_unannounced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retries_exhausted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),

@@ -101,7 +101,7 @@ static void test_band_bytes_and_damage(void **state)
 	union pard_params p = parse(k, 2, argv);
 	uint64_t bytes = k->result_bytes(&p), off, len;
 	char *buf = calloc(1, bytes), *back = calloc(1, bytes);
-	k->run_chunk(&p, 0, buf, NULL);
+	k->run_chunk(&p, 0, buf, NULL, NULL);
 	k->chunk_span(&p, 0, &off, &len);
 	bool done[PARD_MAX_CHUNKS] = {0};
 	uint64_t words[PARD_MAX_CHUNKS] = {0};

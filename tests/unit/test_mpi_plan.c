@@ -115,7 +115,7 @@ static void test_merge_equals_serial(void **state)
 		static int owner[PARD_MAX_CHUNKS];
 		char *serial_buf = bytes ? calloc(1, bytes) : NULL, *buf = bytes ? malloc(bytes) : NULL;
 		for (uint32_t c = 0; c < n; c++)
-			k->run_chunk(&p, c, serial_buf, &serial[c]);
+			k->run_chunk(&p, c, serial_buf, &serial[c], NULL);
 		char want[PARD_MAX_LINE], got[PARD_MAX_LINE];
 		assert_true(k->format_result(&p, serial, n, want, sizeof(want)) > 0);
 
@@ -131,7 +131,7 @@ static void test_merge_equals_serial(void **state)
 				char *part_buf = bytes ? calloc(1, bytes) : NULL;
 				for (uint32_t c = 0; c < n; c++)
 					if (owner[c] == r)
-						k->run_chunk(&p, c, part_buf, &part[c]);
+						k->run_chunk(&p, c, part_buf, &part[c], NULL);
 				/* What rank 0 takes: each of the rank's chunks once, nobody else's. */
 				for (uint32_t c = 0; c < n; c++) {
 					bool ok = plan_accept(n, owner, done, r, c);

@@ -45,7 +45,7 @@ static uint64_t run_in_order(const union pard_params *p, const uint32_t *order, 
 		uint64_t out = UINT64_MAX;
 		/* A fresh copy per chunk, as a worker in another process would see it. */
 		union pard_params copy = *p;
-		kpi->run_chunk(&copy, order[i], NULL, &out);
+		kpi->run_chunk(&copy, order[i], NULL, &out, NULL);
 		results[order[i]] = out;
 	}
 	uint64_t hits = 0;
@@ -191,14 +191,14 @@ static void test_determinism_across_chunk_orders(void **state)
 		for (uint32_t w = 0; w < workers; w++)
 			for (uint32_t c = w; c < n; c += workers) {
 				union pard_params copy = p;
-				kpi->run_chunk(&copy, c, NULL, &r[c]);
+				kpi->run_chunk(&copy, c, NULL, &r[c], NULL);
 			}
 		assert_memory_equal(r, r_fwd, sizeof(r));
 	}
 
 	/* A chunk re-run after a crash gives the same word. */
 	uint64_t again = 0;
-	kpi->run_chunk(&p, 2, NULL, &again);
+	kpi->run_chunk(&p, 2, NULL, &again, NULL);
 	assert_int_equal(again, r_fwd[2]);
 
 	/* Chunk results are the scalar reference over exactly the chunk's share of trials. */
@@ -220,7 +220,7 @@ static uint64_t hits_with_chunks_of(uint64_t trials, uint64_t seed, uint64_t per
 	uint64_t hits = 0;
 	for (uint32_t c = 0; c < n; c++) {
 		uint64_t out = UINT64_MAX;
-		kpi->run_chunk(&p, c, NULL, &out);
+		kpi->run_chunk(&p, c, NULL, &out, NULL);
 		hits += out;
 	}
 	return hits;
@@ -274,7 +274,7 @@ static void test_estimate_within_five_sigma(void **state)
 		uint64_t hits = 0;
 		for (uint32_t c = 0; c < n; c++) {
 			uint64_t out = 0;
-			kpi->run_chunk(&p, c, NULL, &out);
+			kpi->run_chunk(&p, c, NULL, &out, NULL);
 			hits += out;
 		}
 		double frac = (double)hits / (double)trials;
@@ -294,7 +294,7 @@ static void test_tiny_job(void **state)
 		assert_int_equal(pi_params_of(&p)->chunk_trials, MIN_CHUNK);
 		assert_int_equal(kpi->chunk_count(&p), 1);
 		uint64_t out = UINT64_MAX;
-		kpi->run_chunk(&p, 0, NULL, &out);
+		kpi->run_chunk(&p, 0, NULL, &out, NULL);
 		assert_true(out <= 1);
 		assert_int_equal(out, pi_count_hits(seed, 0, 1, SIMD_SCALAR));
 	}
@@ -527,6 +527,40 @@ static void test_format_result(void **state)
 	assert_non_null(strstr(buf, " seed=9"));
 }
 
+/* A yield hook that counts its calls and does other pi work in between, as a worker running a
+ * higher-priority chunk inside would. */
+static void busy_yield(void *arg)
+{
+	unsigned *calls = arg;
+	(*calls)++;
+	union pard_params other = make_params(5 * PI_BLOCK_TRIALS, 77);
+	uint64_t out;
+	kpi->run_chunk(&other, 0, NULL, &out, NULL);
+}
+
+/* A chunk of more than one piece yields between pieces of whole blocks, and its word is the same
+ * integer as without yielding. */
+static void test_pieces_yield_same_result(void **state)
+{
+	(void)state;
+	union pard_params p = make_params(33 * PI_BLOCK_TRIALS + 5, 31);
+	pi_params_of(&p)->chunk_trials = 33 * PI_BLOCK_TRIALS; /* 33 blocks: pieces of 32 and 1 */
+	assert_int_equal(kpi->chunk_count(&p), 2);
+	assert_int_equal(PARD_PIECE_WORK / PI_BLOCK_TRIALS, 32);
+	unsigned calls = 0;
+	struct pard_yield y = {.fn = busy_yield, .ctx = &calls};
+	uint64_t plain = 0, yielded = 0, last = 0;
+	kpi->run_chunk(&p, 0, NULL, &plain, NULL);
+	kpi->run_chunk(&p, 0, NULL, &yielded, &y);
+	assert_int_equal(calls, 1);
+	assert_int_equal(yielded, plain);
+	assert_int_equal(plain, pi_range_hits(31, 0, 33 * PI_BLOCK_TRIALS, SIMD_SCALAR));
+	/* A one-piece chunk never yields. */
+	kpi->run_chunk(&p, 1, NULL, &last, &y);
+	assert_int_equal(calls, 1);
+	assert_int_equal(last, pi_range_hits(31, 33, 5, SIMD_SCALAR));
+}
+
 int main(void)
 {
 	kpi = pard_kernel_find("pi");
@@ -552,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_parse_random_seed),
 		cmocka_unit_test(test_parse_small_err_buffer),
 		cmocka_unit_test(test_format_result),
+		cmocka_unit_test(test_pieces_yield_same_result),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -135,7 +135,7 @@ static void run_chunks(struct fixture *f)
 		struct pard_job_slot *s = pard_segment_job(&f->d.seg, slot);
 		uint64_t out = 0;
 		void *buf = s->result_bytes ? pard_segment_arena(&f->d.seg, s->result_off) : NULL;
-		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out);
+		pard_kernel_by_kind(s->kind)->run_chunk(&s->params, chunk, buf, &out, NULL);
 		worker_finish(&f->d.seg, slot, chunk, out);
 	}
 	jobs_collect(&f->d.jobs);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for worker.c: reporting (each finished job reaches the daemon on its own, whatever
  * another worker is doing, or not doing: stopped between finishing and announcing) and the order
- * chunks are claimed in (priority, then each uid's share, then the job). */
+ * chunks are claimed in (priority, then each uid's share, then the job), and a higher-priority job's
+ * chunk run inside a running chunk between its pieces. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +213,135 @@ static void test_share_follows_finished_chunks(void **state)
 	}
 }
 
+/* A testhook job (test builds only) of chunks of pieces, each piece sleeping ms; NULL without it. */
+static struct job *submit_hook(struct fixture *f, const char *chunks, const char *pieces, const char *ms,
+			       int32_t priority)
+{
+	const struct pard_kernel *k = pard_kernel_find("testhook");
+	if (!k)
+		return NULL;
+	union pard_params p;
+	char err[256], a1[32], a2[32];
+	snprintf(a1, sizeof(a1), "pieces=%s", pieces);
+	snprintf(a2, sizeof(a2), "sleep_ms=%s", ms);
+	char *argv[] = {(char *)chunks, a1, a2};
+	assert_int_equal(k->parse(3, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	struct job *job = NULL;
+	assert_int_equal(jobs_submit(&f->js, k, &p, 1000, priority, 0, &job, err, sizeof(err)), 0);
+	return job;
+}
+
+static struct pard_job_slot *slot_of(struct fixture *f, const struct job *job)
+{
+	return pard_segment_job(&f->seg, job->slot);
+}
+
+static uint32_t chunk_state(struct fixture *f, const struct job *job, uint32_t c)
+{
+	return atomic_load(&slot_of(f, job)->chunk_state[c]);
+}
+
+/* A job of higher priority published while a chunk runs gets one chunk run inside it, at a
+ * piece boundary: it ends before the outer chunk does. */
+static void test_higher_priority_runs_inside(void **state)
+{
+	struct fixture *f = *state;
+	if (!pard_kernel_find("testhook"))
+		skip();
+	struct job *outer = submit_hook(f, "1", "4", "1", 0);
+	uint32_t seq = atomic_load(&f->seg.hdr->work_seq), slot, chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+	assert_int_equal(slot, outer->slot);
+	struct job *high = submit_hook(f, "2", "1", "1", 5);
+	assert_int_equal(worker_run(&f->seg, 0, slot, chunk, f->done_fd, seq), 2);
+	assert_int_equal(chunk_state(f, high, 0), PARD_CHUNK_DONE);
+	assert_int_equal(chunk_state(f, high, 1), PARD_CHUNK_DONE);
+	assert_int_equal(chunk_state(f, outer, 0), PARD_CHUNK_DONE);
+	/* Both jobs' last chunks were announced, the inner one first. */
+	assert_int_equal(announced(f), 2);
+	struct pard_job_slot *o = slot_of(f, outer), *h = slot_of(f, high);
+	assert_true(o->start_ns < h->start_ns);
+	assert_true(h->end_ns < o->end_ns);
+	/* The row names the outer chunk again after the inner ones, and every chunk was counted. */
+	struct pard_worker_row *row = pard_segment_worker(&f->seg, 0);
+	assert_int_equal(atomic_load(&row->job_slot), outer->slot);
+	assert_int_equal(atomic_load(&row->chunks_done), 3);
+	jobs_collect(&f->js);
+	assert_int_equal(outer->state, JOB_DONE);
+	assert_int_equal(high->state, JOB_DONE);
+}
+
+/* Equal and lower priorities wait for the chunk boundary: the fair share turns over there. */
+static void test_equal_or_lower_never_nests(void **state)
+{
+	struct fixture *f = *state;
+	if (!pard_kernel_find("testhook"))
+		skip();
+	struct job *outer = submit_hook(f, "1", "4", "1", 0);
+	uint32_t seq = atomic_load(&f->seg.hdr->work_seq), slot, chunk;
+	assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+	struct job *same = submit_hook(f, "1", "1", "1", 0), *low = submit_hook(f, "1", "1", "1", -5);
+	assert_int_equal(worker_run(&f->seg, 0, slot, chunk, f->done_fd, seq), 0);
+	assert_int_equal(chunk_state(f, outer, 0), PARD_CHUNK_DONE);
+	assert_int_equal(chunk_state(f, same, 0), PARD_CHUNK_QUEUED);
+	assert_int_equal(chunk_state(f, low, 0), PARD_CHUNK_QUEUED);
+	/* Nor does a claim restricted to above a priority take them. */
+	assert_false(worker_claim_above(&f->seg, 1, 0, &slot, &chunk));
+	assert_true(worker_claim_above(&f->seg, 1, -1, &slot, &chunk));
+	assert_int_equal(slot, same->slot);
+}
+
+struct runner {
+	struct fixture *f;
+	uint32_t slot, chunk, seq;
+	uint64_t nested;
+};
+
+static void *run_outer(void *arg)
+{
+	struct runner *r = arg;
+	r->nested = worker_run(&r->f->seg, 0, r->slot, r->chunk, r->f->done_fd, r->seq);
+	return NULL;
+}
+
+/* One level at most: a job of even higher priority published while a nested chunk runs waits for
+ * the outer chunk's next piece boundary, not the nested chunk's. */
+static void test_nesting_is_one_level(void **state)
+{
+	struct fixture *f = *state;
+	if (!pard_kernel_find("testhook"))
+		skip();
+	struct job *outer = submit_hook(f, "1", "3", "5", 0);
+	struct runner r = {.f = f, .seq = atomic_load(&f->seg.hdr->work_seq)};
+	assert_true(worker_claim(&f->seg, 0, &r.slot, &r.chunk));
+	assert_int_equal(r.slot, outer->slot);
+	struct job *mid = submit_hook(f, "1", "20", "5", 5);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, run_outer, &r), 0);
+	/* Wait until the priority-5 chunk runs inside the outer one, then publish priority 10. */
+	struct pard_worker_row *row = pard_segment_worker(&f->seg, 0);
+	while (chunk_state(f, mid, 0) == PARD_CHUNK_QUEUED && chunk_state(f, outer, 0) != PARD_CHUNK_DONE)
+		usleep(200);
+	struct job *top = submit_hook(f, "1", "1", "1", 10);
+	/* Published while the nested chunk still had pieces to go (a stalled test thread may miss that
+	 * window; then only the weaker checks below apply). */
+	bool during = chunk_state(f, mid, 0) == PARD_CHUNK_CLAIMED_BY(0) && atomic_load(&row->job_slot) == mid->slot;
+	assert_int_equal(pthread_join(t, NULL), 0);
+	struct pard_job_slot *m = slot_of(f, mid), *tp = slot_of(f, top), *o = slot_of(f, outer);
+	assert_int_equal(chunk_state(f, mid, 0), PARD_CHUNK_DONE);
+	assert_true(m->end_ns < o->end_ns);
+	if (chunk_state(f, top, 0) == PARD_CHUNK_DONE) {
+		/* Not inside the priority-5 chunk (it has no hook), but inside the outer one. */
+		assert_true(tp->start_ns >= m->end_ns);
+		assert_true(tp->end_ns < o->end_ns);
+	}
+	if (during) {
+		/* The outer chunk had a piece boundary left after the nested one: top ran there. */
+		assert_int_equal(r.nested, 2);
+		assert_int_equal(chunk_state(f, top, 0), PARD_CHUNK_DONE);
+	}
+}
+
 int main(void)
 {
 	pard_log_init("test_worker", PARD_LOG_ERROR);
@@ -221,6 +352,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_users_share_the_workers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_weights_scale_the_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share_follows_finished_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_higher_priority_runs_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_equal_or_lower_never_nests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nesting_is_one_level, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
