@@ -567,27 +567,31 @@ out:
 	return r;
 }
 
-int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes)
+/* Checks that the caller may change the file under arena bytes [off, off + bytes): 0, -EBADF (not
+ * the creator) or -EINVAL (outside the arena). */
+static int arena_range_check(const struct pard_segment *seg, uint64_t off, uint64_t bytes)
 {
 	if (seg->fd < 0)
 		return -EBADF;
 	uint64_t arena = seg->hdr->arena_size;
 	if (off > arena || bytes > arena - off)
 		return -EINVAL;
-	if (!bytes)
-		return 0;
+	return 0;
+}
+
+int pard_segment_reserve(const struct pard_segment *seg, uint64_t off, uint64_t bytes)
+{
+	int r = arena_range_check(seg, off, bytes);
+	if (r < 0 || !bytes)
+		return r;
 	return allocate(seg->fd, (off_t)(seg->hdr->arena_off + off), (off_t)bytes);
 }
 
 int pard_segment_discard(const struct pard_segment *seg, uint64_t off, uint64_t bytes)
 {
-	if (seg->fd < 0)
-		return -EBADF;
-	uint64_t arena = seg->hdr->arena_size;
-	if (off > arena || bytes > arena - off)
-		return -EINVAL;
-	if (!bytes)
-		return 0;
+	int r = arena_range_check(seg, off, bytes);
+	if (r < 0 || !bytes)
+		return r;
 	while (fallocate(seg->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(seg->hdr->arena_off + off),
 			 (off_t)bytes) < 0)
 		if (errno != EINTR)
