@@ -90,8 +90,10 @@ static void *warm_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	bool logged = false;
 	for (;;) {
-		while (!w->stop && (w->generation == w->done || w->paused))
+		while (!w->stop && (w->generation == w->done || w->paused)) {
 			pthread_cond_wait(&w->cond, &w->lock);
+			w->wakeups++;
+		}
 		if (w->stop)
 			break;
 		uint64_t gen = w->generation;
@@ -160,7 +162,9 @@ void arena_warm_pause(struct arena_warm *w, bool pause)
 		return;
 	pthread_mutex_lock(&w->lock);
 	__atomic_store_n(&w->paused, pause, __ATOMIC_RELAXED);
-	if (!pause)
+	/* Only a wish not yet done gives the thread a reason to run: with tiny jobs the daemon pauses
+	 * and resumes it for every job, and waking it each time cost two context switches per job. */
+	if (!pause && w->generation != w->done)
 		pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }

@@ -30,6 +30,7 @@ struct arena_warm {
 	bool paused;           /* jobs are queued or running: the thread waits, leaving the CPUs to them */
 	uint64_t bytes_warmed; /* bytes of the ranges the thread found not resident and brought in */
 	int error;             /* how the last wish failed (-errno), 0 when it did not */
+	uint64_t wakeups;      /* times the thread woke from its wait (a wake-up costs two switches) */
 };
 
 /* Starts the thread (at idle priority) on fd. Returns 0 or -errno. */

@@ -115,6 +115,37 @@ static void test_paused_wish_is_done_after_the_pause(void **state)
 	close(fd);
 }
 
+static void test_resuming_with_nothing_to_do_does_not_wake(void **state)
+{
+	(void)state;
+	int fd = new_file();
+	struct arena_warm w;
+	assert_int_equal(arena_warm_start(&w, fd), 0);
+	struct arena_warm_range r = {.off = 0, .len = 2 << 20};
+	arena_warm_want(&w, &r, 1);
+	assert_int_equal(arena_warm_settle(&w), 0);
+	pthread_mutex_lock(&w.lock);
+	uint64_t before = w.wakeups;
+	pthread_mutex_unlock(&w.lock);
+	/* A tiny job pauses and resumes the thread around itself; its wish is done already. */
+	for (int i = 0; i < 200; i++) {
+		arena_warm_pause(&w, true);
+		arena_warm_pause(&w, false);
+		usleep(50);
+	}
+	/* A new wish wakes it once; settle waits until it is carried out. */
+	r.len = 4 << 20;
+	arena_warm_want(&w, &r, 1);
+	assert_int_equal(arena_warm_settle(&w), 0);
+	pthread_mutex_lock(&w.lock);
+	uint64_t woke = w.wakeups - before;
+	pthread_mutex_unlock(&w.lock);
+	assert_true(woke >= 1);
+	assert_true(woke <= 2); /* the new wish, and room for one spurious wake-up */
+	arena_warm_stop(&w);
+	close(fd);
+}
+
 static void test_unstarted_is_inert(void **state)
 {
 	(void)state;
@@ -131,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_warms_what_it_is_asked_for),
 		cmocka_unit_test(test_content_is_never_changed),
 		cmocka_unit_test(test_paused_wish_is_done_after_the_pause),
+		cmocka_unit_test(test_resuming_with_nothing_to_do_does_not_wake),
 		cmocka_unit_test(test_unstarted_is_inert),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
