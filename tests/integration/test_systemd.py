@@ -37,13 +37,17 @@ class Notify:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("no %s from pard within %.0f s (got %r)" % (what, timeout, self.messages))
-            self.sock.settimeout(left)
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            fields = dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line)
-            self.messages.append(fields)
+            self.receive(left)
+
+    def receive(self, timeout):
+        """Reads one message into self.messages; False when none came within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(4096)
+        except (socket.timeout, BlockingIOError):
+            return False
+        self.messages.append(dict(line.split("=", 1) for line in data.decode().split("\n") if "=" in line))
+        return True
 
     def close(self):
         self.sock.close()
@@ -85,18 +89,6 @@ class FdStore(Notify):
         """Reads every message pard has sent so far."""
         while self.receive(0.05):
             pass
-
-    def until(self, pred, what, timeout=pardtest.READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while True:
-            for m in self.messages:
-                if pred(m):
-                    self.messages.remove(m)
-                    return m
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("no %s from pard within %.0f s (got %r)" % (what, timeout, self.messages))
-            self.receive(left)
 
     def free(self):
         """What systemd does when the service stops for good: the store is closed."""
