@@ -489,10 +489,7 @@ class Client:
                 raise errors.ProtocolError("not a STATS reply: %s" % word)
             rows = []
             for _ in range(fields.get("users", 0)):
-                w, f = protocol.parse_line(await conn.readline())
-                if w != "USER":
-                    raise errors.ProtocolError("not a USER line: %s" % w)
-                rows.append(f)
+                rows.append(protocol.parse_row(await conn.readline(), "USER"))
             return True, rows
         return await self._call(("STATS", "users"), read=read)
 
@@ -507,10 +504,7 @@ class Client:
                 raise errors.ProtocolError("not a LIST reply: %s" % word)
             page = []
             for _ in range(fields.get("count", 0)):
-                w, f = protocol.parse_line(await conn.readline())
-                if w != "JOB":
-                    raise errors.ProtocolError("not a JOB line: %s" % w)
-                page.append(f)
+                page.append(protocol.parse_row(await conn.readline(), "JOB"))
             return True, (page, fields.get("next"))
 
         while True:

@@ -655,10 +655,7 @@ class Client:
                 raise errors.ProtocolError("not a STATS reply: %s" % word)
             rows = []
             for _ in range(fields.get("users", 0)):
-                w, f = protocol.parse_line(conn.readline(deadline))
-                if w != "USER":
-                    raise errors.ProtocolError("not a USER line: %s" % w)
-                rows.append(f)
+                rows.append(protocol.parse_row(conn.readline(deadline), "USER"))
             return True, rows
         return self._call(("STATS", "users"), self.timeout, read)
 
@@ -676,10 +673,7 @@ class Client:
                 raise errors.ProtocolError("not a LIST reply: %s" % word)
             page = []
             for _ in range(fields.get("count", 0)):
-                w, f = protocol.parse_line(conn.readline(deadline))
-                if w != "JOB":
-                    raise errors.ProtocolError("not a JOB line: %s" % w)
-                page.append(f)
+                page.append(protocol.parse_row(conn.readline(deadline), "JOB"))
             return True, (page, fields.get("next"))
 
         while True:

@@ -168,6 +168,15 @@ def parse_line(raw):
     return words[0], fields
 
 
+def parse_row(raw, word):
+    """One row line of a multi-line reply (LIST's JOB, STATS users' USER): its fields; a line of
+    another word raises ProtocolError."""
+    w, fields = parse_line(raw)
+    if w != word:
+        raise errors.ProtocolError("not a %s line: %s" % (word, w))
+    return fields
+
+
 def parse_answer(raw):
     """parse_line for a reader of answers: (word, fields, None), or (None, None, e) when pard
     refused the request with e (an ERR, which fails that request only). A ProtocolError or a lost
