@@ -66,16 +66,25 @@ static int teardown(void **state)
 	return 0;
 }
 
-static struct job *submit_pi_at(struct fixture *f, const char *trials, const char *seed, int32_t priority)
+/* The parameters of "pi TRIALS seed=SEED"; returns the pi kernel. */
+static const struct pard_kernel *pi_params(struct fixture *f, const char *trials, const char *seed,
+					   union pard_params *p)
 {
-	union pard_params p;
 	char err[256];
 	char seedarg[64];
 	snprintf(seedarg, sizeof(seedarg), "seed=%s", seed);
 	char *argv[] = {(char *)trials, seedarg};
 	const struct pard_kernel *pi = pard_kernel_find("pi");
 	assert_non_null(pi);
-	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, p, err, sizeof(err)), 0);
+	return pi;
+}
+
+static struct job *submit_pi_at(struct fixture *f, const char *trials, const char *seed, int32_t priority)
+{
+	union pard_params p;
+	char err[256];
+	const struct pard_kernel *pi = pi_params(f, trials, seed, &p);
 	struct job *job = NULL;
 	int r = jobs_submit(&f->js, pi, &p, 1000, priority, f->timeout_ns, &job, err, sizeof(err));
 	return r == 0 ? job : NULL;
@@ -253,12 +262,9 @@ static void test_queue_full(void **state)
 	struct fixture *f = *state;
 	for (int i = 0; i < 3; i++)
 		assert_non_null(submit_pi(f, "100", "1"));
-	const struct pard_kernel *pi = pard_kernel_find("pi");
-	char trials[] = "100", seed[] = "seed=1";
-	char *argv[] = {trials, seed};
 	union pard_params p;
 	char err[256];
-	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	const struct pard_kernel *pi = pi_params(f, "100", "1", &p);
 	struct job *job;
 	assert_int_equal(jobs_submit(&f->js, pi, &p, 0, 0, 0, &job, err, sizeof(err)), -EBUSY);
 	assert_non_null(strstr(err, "queue_depth 3"));
@@ -270,12 +276,9 @@ static void test_per_user_jobs(void **state)
 {
 	struct fixture *f = *state;
 	f->cfg.max_jobs_per_user = 2;
-	const struct pard_kernel *pi = pard_kernel_find("pi");
-	char trials[] = "100", seed[] = "seed=1";
-	char *argv[] = {trials, seed};
 	union pard_params p;
 	char err[256];
-	assert_int_equal(pi->parse(2, argv, &f->cfg.limits, &p, err, sizeof(err)), 0);
+	const struct pard_kernel *pi = pi_params(f, "100", "1", &p);
 	uid_t uid = geteuid() + 1000; /* neither root nor the daemon's user */
 	struct job *a, *b, *c;
 	assert_int_equal(jobs_submit(&f->js, pi, &p, uid, 0, 0, &a, err, sizeof(err)), 0);
