@@ -22,6 +22,13 @@ struct command {
 	const char *usage;
 };
 
+/* Root and the daemon's own user: they may resize the pool, raise priorities and see every uid,
+ * and are the users the per-user limits exempt (one predicate for all of it). */
+static bool client_is_admin(const struct client *c)
+{
+	return usage_exempt(c->uid);
+}
+
 static bool client_may_access(const struct client *c, const struct job *job)
 {
 	return c->uid == 0 || c->uid == job->owner;
@@ -80,7 +87,7 @@ static int parse_priority(struct client *c, const char *v, bool again, int32_t *
 		return -1;
 	}
 	int32_t p = neg ? -(int32_t)mag : (int32_t)mag;
-	if (p > 0 && c->uid != 0 && c->uid != geteuid()) {
+	if (p > 0 && !client_is_admin(c)) {
 		client_reply(c,
 			     "ERR " PARD_ERR_PERM " priority %d is above 0: only root or the daemon's user (uid %u) "
 			     "may raise a job's priority; anyone may lower it (%d to 0)",
@@ -318,7 +325,7 @@ struct user_row {
 /* Root, the daemon's user and members of monitor_group see every uid; anyone else only their own. */
 static bool client_sees_all_users(const struct client *c)
 {
-	return c->uid == 0 || c->uid == geteuid() || c->monitor;
+	return client_is_admin(c) || c->monitor;
 }
 
 static int by_uid(const void *key, const void *row)
@@ -507,7 +514,7 @@ static void cmd_metrics(struct server *s, struct client *c, int argc, char **arg
 static void cmd_workers(struct server *s, struct client *c, int argc, char **argv)
 {
 	(void)argc;
-	if (c->uid != 0 && c->uid != geteuid()) {
+	if (!client_is_admin(c)) {
 		client_reply(c, "ERR " PARD_ERR_PERM " only root or the daemon's user (uid %u) may resize the pool",
 			     (unsigned)geteuid());
 		return;
