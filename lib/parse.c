@@ -12,6 +12,18 @@ int pard_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	if (!s || !isdigit((unsigned char)s[0]))
 		return -EINVAL;
+	/* Plain digits, the common case (every small job's trials and seed), without strtoull's
+	 * locale-aware generality: 19 digits always fit 64 bits. */
+	uint64_t fast = 0;
+	size_t nd = 0;
+	while (nd < 19 && s[nd] >= '0' && s[nd] <= '9')
+		fast = fast * 10u + (uint64_t)(s[nd++] - '0');
+	if (!s[nd]) {
+		if (fast < min || fast > max)
+			return -ERANGE;
+		*out = fast;
+		return 0;
+	}
 	errno = 0;
 	char *end;
 	unsigned long long v = strtoull(s, &end, 10);

@@ -146,6 +146,36 @@ static void test_seconds(void **state)
 	assert_int_equal(pard_format_seconds(small, sizeof(small), 1000), -1);
 }
 
+static void check_u64(uint64_t v)
+{
+	char want[32], got[32];
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)v);
+	size_t n = pard_put_u64(got, v);
+	got[n] = '\0';
+	if (n != strlen(want) || strcmp(want, got))
+		fail_msg("%s: pard_put_u64 \"%s\" (%zu digits)", want, got, n);
+}
+
+/* Integers: around every power of ten and of two (where counting digits goes wrong), and at random. */
+static void test_u64(void **state)
+{
+	(void)state;
+	uint64_t p = 1;
+	for (int i = 0; i < 20; i++, p *= 10u)
+		for (uint64_t d = 0; d < 3; d++) {
+			check_u64(p + d);
+			check_u64(p - d);
+		}
+	for (int b = 0; b < 64; b++)
+		for (uint64_t d = 0; d < 3; d++) {
+			check_u64((UINT64_C(1) << b) + d);
+			check_u64((UINT64_C(1) << b) - d);
+		}
+	check_u64(UINT64_MAX);
+	for (int i = 0; i < 100000; i++)
+		check_u64(next() >> (i % 64));
+}
+
 /* Short buffers are cut as snprintf cuts them, and the needed length is returned. */
 static void test_short_buffer(void **state)
 {
@@ -162,7 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pi_results),   cmocka_unit_test(test_ties),
 		cmocka_unit_test(test_any_double),   cmocka_unit_test(test_seconds),
-		cmocka_unit_test(test_short_buffer),
+		cmocka_unit_test(test_short_buffer), cmocka_unit_test(test_u64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,13 @@ static void test_parse_u64(void **state)
 	assert_true(v == 10000000);
 	assert_int_equal(pard_parse_u64("1e9", 1, UINT64_MAX, &v), 0);
 	assert_true(v == 1000000000);
+	/* 19 digits (the plain-digit path), 20 and leading zeros (strtoull's). */
+	assert_int_equal(pard_parse_u64("9999999999999999999", 0, UINT64_MAX, &v), 0);
+	assert_true(v == 9999999999999999999u);
+	assert_int_equal(pard_parse_u64("000000000000000000000042", 0, UINT64_MAX, &v), 0);
+	assert_true(v == 42);
+	assert_int_equal(pard_parse_u64("5", 1, 10, &v), 0);
+	assert_true(v == 5);
 	assert_int_equal(pard_parse_u64("18446744073709551615", 0, UINT64_MAX, &v), 0);
 	assert_true(v == UINT64_MAX);
 	assert_int_equal(pard_parse_u64("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
