@@ -90,7 +90,7 @@ static void *warm_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	bool logged = false;
 	for (;;) {
-		while (!w->stop && (w->generation == w->done || w->paused)) {
+		while (!w->stop && (w->generation == w->done || __atomic_load_n(&w->paused, __ATOMIC_RELAXED))) {
 			pthread_cond_wait(&w->cond, &w->lock);
 			w->wakeups++;
 		}
@@ -114,8 +114,8 @@ static void *warm_main(void *arg)
 		pthread_mutex_lock(&w->lock);
 		w->bytes_warmed += brought;
 		w->error = err;
-		if (err || (w->generation == gen && !w->paused))
-			w->done = gen;
+		if (err || (w->generation == gen && !__atomic_load_n(&w->paused, __ATOMIC_RELAXED)))
+			__atomic_store_n(&w->done, gen, __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&w->cond);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -160,6 +160,12 @@ void arena_warm_pause(struct arena_warm *w, bool pause)
 {
 	if (!w->started || w->paused == pause)
 		return;
+	/* Every wish done (the common case while tiny jobs come and go): the thread waits whatever
+	 * paused says, and only this thread makes wishes, so nothing can be missed without the lock. */
+	if (__atomic_load_n(&w->done, __ATOMIC_ACQUIRE) == w->generation) {
+		__atomic_store_n(&w->paused, pause, __ATOMIC_RELAXED);
+		return;
+	}
 	pthread_mutex_lock(&w->lock);
 	__atomic_store_n(&w->paused, pause, __ATOMIC_RELAXED);
 	/* Only a wish not yet done gives the thread a reason to run: with tiny jobs the daemon pauses

@@ -55,9 +55,9 @@ struct job {
 	uint64_t expire_ns;   /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
 	char *result;         /* key=value text of a done job */
-	char error[384];      /* why a failed job failed */
 	uint32_t runq_pos;    /* its entry in the segment run queue while published and not terminal */
 	bool published;       /* its segment slot describes it (workers may have run it) */
+	uint32_t nchunks;     /* while published: the slot's chunk count (no need to read the slot for it) */
 	bool held;            /* admitted to run in the daemon (inline_work), not run yet: see jobs_release */
 	struct job *held_next;
 	bool has_buffer; /* holds [buffer_off, +buffer_bytes) of the arena */
@@ -69,6 +69,8 @@ struct job {
 	struct job *older, *newer;       /* every job in the table, by id (submission order) */
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
 	bool in_lru; /* its result has been fetched: the slot may be reused when the table is full */
+	/* Last, after the fields every job touches, so that those share a few cache lines. */
+	char error[384]; /* why a failed job failed */
 };
 
 struct jobs {

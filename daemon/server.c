@@ -42,13 +42,21 @@ static bool client_has_output(const struct client *c)
 	return c->outlen > c->outoff || c->bulk_len;
 }
 
-/* Output was queued for a client that had none: the send timeout starts now. */
-static void client_output_started(struct client *c)
+/* After a send: output is left over (the socket is full). The send timeout counts from the
+ * first time that happens and again from each send that took bytes; a client that takes all of
+ * its answers at once, as most do, never needs the clock. */
+static void client_output_left(struct client *c, size_t sent)
 {
 	struct server *s = c->server;
-	c->progress_ns = pard_now_ns();
-	if (s->cfg->send_timeout)
+	if (!client_has_output(c)) {
+		c->output_left = false;
+		return;
+	}
+	if (sent || !c->output_left)
+		c->progress_ns = pard_now_ns();
+	if (!c->output_left && s->cfg->send_timeout)
 		loop_tick_at(s->loop, c->progress_ns + (uint64_t)s->cfg->send_timeout * 1000000000u);
+	c->output_left = true;
 }
 
 static void client_flush(struct client *c);
@@ -83,13 +91,38 @@ static void client_update_events(struct client *c)
 		c->epoll_events = ev;
 }
 
+/* Sends as much of buf as the socket takes now; a hard error marks the client dead. Returns the
+ * bytes sent. */
+static size_t client_send(struct client *c, const char *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = send(c->watch.fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				c->dead = true;
+			break;
+		}
+		done += (size_t)w;
+	}
+	return done;
+}
+
 static void client_write(struct client *c, const char *data, size_t len)
 {
 	if (c->dead)
 		return;
 	struct server *s = c->server;
-	if (!client_has_output(c))
-		client_output_started(c);
+	if (!client_has_output(c)) {
+		/* Nothing queued before it: straight from the caller's buffer, the rest queued. */
+		size_t sent = client_send(c, data, len);
+		if (sent == len || c->dead)
+			return;
+		data += sent;
+		len -= sent;
+	}
 	if (c->outlen + len > c->outcap) {
 		size_t cap = c->outcap ? c->outcap : 4096;
 		while (cap < c->outlen + len)
@@ -139,25 +172,6 @@ void client_reply_text(struct client *c, const char *line, size_t len)
 	memcpy(buf, line, len);
 	buf[len++] = '\n';
 	client_write(c, buf, len);
-}
-
-/* Sends as much of buf as the socket takes now; a hard error marks the client dead. Returns the
- * bytes sent. */
-static size_t client_send(struct client *c, const char *buf, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = send(c->watch.fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				c->dead = true;
-			break;
-		}
-		done += (size_t)w;
-	}
-	return done;
 }
 
 /* Sends as much of the result buffer as the socket takes now. From the segment's file with
@@ -212,8 +226,7 @@ static void client_flush(struct client *c)
 		if (!c->bulk_len)
 			client_bulk_done(c);
 	}
-	if (sent)
-		c->progress_ns = pard_now_ns();
+	client_output_left(c, sent);
 	client_update_events(c);
 }
 
@@ -451,8 +464,6 @@ void client_send_buffer(struct client *c, struct job *job, const void *buf, size
 {
 	if (c->dead)
 		return;
-	if (!client_has_output(c))
-		client_output_started(c);
 	c->bulk = buf;
 	c->bulk_len = len;
 	c->bulk_job = job;

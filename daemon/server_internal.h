@@ -37,7 +37,8 @@ struct client {
 	int bulk_fd;         /* the segment's file, to sendfile from (-1: send from the mapping) */
 	off_t bulk_file_off; /* where bulk is in that file */
 	uint32_t last_done;
-	uint64_t progress_ns; /* when it last took a byte of its answers (or was first given some) */
+	uint64_t progress_ns; /* when it last took a byte of its answers (or first left some) */
+	bool output_left;     /* answers were left over after a send: the send timeout runs */
 	bool resume;          /* its wait ended: process buffered requests */
 	bool dead;
 	bool peer_closed;
