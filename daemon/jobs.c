@@ -212,6 +212,12 @@ static void counter_add(_Atomic uint64_t *c, uint64_t n)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
+static uint32_t record_flags(const struct job *job)
+{
+	return (job->published ? PARD_RECORD_PUBLISHED : 0) | (job->has_buffer ? PARD_RECORD_HAS_BUFFER : 0) |
+	       (job->in_lru ? PARD_RECORD_FETCHED : 0);
+}
+
 static void job_save(struct jobs *js, const struct job *job)
 {
 	struct pard_job_record *r = pard_segment_record(js->seg, job->slot);
@@ -221,8 +227,7 @@ static void job_save(struct jobs *js, const struct job *job)
 	r->kind = job->kernel ? job->kernel->kind : 0;
 	r->owner_uid = (uint32_t)job->owner;
 	r->priority = job->priority;
-	r->flags = (job->published ? PARD_RECORD_PUBLISHED : 0) | (job->has_buffer ? PARD_RECORD_HAS_BUFFER : 0) |
-		   (job->in_lru ? PARD_RECORD_FETCHED : 0);
+	r->flags = record_flags(job);
 	r->id = job->id;
 	r->submit_ns = job->submit_ns;
 	r->finish_ns = job->finish_ns;
@@ -583,6 +588,7 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	job->buffer_off = off;
 	job->buffer_bytes = bytes;
 	job->readers = 0;
+	job->waiters = 0;
 	job->pages_lent = false;
 	job->attempts = NULL;
 	index_insert(js, job);
@@ -942,7 +948,12 @@ void jobs_fetched(struct jobs *js, struct job *job)
 	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
 	lru_unlink(js, job);
 	lru_append(js, job);
-	job_save(js, job);
+	/* Only what fetching changes (every small job is fetched once), not the whole record. */
+	struct pard_job_record *r = pard_segment_record(js->seg, job->slot);
+	record_begin(r);
+	r->flags = record_flags(job);
+	r->expire_ns = job->expire_ns;
+	record_end(r);
 	prefetch_victim_lines(js);
 }
 

@@ -63,6 +63,7 @@ struct job {
 	bool has_buffer; /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;
 	uint32_t readers; /* result transfers in progress: keep the buffer until they end */
+	uint32_t waiters; /* clients that began to wait for it (some may have gone since): 0 = none */
 	bool pages_lent;  /* its buffer's pages went to a socket by reference (sendfile): see release_buffer */
 	union pard_params params;
 	uint16_t *attempts;              /* times each chunk was lost to a dying worker (allocated at the first loss) */

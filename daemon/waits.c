@@ -84,6 +84,7 @@ void waits_start(struct server *s, struct client *c, struct job *job, bool progr
 		return;
 	}
 	c->wait_id = job->id;
+	job->waiters++;
 	c->wait_progress = progress;
 	c->wait_nodata = !data;
 	c->last_done = UINT32_MAX;
@@ -106,7 +107,9 @@ static void send_progress(struct server *s, struct client *c, struct job *job)
 void server_job_finished(void *ctx, struct job *job)
 {
 	struct server *s = ctx;
-	for (struct client *c = s->clients; c; c = c->next) {
+	/* Most jobs finish with nobody waiting (RUN's own job ends before its wait would begin): no
+	 * walk over every connection for those. */
+	for (struct client *c = job->waiters ? s->clients : NULL; c; c = c->next) {
 		if (c->wait_id != job->id)
 			continue;
 		if (c->wait_progress) {

@@ -101,14 +101,20 @@ __extension__ typedef unsigned __int128 u128;
  * false when the result does not fit 64 bits. */
 static bool scaled_round(double v, unsigned k, uint64_t *out)
 {
-	int e;
-	double f = frexp(v, &e); /* v = f * 2^e, 0.5 <= f < 1 */
 	if (v == 0.0) {
 		*out = 0;
 		return true;
 	}
-	uint64_t m = (uint64_t)ldexp(f, 53); /* exact: v = m * 2^(e - 53) */
-	int q = e - 53;
+	/* v = m * 2^q exactly, from the bits (IEEE 754 binary64; subnormals have no hidden bit). */
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof(bits));
+	int biased = (int)(bits >> 52 & 0x7ffu);
+	uint64_t m = bits & ((UINT64_C(1) << 52) - 1u);
+	int q = -1074;
+	if (biased) {
+		m |= UINT64_C(1) << 52;
+		q = biased - 1075;
+	}
 	u128 x = (u128)m * pow10_64[k]; /* < 2^53 * 2^64 */
 	if (q >= 0) {
 		if (q > 10 || x >> (64 - q))

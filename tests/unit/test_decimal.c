@@ -86,8 +86,13 @@ static void test_ties(void **state)
 static void test_any_double(void **state)
 {
 	(void)state;
-	const double specials[] = {0.0,   -0.0,     1.0,       -1.0, 1e-300, 4e-18, 1e9, 999999999.99999999,
-				   1e300, INFINITY, -INFINITY, NAN};
+	const double specials[] = {0.0,       -0.0,
+				   1.0,       -1.0,
+				   1e-300,    4e-18,
+				   5e-324,    2.2250738585072009e-308,
+				   1e9,       999999999.99999999,
+				   1e300,     INFINITY,
+				   -INFINITY, NAN};
 	for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
 		for (unsigned d = 0; d <= 12; d++) {
 			check_fixed(specials[i], d);
