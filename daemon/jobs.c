@@ -150,10 +150,8 @@ static void lru_append(struct jobs *js, struct job *job)
 
 void jobs_fini(struct jobs *js)
 {
-	for (uint32_t i = 0; i < js->nslots; i++) {
-		free(js->table[i].result);
+	for (uint32_t i = 0; i < js->nslots; i++)
 		free(js->table[i].attempts);
-	}
 	free(js->table);
 	free(js->id_index);
 	free(js->free_stack);
@@ -452,8 +450,7 @@ static void job_free(struct jobs *js, struct job *job)
 			atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
 	/* Release: the record and the chunk states are seen cleared before the slot is free. */
 	atomic_store_explicit(&s->state, PARD_SLOT_FREE, memory_order_release);
-	free(job->result);
-	job->result = NULL;
+	job->result[0] = '\0';
 	free(job->attempts);
 	job->attempts = NULL;
 	lru_unlink(js, job);
@@ -500,7 +497,6 @@ static void prefetch_victim_lines(const struct jobs *js)
 	__builtin_prefetch(s, 1);
 	__builtin_prefetch(&s->chunk_state[0], 1);
 	__builtin_prefetch(pard_segment_record(js->seg, v->slot), 1);
-	__builtin_prefetch(v->result, 1);
 	__builtin_prefetch(v->newer, 1);
 	__builtin_prefetch(v->lru_next, 1);
 	__builtin_prefetch(&js->id_index[id_bucket(js, v->id)], 1);
@@ -722,18 +718,18 @@ static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 		for (uint32_t i = 0; i < s->nchunks; i++)
 			if (atomic_load(&s->chunk_state[i]) != PARD_CHUNK_DONE)
 				complete = false;
-		char buf[1024];
-		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf))
+		/* Straight into the job: no copy, no allocation that could fail. */
+		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, job->result,
+							      sizeof(job->result))
 				 : 0;
 		if (!complete || n < 0) {
+			job->result[0] = '\0';
 			job_set_state(job, JOB_FAILED);
 			if (!job->error[0])
 				snprintf(job->error, sizeof(job->error), "%s",
 					 complete ? "result does not fit the reply" : "chunks were dropped");
 		} else {
 			job_set_state(job, JOB_DONE);
-			free(job->result);
-			job->result = strdup(buf);
 		}
 	}
 	counter_add(&js->seg->hdr->jobs_completed, 1);
@@ -1034,9 +1030,9 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 		return -1;
 	}
 	if (job->state == JOB_DONE) {
-		char buf[1024];
-		if (job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, buf, sizeof(buf)) < 0 ||
-		    !(job->result = strdup(buf))) {
+		if (job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, job->result,
+					       sizeof(job->result)) < 0) {
+			job->result[0] = '\0';
 			snprintf(why, len, "its result could not be formatted again");
 			if (job->has_buffer)
 				arena_free(&js->arena, job->buffer_off);
@@ -1129,8 +1125,7 @@ int jobs_adopt(struct jobs *js)
 			struct pard_job_record copy = *r;
 			fetched[i] = copy.flags & PARD_RECORD_FETCHED;
 			if (adopt_keep(js, job, &copy, &requeued, why, sizeof(why)) < 0) {
-				free(job->result);
-				job->result = NULL;
+				job->result[0] = '\0';
 				fetched[i] = false;
 				v = ADOPT_FAIL;
 			}

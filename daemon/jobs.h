@@ -54,7 +54,6 @@ struct job {
 	uint64_t finish_ns;
 	uint64_t expire_ns;   /* when a finished job's slot is freed */
 	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
-	char *result;         /* key=value text of a done job */
 	uint32_t runq_pos;    /* its entry in the segment run queue while published and not terminal */
 	bool published;       /* its segment slot describes it (workers may have run it) */
 	uint32_t nchunks;     /* while published: the slot's chunk count (no need to read the slot for it) */
@@ -71,7 +70,8 @@ struct job {
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
 	bool in_lru; /* its result has been fetched: the slot may be reused when the table is full */
 	/* Last, after the fields every job touches, so that those share a few cache lines. */
-	char error[384]; /* why a failed job failed */
+	char error[384];   /* why a failed job failed */
+	char result[1024]; /* key=value text of a done job (format_result's room), "" otherwise */
 };
 
 struct jobs {

@@ -174,6 +174,11 @@ void client_reply_text(struct client *c, const char *line, size_t len)
 	client_write(c, buf, len);
 }
 
+void client_reply_line(struct client *c, const char *line, size_t len)
+{
+	client_write(c, line, len);
+}
+
 /* Sends as much of the result buffer as the socket takes now. From the segment's file with
  * sendfile: the socket then holds references to the arena's pages instead of a copy (one copy
  * fewer, and no page of the arena mapped into the daemon), so the job is marked: its pages may be

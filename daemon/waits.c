@@ -57,7 +57,8 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 			n += pard_put_u64(line + n,
 					  (uint64_t)(job->priority < 0 ? -(int64_t)job->priority : job->priority));
 		n = append(line, n, sizeof(line), job->has_buffer && !data ? " data=none" : "");
-		client_reply_text(c, line, n);
+		line[n++] = '\n'; /* append keeps room for it */
+		client_reply_line(c, line, n);
 		jobs_fetched(s->jobs, job);
 		if (job->has_buffer && data)
 			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),
