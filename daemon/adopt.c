@@ -96,7 +96,13 @@ enum adopt_verdict adopt_check(const struct pard_segment *seg, uint32_t i, char 
 		snprintf(why, len, "it was waiting for arena space but its record says it was published");
 		return ADOPT_FAIL;
 	}
-	if ((active || st == JOB_DONE) && (!published || (bytes && !has_buffer))) {
+	bool result_in_record = r->flags & PARD_RECORD_RESULT;
+	if (result_in_record &&
+	    (st != JOB_DONE || published || has_buffer || bytes || !memchr(r->text, '\0', sizeof(r->text)))) {
+		snprintf(why, len, "its record says the daemon ran it but it is not a done job without a buffer");
+		return ADOPT_FAIL;
+	}
+	if ((active || (st == JOB_DONE && !result_in_record)) && (!published || (bytes && !has_buffer))) {
 		snprintf(why, len, "it was %s but its record says it was never published with its buffer",
 			 st == JOB_DONE ? "done" : "running");
 		return ADOPT_FAIL;

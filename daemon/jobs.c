@@ -213,7 +213,8 @@ static void counter_add(_Atomic uint64_t *c, uint64_t n)
 static uint32_t record_flags(const struct job *job)
 {
 	return (job->published ? PARD_RECORD_PUBLISHED : 0) | (job->has_buffer ? PARD_RECORD_HAS_BUFFER : 0) |
-	       (job->in_lru ? PARD_RECORD_FETCHED : 0);
+	       (job->in_lru ? PARD_RECORD_FETCHED : 0) |
+	       (job->state == JOB_DONE && !job->published ? PARD_RECORD_RESULT : 0);
 }
 
 static void job_save(struct jobs *js, const struct job *job)
@@ -235,9 +236,10 @@ static void job_save(struct jobs *js, const struct job *job)
 	r->buffer_bytes = job->buffer_bytes;
 	r->params = job->params;
 	/* Not snprintf: this runs after every change of every job. */
-	size_t elen = strnlen(job->error, sizeof(r->error) - 1);
-	memcpy(r->error, job->error, elen);
-	r->error[elen] = '\0';
+	const char *text = r->flags & PARD_RECORD_RESULT ? job->result : job->error;
+	size_t tlen = strnlen(text, sizeof(r->text) - 1);
+	memcpy(r->text, text, tlen);
+	r->text[tlen] = '\0';
 	record_end(r);
 }
 
@@ -328,6 +330,7 @@ void jobs_wake_workers(struct jobs *js)
 
 static void job_abort(struct jobs *js, struct job *job, enum job_state state);
 static void job_finish_at(struct jobs *js, struct job *job, uint64_t now);
+static void job_ended(struct jobs *js, struct job *job, uint64_t now);
 
 /* Asks the prefault thread for the first arena_prefault bytes of free space, in address order:
  * where first fit places the next results. */
@@ -444,12 +447,14 @@ static void job_free(struct jobs *js, struct job *job)
 	record_end(r);
 	release_buffer(js, job);
 	struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
-	/* The job's own count: the slot's header is a cold line here, and stores do not wait for it. */
-	if (job->published)
+	/* A job never published left its slot free. The job's own chunk count: the slot's header is
+	 * a cold line here, and stores do not wait for it. */
+	if (job->published) {
 		for (uint32_t c = 0; c < job->nchunks; c++)
 			atomic_store_explicit(&s->chunk_state[c], PARD_CHUNK_FREE, memory_order_relaxed);
-	/* Release: the record and the chunk states are seen cleared before the slot is free. */
-	atomic_store_explicit(&s->state, PARD_SLOT_FREE, memory_order_release);
+		/* Release: the record and the chunk states are seen cleared before the slot is free. */
+		atomic_store_explicit(&s->state, PARD_SLOT_FREE, memory_order_release);
+	}
 	job->result[0] = '\0';
 	free(job->attempts);
 	job->attempts = NULL;
@@ -493,9 +498,11 @@ static void prefetch_victim_lines(const struct jobs *js)
 	const struct job *v = next_victim(js);
 	if (!v)
 		return;
-	const struct pard_job_slot *s = pard_segment_job(js->seg, v->slot);
-	__builtin_prefetch(s, 1);
-	__builtin_prefetch(&s->chunk_state[0], 1);
+	if (v->published) {
+		const struct pard_job_slot *s = pard_segment_job(js->seg, v->slot);
+		__builtin_prefetch(s, 1);
+		__builtin_prefetch(&s->chunk_state[0], 1);
+	}
 	__builtin_prefetch(pard_segment_record(js->seg, v->slot), 1);
 	__builtin_prefetch(v->newer, 1);
 	__builtin_prefetch(v->lru_next, 1);
@@ -639,6 +646,19 @@ void jobs_release(struct jobs *js, struct job *job)
 	}
 	uint64_t end = pard_now_ns();
 	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);
+	/* Done here and now: its result goes to its record alone when it fits there. The slot, which
+	 * a full table of fetched results leaves 12 KiB a table's worth of jobs away from the last
+	 * one used, is never touched (its pages' TLB and cache misses were a tenth of the daemon's
+	 * time per tiny job: docs/performance.md). */
+	int len = job->kernel->format_result(&job->params, results, n, job->result, sizeof(job->result));
+	if (len >= 0 && (size_t)len < sizeof(((struct pard_job_record *)NULL)->text)) {
+		job->start_ns = start;
+		job->end_ns = end;
+		job_set_state(job, JOB_DONE);
+		job_ended(js, job, end);
+		return;
+	}
+	job->result[0] = '\0';
 	job_publish_results(js, job, results, start, end);
 	job_finish_at(js, job, end);
 }
@@ -673,9 +693,10 @@ struct job *jobs_first_after(struct jobs *js, uint64_t after)
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total)
 {
 	if (!job->published) {
-		/* Its slot still describes an earlier job: nothing of this one ran. */
-		*done = 0;
+		/* Its slot still describes an earlier job: nothing of this one ran there (a done one ran
+		 * in the daemon, every chunk). */
 		*total = job->kernel->chunk_count(&job->params);
+		*done = job->state == JOB_DONE ? *total : 0;
 		return;
 	}
 	const struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);
@@ -708,9 +729,8 @@ static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 		used--;
 	atomic_store_explicit(&js->seg->hdr->runq_used, used, memory_order_release);
 	atomic_store_explicit(&s->state, PARD_SLOT_SETTLED, memory_order_release);
-	count_active(js, job, -1);
-	job->finish_ns = now;
-	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
+	job->start_ns = atomic_load_explicit(&s->start_ns, memory_order_relaxed);
+	job->end_ns = atomic_load_explicit(&s->end_ns, memory_order_relaxed);
 	if (job->state == JOB_ENDING) {
 		job_set_state(job, job->ends_as);
 	} else {
@@ -732,6 +752,15 @@ static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 			job_set_state(job, JOB_DONE);
 		}
 	}
+	job_ended(js, job, now);
+}
+
+/* What every job that reached its terminal state (set by the caller) goes through. */
+static void job_ended(struct jobs *js, struct job *job, uint64_t now)
+{
+	count_active(js, job, -1);
+	job->finish_ns = now;
+	job->expire_ns = now + (uint64_t)js->cfg->result_retention * 1000000000u;
 	counter_add(&js->seg->hdr->jobs_completed, 1);
 	/* Only a done job's buffer holds a result worth keeping. */
 	if (job->state != JOB_DONE)
@@ -1017,7 +1046,8 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 	job->has_buffer = false;
 	/* The previous daemon may have lent its pages to a socket: assume it did. */
 	job->pages_lent = true;
-	snprintf(job->error, sizeof(job->error), "%s", r->error);
+	bool result_in_record = r->flags & PARD_RECORD_RESULT;
+	snprintf(job->error, sizeof(job->error), "%s", result_in_record ? "" : r->text);
 	if ((r->flags & PARD_RECORD_HAS_BUFFER) && arena_claim(&js->arena, r->buffer_off, r->buffer_bytes) < 0) {
 		snprintf(why, len, "its result buffer [%llu, +%llu) overlaps another job's",
 			 (unsigned long long)r->buffer_off, (unsigned long long)r->buffer_bytes);
@@ -1029,7 +1059,14 @@ static int adopt_keep(struct jobs *js, struct job *job, const struct pard_job_re
 		job->has_buffer = false;
 		return -1;
 	}
-	if (job->state == JOB_DONE) {
+	if (job->state == JOB_DONE && result_in_record) {
+		/* Run by the daemon: never in a slot; its times were not kept beyond submit and finish. */
+		snprintf(job->result, sizeof(job->result), "%s", r->text);
+		job->start_ns = r->submit_ns;
+		job->end_ns = r->finish_ns;
+	} else if (job->state == JOB_DONE) {
+		job->start_ns = atomic_load(&s->start_ns);
+		job->end_ns = atomic_load(&s->end_ns);
 		if (job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, job->result,
 					       sizeof(job->result)) < 0) {
 			job->result[0] = '\0';

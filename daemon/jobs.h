@@ -52,12 +52,13 @@ struct job {
 	int32_t priority; /* PARD_PRIORITY_MIN..MAX (segment.h) */
 	uint64_t submit_ns;
 	uint64_t finish_ns;
-	uint64_t expire_ns;   /* when a finished job's slot is freed */
-	uint64_t deadline_ns; /* --timeout: when the job fails if still unfinished (0: none) */
-	uint32_t runq_pos;    /* its entry in the segment run queue while published and not terminal */
-	bool published;       /* its segment slot describes it (workers may have run it) */
-	uint32_t nchunks;     /* while published: the slot's chunk count (no need to read the slot for it) */
-	bool held;            /* admitted to run in the daemon (inline_work), not run yet: see jobs_release */
+	uint64_t expire_ns;        /* when a finished job's slot is freed */
+	uint64_t deadline_ns;      /* --timeout: when the job fails if still unfinished (0: none) */
+	uint64_t start_ns, end_ns; /* a terminal job: its first chunk's start and its last one's end */
+	uint32_t runq_pos;         /* its entry in the segment run queue while published and not terminal */
+	bool published;            /* its segment slot describes it (workers may have run it) */
+	uint32_t nchunks;          /* while published: the slot's chunk count (no need to read the slot for it) */
+	bool held;                 /* admitted to run in the daemon (inline_work), not run yet: see jobs_release */
 	struct job *held_next;
 	bool has_buffer; /* holds [buffer_off, +buffer_bytes) of the arena */
 	uint64_t buffer_off, buffer_bytes;

@@ -21,14 +21,13 @@ static size_t append(char *line, size_t used, size_t cap, const char *s)
 
 void waits_reply_result(struct server *s, struct client *c, struct job *job, bool data)
 {
-	const struct pard_job_slot *slot = pard_segment_job(s->jobs->seg, job->slot);
 	unsigned long long id = (unsigned long long)job->id;
 	switch (job->state) {
 	case JOB_DONE: {
 		/* "OK id=%llu kind=%s state=done %s elapsed=%.6f turnaround=%.6f queued=%.6f started=%.6f
 		 * priority=%d[ data=none]", put
 		 * together without printf: this line is most of a small job's answer. */
-		uint64_t start = atomic_load(&slot->start_ns), end = atomic_load(&slot->end_ns);
+		uint64_t start = job->start_ns, end = job->end_ns;
 		char line[PARD_MAX_LINE];
 		size_t n = 0;
 		n = append(line, n, sizeof(line), "OK id=");

@@ -99,11 +99,12 @@ struct pard_job_record {
 	uint64_t submit_ns, finish_ns, expire_ns, deadline_ns;
 	uint64_t buffer_off, buffer_bytes;
 	union pard_params params;
-	char error[384];
+	char text[384]; /* why a failed job failed; a done job's result with PARD_RECORD_RESULT */
 };
 #define PARD_RECORD_PUBLISHED 1u  /* its slot describes it */
 #define PARD_RECORD_HAS_BUFFER 2u /* it holds [buffer_off, +buffer_bytes) of the arena */
 #define PARD_RECORD_FETCHED 4u    /* its result was fetched */
+#define PARD_RECORD_RESULT 8u     /* done by the daemon itself, never in a slot: its result is text */
 
 struct pard_segment_header {
 	uint64_t magic;

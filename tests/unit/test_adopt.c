@@ -187,6 +187,27 @@ static void test_every_state_kept(void **state)
 	assert_string_equal(r->result, clean->result);
 }
 
+/* A tiny job the daemon ran itself (inline_work) has no slot: its record alone carries its result
+ * to the successor, and the slot it names stays free for others. */
+static void test_done_in_daemon_kept(void **state)
+{
+	struct fixture *f = *state;
+	f->cfg.inline_work = 16384;
+	struct job *job = submit(f, "pi", "1000", "seed=9");
+	jobs_release(&f->old, job);
+	assert_int_equal(job->state, JOB_DONE);
+	char want[1024];
+	snprintf(want, sizeof(want), "%s", job->result);
+	uint64_t id = job->id, finish = job->finish_ns;
+	uint32_t slot = job->slot;
+	adopt(f);
+	struct job *kept = find(f, id);
+	assert_int_equal(kept->state, JOB_DONE);
+	assert_string_equal(kept->result, want);
+	assert_true(kept->end_ns == finish);
+	assert_int_equal(atomic_load(&pard_segment_job(&f->seg, slot)->state), PARD_SLOT_FREE);
+}
+
 /* Chunks all done, but the daemon died before it collected the job: it finishes at adoption. */
 static void test_done_but_uncollected(void **state)
 {
@@ -239,6 +260,17 @@ static void check_failed(struct fixture *f, uint64_t id, const char *reason)
 	if (!strstr(j->error, reason))
 		fail_msg("error %s lacks %s", j->error, reason);
 	assert_int_equal(atomic_load(&pard_segment_job(&f->seg, j->slot)->state), PARD_SLOT_FREE);
+}
+
+/* A record that says the daemon ran it must be a done job without a buffer. */
+static void test_false_daemon_result_fails(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit(f, "pi", "20000000", "seed=1");
+	uint64_t id = job->id;
+	pard_segment_record(&f->seg, job->slot)->flags |= PARD_RECORD_RESULT;
+	adopt(f);
+	check_failed(f, id, "not a done job without a buffer");
 }
 
 static void test_torn_record_fails(void **state)
@@ -414,6 +446,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_every_state_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_done_but_uncollected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_done_in_daemon_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_false_daemon_result_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ending_claim_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_waiting_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_record_fails, setup, teardown),

@@ -184,9 +184,22 @@ static void test_inline(void **state)
 	assert_string_equal(job->result, want);
 	assert_int_equal(f->nfinished, 2);
 	assert_int_equal(atomic_load(&f->seg.hdr->chunks_run), chunks_run + 1);
+	assert_true(job->start_ns > 0);
+	assert_true(job->end_ns >= job->start_ns);
+	/* Its slot is never touched (it is free, as the last job in it left it): the record holds
+	 * the result, for a successor. */
+	assert_false(job->published);
 	const struct pard_job_slot *slot = pard_segment_job(&f->seg, job->slot);
-	assert_true(atomic_load(&slot->start_ns) > 0);
-	assert_true(atomic_load(&slot->end_ns) >= atomic_load(&slot->start_ns));
+	assert_int_equal(atomic_load(&slot->state), PARD_SLOT_FREE);
+	const struct pard_job_record *rec = pard_segment_record(&f->seg, job->slot);
+	assert_int_equal(rec->state, JOB_DONE);
+	assert_true(rec->flags & PARD_RECORD_RESULT);
+	assert_false(rec->flags & PARD_RECORD_PUBLISHED);
+	assert_string_equal(rec->text, want);
+	uint32_t done, total;
+	jobs_progress(&f->js, job, &done, &total);
+	assert_int_equal(done, total);
+	assert_int_equal(total, 1);
 	jobs_release(&f->js, job); /* not held any more: nothing happens */
 	assert_int_equal(f->nfinished, 2);
 	free(want);
