@@ -489,8 +489,10 @@ static void prefetch_lines(const void *p, size_t len)
 static void prefetch_victim_job(const struct jobs *js)
 {
 	const struct job *v = next_victim(js);
-	if (v)
-		prefetch_lines(v, offsetof(struct job, error));
+	if (v) {
+		prefetch_lines(v, offsetof(struct job, error) + 1);
+		prefetch_lines(v->result, 128); /* the next job's result text goes there */
+	}
 }
 
 static void prefetch_victim_lines(const struct jobs *js)
@@ -503,7 +505,8 @@ static void prefetch_victim_lines(const struct jobs *js)
 		__builtin_prefetch(s, 1);
 		__builtin_prefetch(&s->chunk_state[0], 1);
 	}
-	__builtin_prefetch(pard_segment_record(js->seg, v->slot), 1);
+	/* The whole record: the next job in this slot rewrites it. */
+	prefetch_lines(pard_segment_record(js->seg, v->slot), offsetof(struct pard_job_record, text) + 128);
 	__builtin_prefetch(v->newer, 1);
 	__builtin_prefetch(v->lru_next, 1);
 	__builtin_prefetch(&js->id_index[id_bucket(js, v->id)], 1);
