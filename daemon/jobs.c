@@ -973,7 +973,9 @@ uint64_t jobs_expire(struct jobs *js, uint64_t now)
 
 void jobs_fetched(struct jobs *js, struct job *job)
 {
-	job->expire_ns = pard_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
+	/* Retention is counted in seconds: a clock a tick behind is good enough, and every job is
+	 * fetched. */
+	job->expire_ns = pard_coarse_now_ns() + (uint64_t)js->cfg->result_retention * 1000000000u;
 	lru_unlink(js, job);
 	lru_append(js, job);
 	/* Only what fetching changes (every small job is fetched once), not the whole record. */

@@ -235,6 +235,27 @@ static void client_flush(struct client *c)
 	client_update_events(c);
 }
 
+/* Whether [p, end) holds a control character other than tab (NUL and DEL included). Eight bytes
+ * at a time, as every request is checked and almost none has one: a word with a byte below 0x20
+ * or a DEL is looked at byte by byte (a tab is allowed). */
+static bool has_control_char(const char *p, const char *end)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+	for (; end - p >= 8; p += 8) {
+		uint64_t w;
+		memcpy(&w, p, sizeof(w));
+		uint64_t below_space = (w - ones * 0x20) & ~w & highs; /* some byte < 0x20 */
+		uint64_t del = (w ^ (ones * 0x7f));
+		del = (del - ones) & ~del & highs; /* some byte == 0x7f */
+		if (below_space | del)
+			break;
+	}
+	for (; p < end; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return true;
+	return false;
+}
+
 static void client_process(struct client *c)
 {
 	size_t off = 0;
@@ -258,11 +279,7 @@ static void client_process(struct client *c)
 			continue;
 		}
 		/* Every byte up to the newline counts: a NUL must not hide the rest of the line. */
-		bool bad = false;
-		for (const char *p = start; p < end; p++)
-			if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-				bad = true;
-		if (bad)
+		if (has_control_char(start, end))
 			client_reply(c, "ERR " PARD_ERR_USAGE " control character in request");
 		else
 			commands_run(c->server, c, start);

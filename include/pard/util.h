@@ -34,6 +34,15 @@ static inline uint64_t pard_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The same clock at the kernel tick's resolution (it may lag pard_now_ns by a few milliseconds)
+ * and without reading the time stamp counter: for deadlines counted in seconds. */
+static inline uint64_t pard_coarse_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* Sleeps while *word == expected. Shared (not private) futexes: the word lives in a MAP_SHARED
  * segment that each process maps at its own address. */
 static inline int pard_futex_wait(_Atomic uint32_t *word, uint32_t expected)

@@ -158,6 +158,23 @@ static void test_malformed_requests(void **state)
 	assert_prefix(request(f, fd, "FROB 1", 1), "ERR unknown unknown command \"FROB\"");
 	assert_prefix(request(f, fd, "", 1), "ERR usage empty request");
 	assert_prefix(request(f, fd, "STATUS \x01", 1), "ERR usage control character in request");
+	/* Control characters are found at every position (the check reads eight bytes at a time);
+	 * a tab and bytes above 0x7f are not control characters. */
+	for (size_t len = 8; len < 28; len++)
+		for (size_t pos = 7; pos < len; pos++) {
+			const unsigned char probes[] = {0x01, 0x1f, 0x7f, '\t', 0x80, 0xff};
+			for (size_t k = 0; k < sizeof(probes); k++) {
+				char line[32];
+				memcpy(line, "STATUS ", 7);
+				memset(line + 7, '1', len - 7);
+				line[pos] = (char)probes[k];
+				line[len] = '\0';
+				bool control = probes[k] < 0x20 ? probes[k] != '\t' : probes[k] == 0x7f;
+				const char *r = request(f, fd, line, 1);
+				if (control != (strstr(r, "control character") != NULL))
+					fail_msg("byte 0x%02x at %zu of %zu: %s", probes[k], pos, len, r);
+			}
+		}
 	assert_prefix(request(f, fd, "STATUS abc", 1), "ERR badarg job id must be a positive whole number");
 	assert_prefix(request(f, fd, "STATUS 99", 1), "ERR notfound no job 99");
 	char *longline = malloc(PARD_MAX_LINE + 10);
