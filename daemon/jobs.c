@@ -252,10 +252,8 @@ static bool jobs_any_idle_worker(const struct jobs *js)
 	return false;
 }
 
-/* Makes an admitted job visible to the workers and has them woken. With results (a job the
- * daemon ran itself, from start_ns to end_ns) every chunk is published done instead. */
-static void job_publish_results(struct jobs *js, struct job *job, const uint64_t *results, uint64_t start_ns,
-				uint64_t end_ns)
+/* Makes an admitted job visible to the workers and has them woken. */
+static void job_publish(struct jobs *js, struct job *job)
 {
 	_Atomic uint32_t *runq = pard_segment_runq(js->seg);
 	uint32_t pos = 0;
@@ -280,15 +278,14 @@ static void job_publish_results(struct jobs *js, struct job *job, const uint64_t
 	s->result_bytes = job->has_buffer ? job->buffer_bytes : 0;
 	atomic_store_explicit(&s->claim_hint, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->running, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->start_ns, start_ns, memory_order_relaxed);
-	atomic_store_explicit(&s->end_ns, end_ns, memory_order_relaxed);
+	atomic_store_explicit(&s->start_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->end_ns, 0, memory_order_relaxed);
 	/* Release, not relaxed: a worker that picked this slot while it still held the previous job
 	 * claims a chunk with a CAS that reads one of these stores, and that CAS (acquire) is then
 	 * what makes this job's kind and params visible to it (the ACTIVE store below comes later). */
 	for (uint32_t i = 0; i < n; i++) {
-		s->chunk_result[i] = results ? results[i] : 0;
-		atomic_store_explicit(&s->chunk_state[i], results ? PARD_CHUNK_DONE : PARD_CHUNK_QUEUED,
-				      memory_order_release);
+		s->chunk_result[i] = 0;
+		atomic_store_explicit(&s->chunk_state[i], PARD_CHUNK_QUEUED, memory_order_release);
 	}
 	atomic_store_explicit(&s->state, PARD_SLOT_ACTIVE, memory_order_release);
 	atomic_store_explicit(&runq[pos], job->slot + 1, memory_order_release);
@@ -300,21 +297,12 @@ static void job_publish_results(struct jobs *js, struct job *job, const uint64_t
 	job->nchunks = n;
 	if (job->state == JOB_WAITING)
 		job_set_state(job, JOB_QUEUED);
-	/* A job the daemon ran is saved finished at once (job_finish_at): a successor finding its
-	 * slot active under a free record clears it, and its client never had its id. */
-	if (results)
-		return;
 	job_save(js, job);
 
 	/* A worker about to sleep sees work_seq changed and looks again; sleeping ones are woken
 	 * once the daemon has published what a batch of requests brought (jobs_wake_workers). */
 	atomic_fetch_add(&js->seg->hdr->work_seq, 1);
 	js->wake_pending = n < INT32_MAX - js->wake_pending ? js->wake_pending + n : INT32_MAX;
-}
-
-static void job_publish(struct jobs *js, struct job *job)
-{
-	job_publish_results(js, job, NULL, 0, 0);
 }
 
 void jobs_wake_workers(struct jobs *js)
@@ -649,21 +637,20 @@ void jobs_release(struct jobs *js, struct job *job)
 	}
 	uint64_t end = pard_now_ns();
 	atomic_fetch_add_explicit(&js->seg->hdr->chunks_run, n, memory_order_relaxed);
-	/* Done here and now: its result goes to its record alone when it fits there. The slot, which
-	 * a full table of fetched results leaves 12 KiB a table's worth of jobs away from the last
-	 * one used, is never touched (its pages' TLB and cache misses were a tenth of the daemon's
-	 * time per tiny job: docs/performance.md). */
-	int len = job->kernel->format_result(&job->params, results, n, job->result, sizeof(job->result));
-	if (len >= 0 && (size_t)len < sizeof(((struct pard_job_record *)NULL)->text)) {
-		job->start_ns = start;
-		job->end_ns = end;
+	/* Done here and now, its result in its record: the slot, which a full table of fetched
+	 * results leaves 12 KiB a table's worth of jobs away from the last one used, is never
+	 * touched (its pages' TLB and cache misses were a tenth of the daemon's time per tiny job:
+	 * docs/performance.md). */
+	job->start_ns = start;
+	job->end_ns = end;
+	if (job->kernel->format_result(&job->params, results, n, job->result, sizeof(job->result)) < 0) {
+		job->result[0] = '\0';
+		snprintf(job->error, sizeof(job->error), "result does not fit the reply");
+		job_set_state(job, JOB_FAILED);
+	} else {
 		job_set_state(job, JOB_DONE);
-		job_ended(js, job, end);
-		return;
 	}
-	job->result[0] = '\0';
-	job_publish_results(js, job, results, start, end);
-	job_finish_at(js, job, end);
+	job_ended(js, job, end);
 }
 
 void jobs_release_held(struct jobs *js)

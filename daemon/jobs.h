@@ -71,8 +71,8 @@ struct job {
 	struct job *lru_prev, *lru_next; /* fetched results, least recently fetched first */
 	bool in_lru; /* its result has been fetched: the slot may be reused when the table is full */
 	/* Last, after the fields every job touches, so that those share a few cache lines. */
-	char error[384];   /* why a failed job failed */
-	char result[1024]; /* key=value text of a done job (format_result's room), "" otherwise */
+	char error[PARD_RECORD_TEXT];  /* why a failed job failed */
+	char result[PARD_RECORD_TEXT]; /* key=value text of a done job, "" otherwise: what its record can hold */
 };
 
 struct jobs {

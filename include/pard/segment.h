@@ -85,6 +85,8 @@ struct pard_worker_row {
 /* The daemon's own record of a job, beside its slot: what a successor needs to adopt the job after
  * the daemon died or restarted (workers never read it). The daemon sets updating around every
  * rewrite, so a record it was killed in the middle of is known to be torn. */
+/* A record's text: a failed job's reason, or a done job's result (every kind's fits). */
+#define PARD_RECORD_TEXT 384
 struct pard_job_record {
 	_Atomic uint32_t updating;
 	uint32_t state;   /* the daemon's job state (jobs.h); 0 = free */
@@ -99,7 +101,7 @@ struct pard_job_record {
 	uint64_t submit_ns, finish_ns, expire_ns, deadline_ns;
 	uint64_t buffer_off, buffer_bytes;
 	union pard_params params;
-	char text[384]; /* why a failed job failed; a done job's result with PARD_RECORD_RESULT */
+	char text[PARD_RECORD_TEXT]; /* why a failed job failed; a done job's result with PARD_RECORD_RESULT */
 };
 #define PARD_RECORD_PUBLISHED 1u  /* its slot describes it */
 #define PARD_RECORD_HAS_BUFFER 2u /* it holds [buffer_off, +buffer_bytes) of the arena */
