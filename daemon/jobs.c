@@ -185,8 +185,6 @@ static void count_waiting(struct jobs *js, const struct job *job, int delta)
 	usage_waiting(&js->usage, job->owner, delta * (int64_t)job->buffer_bytes);
 }
 
-/* Writes what a successor needs to adopt job into its record in the segment. Called after every
- * change of the job's state, buffer or retention, before any client can hear of the change. */
 /*
  * A record's writes go between record_begin and record_end, as a sequence lock's writer does: only
  * a successor reads records, after this daemon is gone, so what it must be able to tell is whether
@@ -217,6 +215,8 @@ static uint32_t record_flags(const struct job *job)
 	       (job->state == JOB_DONE && !job->published ? PARD_RECORD_RESULT : 0);
 }
 
+/* Writes what a successor needs to adopt job into its record in the segment. Called after every
+ * change of the job's state, buffer or retention, before any client can hear of the change. */
 static void job_save(struct jobs *js, const struct job *job)
 {
 	struct pard_job_record *r = pard_segment_record(js->seg, job->slot);
@@ -458,9 +458,9 @@ static void job_free(struct jobs *js, struct job *job)
 
 /*
  * With the table full of fetched results, every submission frees the least recently fetched one,
- * last touched a table's worth of jobs ago: its job, record, slot and result are out of the cache,
- * and freeing it waited for a dozen lines one after another (5% of the daemon's time with tiny
- * jobs). They are fetched ahead in two steps, each a request ahead of the need: the job itself
+ * last touched a table's worth of jobs ago: its job, record and neighbours (and its slot, if it
+ * went to the workers) are out of the cache, and freeing it waited for them one line after
+ * another. They are fetched ahead in two steps, each a request ahead of the need: the job itself
  * when its predecessor is freed, the lines it points to when a result is fetched.
  */
 static struct job *next_victim(const struct jobs *js)
