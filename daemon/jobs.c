@@ -513,9 +513,10 @@ static struct job *free_slot(struct jobs *js)
 		log_debug("job table full: forgetting job %llu, whose result was fetched",
 			  (unsigned long long)victim->id);
 		job_free(js, victim);
-		prefetch_victim_job(js);
 	}
-	return &js->table[js->free_stack[--js->nfree]];
+	struct job *job = &js->table[js->free_stack[--js->nfree]];
+	prefetch_victim_job(js); /* when that was the last free slot, the next submission frees one */
+	return job;
 }
 
 int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_params *params, uid_t owner,
@@ -683,10 +684,10 @@ struct job *jobs_first_after(struct jobs *js, uint64_t after)
 void jobs_progress(const struct jobs *js, const struct job *job, uint32_t *done, uint32_t *total)
 {
 	if (!job->published) {
-		/* Its slot still describes an earlier job: nothing of this one ran there (a done one ran
-		 * in the daemon, every chunk). */
+		/* Its slot still describes an earlier job: nothing of this one ran there. One the daemon
+		 * ran (its end time set) ran every chunk. */
 		*total = job->kernel->chunk_count(&job->params);
-		*done = job->state == JOB_DONE ? *total : 0;
+		*done = job->end_ns ? *total : 0;
 		return;
 	}
 	const struct pard_job_slot *s = pard_segment_job(js->seg, job->slot);

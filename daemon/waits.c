@@ -57,20 +57,21 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 					  (uint64_t)(job->priority < 0 ? -(int64_t)job->priority : job->priority));
 		n = append(line, n, sizeof(line), job->has_buffer && !data ? " data=none" : "");
 		line[n++] = '\n'; /* append keeps room for it */
-		client_reply_line(c, line, n);
+		/* Recorded fetched before the client can have it (a successor would keep it otherwise). */
 		jobs_fetched(s->jobs, job);
+		client_reply_line(c, line, n);
 		if (job->has_buffer && data)
 			client_send_buffer(c, job, pard_segment_arena(s->jobs->seg, job->buffer_off),
 					   job->buffer_bytes);
 		break;
 	}
 	case JOB_FAILED:
-		client_reply(c, "ERR " PARD_ERR_FAILED " job %llu failed: %s", id, job->error);
 		jobs_fetched(s->jobs, job);
+		client_reply(c, "ERR " PARD_ERR_FAILED " job %llu failed: %s", id, job->error);
 		break;
 	case JOB_CANCELLED:
-		client_reply(c, "ERR " PARD_ERR_CANCELLED " job %llu was cancelled", id);
 		jobs_fetched(s->jobs, job);
+		client_reply(c, "ERR " PARD_ERR_CANCELLED " job %llu was cancelled", id);
 		break;
 	default:
 		client_reply(c, "ERR " PARD_ERR_INTERNAL " job %llu is not finished", id);
@@ -84,7 +85,8 @@ void waits_start(struct server *s, struct client *c, struct job *job, bool progr
 		return;
 	}
 	c->wait_id = job->id;
-	job->waiters++;
+	if (job->waiters < UINT32_MAX) /* an upper bound: it only has to stay above zero */
+		job->waiters++;
 	c->wait_progress = progress;
 	c->wait_nodata = !data;
 	c->last_done = UINT32_MAX;

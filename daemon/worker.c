@@ -223,14 +223,16 @@ bool worker_finish(const struct pard_segment *seg, uint32_t slot, uint32_t chunk
 	struct pard_job_slot *job = pard_segment_job(seg, slot);
 	job->chunk_result[chunk] = result;
 	atomic_fetch_sub_explicit(&job->running, 1, memory_order_relaxed);
+	/* The job's end is raised to this chunk's before the chunk is marked done: the daemon may
+	 * collect the job (woken by another worker) right after the last DONE store, and must find
+	 * the last chunk's end there already. */
+	uint64_t now = pard_now_ns(), end = atomic_load_explicit(&job->end_ns, memory_order_relaxed);
+	while (end < now && !atomic_compare_exchange_weak(&job->end_ns, &end, now))
+		;
 	/* seq_cst store then seq_cst scan: of two workers finishing the last two chunks at once, at
 	 * least one sees the other's DONE, so a completed job never goes unannounced. */
 	atomic_store(&job->chunk_state[chunk], PARD_CHUNK_DONE);
-	if (!worker_job_settled(job))
-		return false;
-	uint64_t zero = 0;
-	atomic_compare_exchange_strong(&job->end_ns, &zero, pard_now_ns());
-	return true;
+	return worker_job_settled(job);
 }
 
 void worker_report(const struct pard_segment *seg, uint32_t slot, uint32_t chunk, uint64_t result, int done_fd)

@@ -111,6 +111,29 @@ static int run_all(struct fixture *f, uint32_t w)
 	return n;
 }
 
+/* The daemon may collect a job (woken by another worker's write) between the last chunk's DONE
+ * and whatever its worker does after that: the job's end time must already be there. Here the
+ * last chunk's worker stops right after its DONE store. */
+static void test_end_time_before_last_done(void **state)
+{
+	struct fixture *f = *state;
+	struct job *job = submit_pi(f, "20000000", "7");
+	assert_non_null(job);
+	uint32_t chunks = pard_segment_job(&f->seg, job->slot)->nchunks, slot, chunk;
+	for (uint32_t i = 0; i + 1 < chunks; i++) {
+		assert_true(worker_claim(&f->seg, 0, &slot, &chunk));
+		assert_false(worker_finish(&f->seg, slot, chunk, 1));
+	}
+	assert_true(worker_claim(&f->seg, 1, &slot, &chunk));
+	struct pard_job_slot *s = pard_segment_job(&f->seg, slot);
+	s->chunk_result[chunk] = 1;
+	atomic_store(&s->chunk_state[chunk], PARD_CHUNK_DONE);
+	jobs_collect(&f->js);
+	assert_int_equal(job->state, JOB_DONE);
+	assert_true(job->start_ns > 0);
+	assert_true(job->end_ns >= job->start_ns);
+}
+
 static void test_complete(void **state)
 {
 	struct fixture *f = *state;
@@ -549,6 +572,7 @@ int main(void)
 	pard_log_init("test_jobs", PARD_LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_time_before_last_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake_once_per_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fair_share, setup, teardown),
