@@ -164,16 +164,6 @@ void client_reply(struct client *c, const char *fmt, ...)
 	client_write(c, line, (size_t)n);
 }
 
-void client_reply_text(struct client *c, const char *line, size_t len)
-{
-	char buf[PARD_MAX_LINE];
-	if (len > sizeof(buf) - 2)
-		len = sizeof(buf) - 2;
-	memcpy(buf, line, len);
-	buf[len++] = '\n';
-	client_write(c, buf, len);
-}
-
 void client_reply_line(struct client *c, const char *line, size_t len)
 {
 	client_write(c, line, len);

@@ -47,8 +47,6 @@ struct client {
 
 /* server.c: output to one client. */
 void client_reply(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* The same for a line already put together (len bytes, no newline; cut at the protocol's limit). */
-void client_reply_text(struct client *c, const char *line, size_t len);
 /* A whole line, newline included, of at most PARD_MAX_LINE bytes: sent as it is. */
 void client_reply_line(struct client *c, const char *line, size_t len);
 /* Sends len bytes of a job's result buffer after the reply line already queued; the job's buffer
