@@ -19,6 +19,15 @@ static size_t append(char *line, size_t used, size_t cap, const char *s)
 	return used + n;
 }
 
+/* Appends " label" and ns as seconds with 6 decimals, each only if there is room, as append does. */
+static size_t append_seconds(char *line, size_t used, size_t cap, const char *label, uint64_t ns)
+{
+	used = append(line, used, cap, label);
+	if (used + 64 < cap)
+		used += (size_t)pard_format_seconds(line + used, 32, ns);
+	return used;
+}
+
 void waits_reply_result(struct server *s, struct client *c, struct job *job, bool data)
 {
 	unsigned long long id = (unsigned long long)job->id;
@@ -36,21 +45,13 @@ void waits_reply_result(struct server *s, struct client *c, struct job *job, boo
 		n = append(line, n, sizeof(line), job->kernel->name);
 		n = append(line, n, sizeof(line), " state=done ");
 		n = append(line, n, sizeof(line), job->result);
-		n = append(line, n, sizeof(line), " elapsed=");
-		if (n + 64 < sizeof(line))
-			n += (size_t)pard_format_seconds(line + n, 32, start && end >= start ? end - start : 0);
-		n = append(line, n, sizeof(line), " turnaround=");
-		if (n + 64 < sizeof(line))
-			n += (size_t)pard_format_seconds(line + n, 32, job->finish_ns - job->submit_ns);
+		n = append_seconds(line, n, sizeof(line), " elapsed=", start && end >= start ? end - start : 0);
+		n = append_seconds(line, n, sizeof(line), " turnaround=", job->finish_ns - job->submit_ns);
 		/* queued: submission to the first chunk; started: the daemon's CLOCK_MONOTONIC at the
 		 * first chunk, comparable between jobs. */
-		n = append(line, n, sizeof(line), " queued=");
-		if (n + 64 < sizeof(line))
-			n += (size_t)pard_format_seconds(line + n, 32,
-							 start >= job->submit_ns ? start - job->submit_ns : 0);
-		n = append(line, n, sizeof(line), " started=");
-		if (n + 64 < sizeof(line))
-			n += (size_t)pard_format_seconds(line + n, 32, start);
+		n = append_seconds(line, n, sizeof(line),
+				   " queued=", start >= job->submit_ns ? start - job->submit_ns : 0);
+		n = append_seconds(line, n, sizeof(line), " started=", start);
 		n = append(line, n, sizeof(line), job->priority < 0 ? " priority=-" : " priority=");
 		if (n + 64 < sizeof(line))
 			n += pard_put_u64(line + n,
