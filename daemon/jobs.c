@@ -617,6 +617,21 @@ int jobs_submit(struct jobs *js, const struct pard_kernel *k, const union pard_p
 	return 0;
 }
 
+/* Ends a job whose every chunk is done, from their results: done with its result text (formatted
+ * straight into the job: no copy, no allocation that could fail), or failed when the text does
+ * not fit. */
+static void job_take_result(struct job *job, const union pard_params *p, const uint64_t *results, uint32_t n)
+{
+	if (job->kernel->format_result(p, results, n, job->result, sizeof(job->result)) >= 0) {
+		job_set_state(job, JOB_DONE);
+		return;
+	}
+	job->result[0] = '\0';
+	job_set_state(job, JOB_FAILED);
+	if (!job->error[0])
+		snprintf(job->error, sizeof(job->error), "result does not fit the reply");
+}
+
 void jobs_release(struct jobs *js, struct job *job)
 {
 	if (!job->held)
@@ -644,13 +659,7 @@ void jobs_release(struct jobs *js, struct job *job)
 	 * docs/performance.md). */
 	job->start_ns = start;
 	job->end_ns = end;
-	if (job->kernel->format_result(&job->params, results, n, job->result, sizeof(job->result)) < 0) {
-		job->result[0] = '\0';
-		snprintf(job->error, sizeof(job->error), "result does not fit the reply");
-		job_set_state(job, JOB_FAILED);
-	} else {
-		job_set_state(job, JOB_DONE);
-	}
+	job_take_result(job, &job->params, results, n);
 	job_ended(js, job, end);
 }
 
@@ -729,18 +738,13 @@ static void job_finish_at(struct jobs *js, struct job *job, uint64_t now)
 		for (uint32_t i = 0; i < s->nchunks; i++)
 			if (atomic_load(&s->chunk_state[i]) != PARD_CHUNK_DONE)
 				complete = false;
-		/* Straight into the job: no copy, no allocation that could fail. */
-		int n = complete ? job->kernel->format_result(&s->params, s->chunk_result, s->nchunks, job->result,
-							      sizeof(job->result))
-				 : 0;
-		if (!complete || n < 0) {
+		if (complete) {
+			job_take_result(job, &s->params, s->chunk_result, s->nchunks);
+		} else {
 			job->result[0] = '\0';
 			job_set_state(job, JOB_FAILED);
 			if (!job->error[0])
-				snprintf(job->error, sizeof(job->error), "%s",
-					 complete ? "result does not fit the reply" : "chunks were dropped");
-		} else {
-			job_set_state(job, JOB_DONE);
+				snprintf(job->error, sizeof(job->error), "chunks were dropped");
 		}
 	}
 	job_ended(js, job, now);
