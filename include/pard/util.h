@@ -27,20 +27,23 @@ static inline double pard_seconds(uint64_t ns)
 	return (double)ns / 1e9;
 }
 
-static inline uint64_t pard_now_ns(void)
+static inline uint64_t pard_clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t pard_now_ns(void)
+{
+	return pard_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* The same clock at the kernel tick's resolution (it may lag pard_now_ns by a few milliseconds)
  * and without reading the time stamp counter: for deadlines counted in seconds. */
 static inline uint64_t pard_coarse_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return pard_clock_ns(CLOCK_MONOTONIC_COARSE);
 }
 
 /* Sleeps while *word == expected. Shared (not private) futexes: the word lives in a MAP_SHARED
