@@ -36,6 +36,13 @@ async def _within(aw, timeout, what):
         raise errors.TimeoutError("%s timed out after %g s" % (what, timeout)) from None
 
 
+async def _read_rows(conn, word, fields, reply, count, row):
+    """The row lines of a multi-line answer (STATS users, LIST): fields[count] lines of `row`."""
+    if word != "OK":
+        raise errors.ProtocolError("not a %s reply: %s" % (reply, word))
+    return [protocol.parse_row(await conn.readline(), row) for _ in range(fields.get(count, 0))]
+
+
 class Connection:
     """A non-blocking socket on the loop, with a line buffer."""
 
@@ -485,12 +492,7 @@ class Client:
 
     async def user_stats(self):
         async def read(conn, word, fields):
-            if word != "OK":
-                raise errors.ProtocolError("not a STATS reply: %s" % word)
-            rows = []
-            for _ in range(fields.get("users", 0)):
-                rows.append(protocol.parse_row(await conn.readline(), "USER"))
-            return True, rows
+            return True, await _read_rows(conn, word, fields, "STATS", "users", "USER")
         return await self._call(("STATS", "users"), read=read)
 
     async def set_workers(self, n):
@@ -500,12 +502,7 @@ class Client:
         jobs, after = [], 0
 
         async def read(conn, word, fields):
-            if word != "OK":
-                raise errors.ProtocolError("not a LIST reply: %s" % word)
-            page = []
-            for _ in range(fields.get("count", 0)):
-                page.append(protocol.parse_row(await conn.readline(), "JOB"))
-            return True, (page, fields.get("next"))
+            return True, (await _read_rows(conn, word, fields, "LIST", "count", "JOB"), fields.get("next"))
 
         while True:
             page, nxt = await self._call(("LIST", "after=%d" % after), None, read)

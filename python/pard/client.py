@@ -116,6 +116,13 @@ def _deadline(timeout):
     return None if timeout is None else time.monotonic() + timeout
 
 
+def _read_rows(conn, word, fields, deadline, reply, count, row):
+    """The row lines of a multi-line answer (STATS users, LIST): fields[count] lines of `row`."""
+    if word != "OK":
+        raise errors.ProtocolError("not a %s reply: %s" % (reply, word))
+    return [protocol.parse_row(conn.readline(deadline), row) for _ in range(fields.get(count, 0))]
+
+
 class JobFuture(concurrent.futures.Future):
     """A concurrent.futures.Future for one pard job. cancel() cancels the job in pard, also when it
     is running; `job_id` is the job's id once pard has answered the submission (else None);
@@ -651,12 +658,7 @@ class Client:
         chunks_running, arena_bytes, arena_waiting_bytes, exempt): every uid for root, pard's own
         user and members of pard.conf's monitor_group, this user's own row for anyone else."""
         def read(conn, word, fields, deadline):
-            if word != "OK":
-                raise errors.ProtocolError("not a STATS reply: %s" % word)
-            rows = []
-            for _ in range(fields.get("users", 0)):
-                rows.append(protocol.parse_row(conn.readline(deadline), "USER"))
-            return True, rows
+            return True, _read_rows(conn, word, fields, deadline, "STATS", "users", "USER")
         return self._call(("STATS", "users"), self.timeout, read)
 
     def set_workers(self, n):
@@ -669,12 +671,7 @@ class Client:
         jobs, after = [], 0
 
         def read(conn, word, fields, deadline):
-            if word != "OK":
-                raise errors.ProtocolError("not a LIST reply: %s" % word)
-            page = []
-            for _ in range(fields.get("count", 0)):
-                page.append(protocol.parse_row(conn.readline(deadline), "JOB"))
-            return True, (page, fields.get("next"))
+            return True, (_read_rows(conn, word, fields, deadline, "LIST", "count", "JOB"), fields.get("next"))
 
         while True:
             page, nxt = self._call(("LIST", "after=%d" % after), self.timeout, read)
