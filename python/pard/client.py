@@ -165,7 +165,9 @@ MAX_WAIT_LANES = 4
 class Lane:
     """One connection of the client with the requests sent on it and not yet answered, in order,
     and a thread that reads the answers. Requests are sent under a lock that also appends them to
-    `pending`, so both have the same order."""
+    `pending`, so both have the same order. The reader starts (start()) only once the client
+    holds the lane: a reader that sees the connection die shuts the client down and joins every
+    reader the client holds, and the thread that opened the lane may be one of them."""
 
     def __init__(self, client, name, handle):
         self.client = client
@@ -179,6 +181,8 @@ class Lane:
         self.lock = threading.Lock()
         self.handle = handle
         self.thread = threading.Thread(target=self._read_loop, name=name, daemon=True)
+
+    def start(self):
         self.thread.start()
 
     def send(self, entries, lines):
@@ -230,7 +234,7 @@ class Lane:
             self.conn.sock.shutdown(2)
         except OSError:
             pass
-        if self.thread is not threading.current_thread():
+        if self.thread is not threading.current_thread() and self.thread.ident is not None:
             self.thread.join()
         self.conn.close()
 
@@ -262,6 +266,7 @@ class Client:
         self._live = set()
         self._submit_lane = Lane(self, "pard-submit", self._handle_submit)
         self.server = self._submit_lane.server
+        self._submit_lane.start()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -508,9 +513,9 @@ class Client:
                 usable = not self._closed and self._broken is None
                 if usable:
                     self._wait_lanes.append(new)
+                    new.start()  # under the lock: a shutdown finds every lane it holds reading
             if not usable:
-                # Not under the lock: the new lane's reader takes it when its socket is shut.
-                new.shutdown()
+                new.shutdown()  # no reader was started: nothing to join
                 self._check_usable()
             lane = new
         if lane is None:  # closed or broken meanwhile: no connection to wait on

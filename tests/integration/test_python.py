@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import unittest.mock
 
 from pardtest import PardTestCase, take_build_dir_argument, wait_until
 
@@ -334,6 +335,27 @@ class PythonClientTest(PardTestCase):
         c.close()
         e = self._raises(pard.UnreachableError, lambda: f.result(10))
         self.assertIn("closed", str(e))
+
+    def test_wait_connection_dies_as_it_opens(self):
+        # The connection a job's WAIT is to go on dies right after its HELLO. Its reader shuts
+        # the client down, joining every reader, while the thread that opened the connection
+        # (the submissions' reader) is still adding it: neither may wait for the other.
+        srv = ScriptedServer(self, answers=[[b"OK id=1 kind=pi\n"], []])
+        opened = pard.client.Lane.__init__
+
+        def open_then_let_its_reader_fail(lane, client, name, handle):
+            opened(lane, client, name, handle)
+            if name == "pard-wait" and lane.thread.ident is not None:  # its reader already runs
+                wait_until(lambda: client._broken is not None, what="the reader to see the close")
+
+        with unittest.mock.patch.object(pard.client.Lane, "__init__", open_then_let_its_reader_fail):
+            c = pard.Client(srv.path, timeout=10)
+            f = c.submit("pi", 1000)
+            self._raises(pard.UnreachableError, lambda: f.result(30))
+        closer = threading.Thread(target=c.close, daemon=True)
+        closer.start()
+        closer.join(30)
+        self.assertFalse(closer.is_alive(), "close() hung")
 
     def test_list_pages(self):
         p = self.start_pard(max_jobs=1200, queue_depth=1200)
