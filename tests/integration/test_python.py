@@ -7,11 +7,14 @@ socket. Run with Debian's python3; the numpy checks need python3-numpy."""
 
 import asyncio
 import concurrent.futures
+import fcntl
 import os
 import signal
 import socket
 import sys
+import struct
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -32,6 +35,17 @@ except ImportError:
 
 DATA = os.path.join(HERE, "..", "data")
 LONG_PI = 10**12  # runs for minutes: only ever cancelled, timed out or cut short
+
+
+def wait_is_in_pard(c, fut):
+    """True once pard has read fut's WAIT: the client sends it only after the SUBMIT's answer,
+    on a connection of its own, so a job can run before anyone waits for it. SIOCOUTQ of a UNIX
+    socket counts the bytes the peer has not read yet."""
+    for lane in list(c._wait_lanes):
+        if any(f is fut for _, f in list(lane.pending)):
+            unread = fcntl.ioctl(lane.conn.sock.fileno(), termios.TIOCOUTQ, bytes(4))
+            return struct.unpack("i", unread)[0] == 0
+    return False
 
 
 def reference(name):
@@ -454,6 +468,7 @@ class PythonClientTest(PardTestCase):
         c = self.client(p)
         f = c.submit("pi", LONG_PI)
         wait_until(lambda: f.job_id and c.status(f.job_id)["state"] == "running", what="the job to run")
+        wait_until(lambda: wait_is_in_pard(c, f), what="pard to read the WAIT")
         p.terminate()
         self._raises(pard.ShutdownError, lambda: f.result(60))
         e = self._raises(pard.UnreachableError, lambda: c.submit("pi", 1000).result(60))
