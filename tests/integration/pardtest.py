@@ -10,6 +10,7 @@ Each daemon gets a fresh temporary directory (config, socket, stderr log), a uni
 and a unique shared-memory name ("/pard-test-<pid>-<n>"). Everything is stdlib only.
 """
 
+import faulthandler
 import itertools
 import json
 import os
@@ -30,6 +31,10 @@ READY_TIMEOUT = 20.0
 JOB_TIMEOUT = 120.0
 
 _counter = itertools.count(1)
+
+# meson ends a test that overruns its timeout with SIGTERM: print where every thread was first,
+# so a hang in CI says where it hung.
+faulthandler.register(signal.SIGTERM, all_threads=True, chain=True)
 
 
 def take_build_dir_argument(argv):
